@@ -1,0 +1,104 @@
+"""Backend interface, registry and helpers shared by the format backends."""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import re
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from charset_normalizer import from_bytes
+
+from service.document import Document
+
+# Registered backends, tried in order; each module defines the named Backend subclass.
+REGISTRY = (
+    "service.ingest.pdf:PdfBackend",
+    "service.ingest.docx:DocxBackend",
+    "service.ingest.html:HtmlBackend",
+    "service.ingest.markdown:MarkdownBackend",
+    "service.ingest.text:TextBackend",
+)
+
+
+class IngestError(Exception):
+    """A file that cannot be read: names the file and the reason."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class Backend(ABC):
+    name: str = ""
+
+    @classmethod
+    @abstractmethod
+    def accepts(cls, path: Path, head: bytes) -> bool:
+        """Whether this backend reads the file (by content first, extension second)."""
+
+    @abstractmethod
+    def convert(self, path: Path, data: bytes) -> Document:
+        """Read the file into the document model; raise IngestError on corrupt input."""
+
+
+def _load(spec: str) -> type[Backend]:
+    module, _, cls = spec.partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def backend_for(path: Path, data: bytes) -> Backend:
+    head = data[:4096]
+    for spec in REGISTRY:
+        cls = _load(spec)
+        if cls.accepts(path, head):
+            return cls()
+    raise IngestError(path, "unsupported file type (expected PDF, DOCX, HTML, Markdown or plain text)")
+
+
+def load_document(path: str | Path) -> Document:
+    path = Path(path)
+    if not path.exists():
+        raise IngestError(path, "file not found")
+    if path.is_dir():
+        raise IngestError(path, "is a directory, not a file")
+    data = path.read_bytes()
+    if not data.strip():
+        raise IngestError(path, "file is empty")
+    return backend_for(path, data).convert(path, data)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w-]+)""", re.I)
+
+
+def decode_text(path: Path, data: bytes) -> str:
+    """Decode bytes of a text or HTML file: BOM, declared charset, UTF-8, GB18030, then detection."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    declared = _META_CHARSET.search(data[:4096])
+    candidates = []
+    if declared:
+        name = declared.group(1).decode("ascii", "ignore").lower()
+        # GB2312/GBK pages routinely contain GBK-only characters: read them as GB18030 (a superset).
+        candidates.append("gb18030" if name in {"gb2312", "gbk", "gb18030", "x-gbk"} else name)
+    candidates += ["utf-8", "gb18030"]
+    for enc in candidates:
+        try:
+            return data.decode(enc)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    best = from_bytes(data).best()
+    if best is None:
+        raise IngestError(path, "cannot determine the text encoding (binary or corrupt file?)")
+    return str(best)
+
+
+def looks_binary(head: bytes) -> bool:
+    return b"\x00" in head[:1024]

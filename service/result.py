@@ -1,0 +1,107 @@
+"""The output contract: what ``xxgk extract`` writes (documented by schemas/result.schema.json)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from service.document import BBox, Origin
+
+SCHEMA_VERSION = "1.0"
+
+CellStatus = Literal[
+    "read",  # printed value, read as is
+    "blank",  # printed cell is empty (value null; blank is not zero)
+    "not_applicable",  # printed '/', '—', '不适用' …
+    "absent",  # the document has no such cell (lost column, missing total)
+    "inferred",  # value not printed as such; derived (rule, split of run-together digits …), see inferred_by
+    "unparseable",  # printed text that is not a number
+]
+
+
+class CellSource(BaseModel):
+    page: int | None = None
+    bbox: BBox | None = None
+    origin: Origin
+    line: int | None = None
+
+
+class CellValue(BaseModel):
+    value: int | float | None = None
+    raw: str | None = None
+    status: CellStatus
+    confidence: float = 1.0
+    needs_review: bool = False
+    review_reasons: list[str] = Field(default_factory=list)
+    source: CellSource | None = None
+    unit: str | None = None
+    note: str | None = None  # note printed inside the cell, e.g. 其中修订16件
+    inferred_value: int | float | None = None  # for absent cells: what a rule implies (never put in value)
+    inferred_by: str | None = None  # rule or method behind an inferred value
+    alternatives: list[int | float] = Field(default_factory=list)  # other readings that also fit
+
+
+class Check(BaseModel):
+    rule: str
+    instance: str  # column, row or group the rule was applied to
+    status: Literal["pass", "fail", "not_assessable"]
+    severity: str = "error"
+    rule_status: str = ""  # stated | implied | heuristic (spec status of the rule)
+    expr: str
+    lhs: float | None = None
+    rhs: float | None = None
+    delta: float | None = None
+    cells: list[str] = Field(default_factory=list)
+    blank_cells: list[str] = Field(default_factory=list)  # counted as 0 in this check
+    inferred_cells: list[str] = Field(default_factory=list)
+    message: str = ""
+
+
+class Deviation(BaseModel):
+    id: str  # spec deviation id (dev_…) or an xxgk id
+    message: str
+    cells: list[str] = Field(default_factory=list)
+    severity: Literal["info", "warning", "error"] = "warning"
+
+
+class Section(BaseModel):
+    id: str
+    number: str
+    title: str
+    heading: str | None = None  # as printed
+    found: bool = False
+    text: str = ""
+
+
+class DocumentInfo(BaseModel):
+    path: str
+    sha256: str
+    kind: str
+    pages: int
+
+
+class Result(BaseModel):
+    schema_version: str = SCHEMA_VERSION
+    pipeline_version: str
+    document: DocumentInfo
+    format: Literal["2019", "2021"]
+    format_reason: str = ""
+    agency: str | None = None
+    year: int | None = None
+    cells: dict[str, CellValue]
+    checks: list[Check] = Field(default_factory=list)
+    deviations: list[Deviation] = Field(default_factory=list)
+    sections: dict[str, Section] = Field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=1)
+
+
+def json_schema() -> dict:
+    return Result.model_json_schema()
+
+
+def write_json_schema(path: Path) -> None:
+    path.write_text(json.dumps(json_schema(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

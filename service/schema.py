@@ -1,0 +1,180 @@
+"""The official formats as typed objects, loaded from configs/schema/*.yaml, and format detection."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.normalize import clean
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+FORMATS = ("2019", "2021")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class LabelVariant(_Model):
+    label: str
+    status: str = ""
+
+
+class Labelled(_Model):
+    id: str
+    label: str
+    label_variants: list[LabelVariant] = Field(default_factory=list)
+
+    def labels(self) -> list[str]:
+        return [self.label, *(v.label for v in self.label_variants)]
+
+
+class Column(Labelled):
+    value_type: str = "count"
+
+
+class T2Row(Labelled):
+    pass
+
+
+class T2Block(Labelled):
+    columns: list[Column]
+    rows: list[T2Row]
+
+
+class T3Row(Labelled):
+    level: int
+    parent: str | None = None
+    has_values: bool
+    number: str | None = None
+
+
+class CellDef(_Model):
+    id: str
+    value_type: str = "count"
+
+
+class Section(_Model):
+    id: str
+    number: str
+    title: str
+    heading_in_template: str = ""
+    heading_in_instructions: str = ""
+    heading_variants: list[LabelVariant] = Field(default_factory=list)
+
+
+class Rule(_Model):
+    id: str
+    table: str
+    status: str
+    kind: str | None = None
+    scope: str | None = None
+    expr: str = ""
+    expanded: list[str] = Field(default_factory=list)
+    severity: str = "error"
+    applies_to_columns: list[str] = Field(default_factory=list)
+    applies_to_rows: list[str] = Field(default_factory=list)
+
+
+class FormatSchema(_Model):
+    format: str
+    title: str
+    detection_markers: list[str]
+    sections: list[Section]
+    tables: dict[str, Any]
+    rules: list[Rule]
+    value_types: dict[str, Any]
+
+    # ---- table 2
+    def t2_blocks(self) -> list[T2Block]:
+        return [T2Block.model_validate(b) for b in self.tables["t2"]["blocks"]]
+
+    # ---- table 3
+    def t3_rows(self) -> list[T3Row]:
+        return [T3Row.model_validate(r) for r in self.tables["t3"]["rows"]]
+
+    def t3_columns(self) -> list[Column]:
+        return [Column.model_validate(c) for c in self.tables["t3"]["columns"]]
+
+    def t3_value_rows(self) -> list[T3Row]:
+        return [r for r in self.t3_rows() if r.has_values]
+
+    # ---- table 4
+    def t4_groups(self) -> list[Labelled]:
+        return [Labelled.model_validate(r) for r in self.tables["t4"]["logical_rows"]]
+
+    def t4_columns(self) -> list[Labelled]:
+        return [Labelled.model_validate(c) for c in self.tables["t4"]["logical_columns"]]
+
+    # ---- all cells
+    def cells(self) -> list[CellDef]:
+        out: list[CellDef] = []
+        for t in ("t2", "t3", "t4"):
+            for c in self.tables[t]["cells"]:
+                # t3 lists bare ids (all counts); t2/t4 list objects with their value type
+                out.append(CellDef(id=c) if isinstance(c, str) else CellDef.model_validate(c))
+        return out
+
+    def cell_ids(self) -> list[str]:
+        return [c.id for c in self.cells()]
+
+    def value_type(self, cell_id: str) -> str:
+        return self._value_types()[cell_id]
+
+    def _value_types(self) -> dict[str, str]:
+        cached = self.__dict__.get("_vt")
+        if cached is None:
+            cached = {c.id: c.value_type for c in self.cells()}
+            self.__dict__["_vt"] = cached
+        return cached
+
+
+@lru_cache(maxsize=None)
+def load_format(fmt: str) -> FormatSchema:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    path = CONFIG_DIR / "schema" / f"{fmt}.yaml"
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    return FormatSchema.model_validate(data)
+
+
+@lru_cache(maxsize=1)
+def load_labels() -> dict[str, Any]:
+    """Extra label synonyms and matcher settings (configs/labels.yaml)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load((CONFIG_DIR / "labels.yaml").read_text(encoding="utf-8"), Loader=loader)
+
+
+class FormatDecision(BaseModel):
+    format: str
+    reason: str
+    markers_2019: list[str]
+    markers_2021: list[str]
+
+
+_MARKER_ONLY = re.compile(r"^[\w（）()/、·“”\-]+$")
+
+
+def detect_format(text: str, year: int | None) -> FormatDecision:
+    """2019 vs 2021 from label markers; the report year breaks ties."""
+    hay = clean(text).replace(" ", "")
+    found: dict[str, list[str]] = {}
+    for fmt in FORMATS:
+        markers = [m for m in load_format(fmt).detection_markers if _MARKER_ONLY.match(m)]
+        found[fmt] = [m for m in markers if clean(m).replace(" ", "") in hay]
+    n19, n21 = len(found["2019"]), len(found["2021"])
+    if n19 != n21:
+        fmt = "2019" if n19 > n21 else "2021"
+        reason = f"label markers: {n19} of the 2019 format, {n21} of the 2021 format"
+    elif year is not None:
+        fmt = "2019" if year <= 2020 else "2021"
+        reason = f"no marker majority; report year {year}"
+    else:
+        fmt = "2021"
+        reason = "no markers and no year; assumed the current (2021) format"
+    return FormatDecision(format=fmt, reason=reason, markers_2019=found["2019"], markers_2021=found["2021"])
