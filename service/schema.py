@@ -123,9 +123,9 @@ class FormatSchema(_Model):
         return [c.id for c in self.cells()]
 
     def value_type(self, cell_id: str) -> str:
-        return self._value_types()[cell_id]
+        return self.cell_value_types()[cell_id]
 
-    def _value_types(self) -> dict[str, str]:
+    def cell_value_types(self) -> dict[str, str]:
         cached = self.__dict__.get("_vt")
         if cached is None:
             cached = {c.id: c.value_type for c in self.cells()}

@@ -1,0 +1,45 @@
+# xxgk — the README's two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+SAMPLE := datasets/dev-reports/seed/source.txt
+OUT    := out
+
+.PHONY: install install-dev demo test bench eval schema clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed  ## create .venv and install xxgk
+
+install-dev: $(VENV)/.installed-dev
+
+demo: install  ## extract the bundled sample report and print a summary
+	@mkdir -p $(OUT)
+	$(VENV)/bin/xxgk extract $(SAMPLE) -o $(OUT)/sample.json
+	-$(VENV)/bin/xxgk check $(SAMPLE)
+	@echo "JSON written to $(OUT)/sample.json"
+
+test: install-dev  ## run the whole test suite
+	$(VENV)/bin/pytest
+
+eval: install  ## accuracy on the dev reports
+	$(VENV)/bin/xxgk eval datasets/dev-reports --all-sources
+
+bench: install  ## speed benchmarks (figures quoted in the README)
+	$(PY) benchmarks/bench_digital.py
+
+schema: install  ## regenerate configs/schema from ../shared/spec and the JSON Schema of the output
+	$(PY) scripts/build_schema.py
+	$(PY) -c "from pathlib import Path; from service.result import write_json_schema; write_json_schema(Path('schemas/result.schema.json'))"
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

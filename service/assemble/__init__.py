@@ -1,0 +1,4 @@
+"""Assembly: a Document's tables and text -> schema cells, sections and deviations."""
+from service.assemble.document import Assembly, assemble
+
+__all__ = ["Assembly", "assemble"]

@@ -1,0 +1,126 @@
+"""Shared pieces of the table assemblers: cell values from printed values, alignment of rows."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from service.assemble.rows import Row, Value
+from service.result import CellSource, CellValue, Deviation
+from service.understand.matcher import MIN_SCORE, best_similarity
+
+UNLABELED_SCORE = 0.3  # a value row without a label may fill a gap in the expected order
+
+
+def source_of(value: Value) -> CellSource:
+    p = value.provenance
+    return CellSource(page=p.page, bbox=p.bbox, origin=p.origin, line=p.line)
+
+
+def cell_from_value(value: Value, *, value_type: str = "count") -> CellValue:
+    """A printed cell as the document says it: blank stays blank, '/' is not applicable."""
+    parsed = value.parsed
+    src = source_of(value)
+    if parsed.status == "value":
+        reasons = []
+        if value_type in ("count",) and isinstance(parsed.value, float):
+            reasons.append("decimal in a count cell")
+        if value_type == "count" and parsed.value is not None and parsed.value < 0:
+            reasons.append("negative count")
+        return CellValue(
+            value=parsed.value,
+            raw=value.raw,
+            status="read",
+            confidence=value.provenance.confidence,
+            source=src,
+            unit=parsed.unit,
+            note=parsed.note,
+            needs_review=bool(reasons),
+            review_reasons=reasons,
+        )
+    if parsed.status == "blank":
+        return CellValue(value=None, raw=value.raw, status="blank", source=src, confidence=value.provenance.confidence)
+    if parsed.status == "not_applicable":
+        return CellValue(value=None, raw=value.raw, status="not_applicable", source=src)
+    return CellValue(
+        value=None,
+        raw=value.raw,
+        status="unparseable",
+        source=src,
+        confidence=0.0,
+        needs_review=True,
+        review_reasons=["cell text is not a number"],
+    )
+
+
+def absent_cell(reason: str | None = None) -> CellValue:
+    return CellValue(status="absent", confidence=0.0, review_reasons=[reason] if reason else [])
+
+
+@dataclass
+class Target:
+    """An expected row (schema id) and the labels it may be printed with."""
+
+    id: str
+    labels: list[str]
+    optional: bool = False
+
+
+@dataclass
+class Alignment:
+    matched: dict[str, Row] = field(default_factory=dict)  # target id -> row
+    scores: dict[str, float] = field(default_factory=dict)
+    unmatched: list[Row] = field(default_factory=list)
+
+
+def align(rows: list[Row], targets: list[Target], displaced: set[int] | None = None) -> Alignment:
+    """Monotone alignment of printed value rows to expected rows, maximising label similarity.
+
+    Rows keep their printed order and so do targets; a row without a label (or with a
+    displaced label) can fill a gap between labelled neighbours.
+    """
+    displaced = displaced or set()
+    n, m = len(rows), len(targets)
+    neg = float("-inf")
+    score = [[neg] * m for _ in range(n)]
+    for i, row in enumerate(rows):
+        for j, t in enumerate(targets):
+            s = best_similarity(row.labels, t.labels) if row.labels else 0.0
+            if not row.labels:
+                s = UNLABELED_SCORE
+            elif id(row) in displaced:
+                s = max(s, UNLABELED_SCORE)
+            elif s < MIN_SCORE:
+                continue
+            score[i][j] = s
+    # dp[i][j]: best total using rows[:i] and targets[:j]
+    dp = [[0.0] * (m + 1) for _ in range(n + 1)]
+    back: list[list[tuple[int, int, bool]]] = [[(0, 0, False)] * (m + 1) for _ in range(n + 1)]
+    for i in range(n + 1):
+        for j in range(m + 1):
+            if i == 0 and j == 0:
+                continue
+            best, arg = neg, (0, 0, False)
+            if i > 0 and dp[i - 1][j] > best:
+                best, arg = dp[i - 1][j], (i - 1, j, False)
+            if j > 0 and dp[i][j - 1] > best:
+                best, arg = dp[i][j - 1], (i, j - 1, False)
+            if i > 0 and j > 0 and score[i - 1][j - 1] > neg:
+                cand = dp[i - 1][j - 1] + score[i - 1][j - 1]
+                if cand > best + 1e-9:
+                    best, arg = cand, (i - 1, j - 1, True)
+            dp[i][j], back[i][j] = best, arg
+    out = Alignment()
+    i, j = n, m
+    used: set[int] = set()
+    while i > 0 or j > 0:
+        pi, pj, matched = back[i][j]
+        if matched:
+            out.matched[targets[pj].id] = rows[pi]
+            out.scores[targets[pj].id] = score[pi][pj]
+            used.add(pi)
+        i, j = pi, pj
+    out.unmatched = [r for k, r in enumerate(rows) if k not in used]
+    return out
+
+
+def deviation(dev_id: str, message: str, cells: list[str] | None = None, severity: str = "warning") -> Deviation:
+    return Deviation(id=dev_id, message=message, cells=cells or [], severity=severity)

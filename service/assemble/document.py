@@ -1,0 +1,96 @@
+"""Assemble a whole document: metadata, format, sections, tables 2/3/4."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from service.assemble.rows import Row, rows_from_blocks
+from service.assemble.sections import split_sections
+from service.assemble.t2 import assemble_t2
+from service.assemble.t3 import assemble_t3
+from service.assemble.t4 import assemble_t4
+from service.document import Block, Document
+from service.normalize import label_key
+from service.result import CellValue, Deviation, Section
+from service.schema import FormatDecision, detect_format, load_format
+
+_TITLE = re.compile(r"(?P<agency>[^\s，。；：、]{2,40}?)(?P<year>20\d\d)年度?政府信息公开(?:工作)?年度报告")
+_TITLE_YEAR_FIRST = re.compile(r"(?P<year>20\d\d)年度?(?P<agency>[^\s，。；：、]{2,40}?)政府信息公开(?:工作)?年度报告")
+
+
+@dataclass
+class Assembly:
+    format: FormatDecision
+    agency: str | None
+    year: int | None
+    sections: dict[str, Section]
+    cells: dict[str, CellValue]
+    deviations: list[Deviation] = field(default_factory=list)
+    single_other_processing: bool = False
+
+
+def title_facts(doc: Document) -> tuple[str | None, int | None]:
+    """Agency and report year from the title (metadata title first, then the opening text)."""
+    candidates = [doc.metadata.get("title", "")]
+    head = "".join(b.text for b in doc.blocks[:8] if b.kind != "table")
+    candidates.append(head.replace(" ", "")[:400])
+    for text in candidates:
+        text = text.replace(" ", "")
+        for pattern in (_TITLE_YEAR_FIRST, _TITLE):
+            m = pattern.search(text)
+            if m:
+                agency = m.group("agency").strip("《》“”\"") or None
+                return agency, int(m.group("year"))
+    return None, None
+
+
+def _classify_table(block: Block) -> str | None:
+    key = label_key(block.text)
+    if "申请人情况" in key or "自然人" in key:
+        return "s3"
+    if "行政复议" in key and "行政诉讼" in key:
+        return "s4"
+    if "第二十条" in key or "信息内容" in key:
+        return "s2"
+    return None
+
+
+def _table_rows(members: dict[str, list[tuple[int, Block]]]) -> dict[str, list[Row]]:
+    """Rows of the three table sections; tables outside any section are placed by their content."""
+    placed: dict[str, list[tuple[int, Block]]] = {s: list(members.get(s, [])) for s in ("s2", "s3", "s4")}
+    for sid, blocks in members.items():
+        if sid in placed:
+            continue
+        for i, b in blocks:
+            if b.kind == "table" and (target := _classify_table(b)) is not None:
+                placed[target].append((i, b))
+    return {sid: rows_from_blocks(sorted(blocks, key=lambda x: x[0])) for sid, blocks in placed.items()}
+
+
+def assemble(doc: Document) -> Assembly:
+    agency, year = title_facts(doc)
+    all_text = "\n".join(b.text for b in doc.blocks)
+    decision = detect_format(all_text, year)
+    schema = load_format(decision.format)
+    sections, members = split_sections(doc, schema)
+    rows = _table_rows(members)
+
+    t2 = assemble_t2(rows["s2"], schema)
+    t3 = assemble_t3(rows["s3"], schema)
+    t4 = assemble_t4(rows["s4"], schema)
+
+    cells: dict[str, CellValue] = {}
+    found = {**t2.cells, **t3.cells, **t4.cells}
+    for cid in schema.cell_ids():
+        cells[cid] = found.pop(cid)
+    cells.update(found)  # cells outside the format's list, e.g. t3.other_processing.* of a 2021 report
+    deviations = [*t2.deviations, *t3.deviations, *t4.deviations]
+    if sum(1 for b in doc.blocks if b.kind == "heading" and b.text.startswith("一")) > 1:
+        deviations.append(Deviation(id="dev_duplicate_heading", message="a section heading is printed twice",
+                                    severity="info"))
+    for sid, sec in sections.items():
+        if not sec.found:
+            deviations.append(Deviation(id="xxgk_section_missing", message=f"section {sec.number}、{sec.title} "
+                                        "not found by its heading", severity="info"))
+    return Assembly(format=decision, agency=agency, year=year, sections=sections, cells=cells,
+                    deviations=deviations, single_other_processing=t3.single_other_processing)

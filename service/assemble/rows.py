@@ -1,0 +1,141 @@
+"""Turn document blocks into label/value rows, the unit every table assembler works on."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from service.document import Block, Provenance, TableCell
+from service.normalize import ParsedNumber, clean, label_key, parse_number
+
+
+@dataclass
+class Value:
+    """One printed value cell (or run of digits) of a row."""
+
+    raw: str
+    parsed: ParsedNumber
+    provenance: Provenance
+
+    @property
+    def blank(self) -> bool:
+        return self.parsed.status == "blank"
+
+
+@dataclass
+class Row:
+    """A printed row: its label cells (outermost first) and its value cells in order."""
+
+    labels: list[str]
+    values: list[Value]
+    provenance: Provenance
+    run_together: bool = False  # value digits may have lost their separators
+    block_index: int = 0
+    label_provenance: list[Provenance] = field(default_factory=list)
+
+    @property
+    def leaf(self) -> str:
+        return self.labels[-1] if self.labels else ""
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.labels)
+
+    @property
+    def key(self) -> str:
+        return label_key(self.text)
+
+    def filled_values(self) -> list[Value]:
+        return [v for v in self.values if not v.blank]
+
+
+_INLINE_NUMBERS = re.compile(r"^(?P<label>.*?[^\d\s.+\-,])\s*(?P<nums>(?:[+-]?\d[\d,]*(?:\.\d+)?\s*(?:万元|元)?\s*)+)$")
+
+
+def is_value_text(text: str) -> bool:
+    return parse_number(text).status in {"value", "blank", "not_applicable"}
+
+
+def rows_from_table(block: Block, index: int) -> list[Row]:
+    """Rows of a grid; spanning label cells from rows above are repeated as outer labels."""
+    grid = block.table
+    assert grid is not None
+    run_together = grid.method == "run-together"
+    expanded = grid.expanded()
+    rows: list[Row] = []
+    for r, slots in enumerate(expanded):
+        seen: set[int] = set()
+        cells: list[TableCell] = []
+        for cell in slots:
+            if cell is None or id(cell) in seen:
+                continue
+            seen.add(id(cell))
+            cells.append(cell)
+        if not cells:
+            continue
+        labels: list[TableCell] = []
+        values: list[TableCell] = []
+        for cell in cells:
+            starts_here = cell.row == r
+            if is_value_text(cell.text):
+                # a value cell that spans down from an earlier row belongs to that row only
+                if starts_here:
+                    values.append(cell)
+            elif not values:
+                labels.append(cell)
+            else:
+                # label text after values (e.g. a note column): keep it as a trailing label
+                labels.append(cell)
+        if not values and not labels:
+            continue
+        prov = (values or labels)[0].provenance
+        rows.append(
+            Row(
+                labels=[c.text for c in labels if c.text],
+                values=[Value(c.raw, parse_number(c.text), c.provenance) for c in values],
+                provenance=prov,
+                run_together=run_together,
+                block_index=index,
+                label_provenance=[c.provenance for c in labels],
+            )
+        )
+    return rows
+
+
+def rows_from_text(block: Block, index: int) -> list[Row]:
+    """A paragraph line inside a table section: 'label 1 2 3' or a loose label/header fragment."""
+    rows: list[Row] = []
+    for line in block.text.splitlines() or [block.text]:
+        line = clean(line)
+        if not line:
+            continue
+        m = _INLINE_NUMBERS.match(line)
+        if m and label_key(m.group("label")):
+            nums = re.findall(r"[+-]?\d[\d,]*(?:\.\d+)?\s*(?:万元|元)?", m.group("nums"))
+            values = [Value(n, parse_number(n), block.provenance) for n in nums]
+            rows.append(Row([clean(m.group("label"))], values, block.provenance, block_index=index))
+        elif all(is_value_text(tok) for tok in line.split()):
+            values = [Value(t, parse_number(t), block.provenance) for t in line.split()]
+            rows.append(Row([], values, block.provenance, block_index=index))
+        else:
+            rows.append(Row([line], [], block.provenance, block_index=index, label_provenance=[block.provenance]))
+    return rows
+
+
+def rows_from_blocks(blocks: list[tuple[int, Block]]) -> list[Row]:
+    rows: list[Row] = []
+    for index, block in blocks:
+        if block.kind == "table" and block.table is not None:
+            rows.extend(rows_from_table(block, index))
+        elif block.kind == "paragraph":
+            rows.extend(rows_from_text(block, index))
+    return rows
+
+
+def trim_values(values: list[Value], expected: int) -> list[Value]:
+    """Drop blank padding cells around the values while there are more cells than expected."""
+    vals = list(values)
+    while len(vals) > expected and vals and vals[0].blank:
+        vals.pop(0)
+    while len(vals) > expected and vals and vals[-1].blank:
+        vals.pop()
+    return vals

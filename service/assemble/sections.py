@@ -1,0 +1,47 @@
+"""Split a document's blocks into the six sections of the format."""
+from __future__ import annotations
+
+import re
+
+from service.document import Block, Document
+from service.normalize import chinese_numeral, clean
+from service.result import Section
+from service.schema import FormatSchema, load_labels
+
+_HEADING = re.compile(r"^(?P<num>[一二三四五六])\s*[、.．,，]\s*(?P<title>.{2,40})$")
+
+
+def section_of_heading(text: str) -> str | None:
+    """Section id (s1…s6) of a heading line, judged by its number and title keywords."""
+    m = _HEADING.match(clean(text))
+    if not m:
+        return None
+    number = chinese_numeral(m.group("num"))
+    keywords = load_labels()["section_keywords"]
+    sid = f"s{number}"
+    title = m.group("title")
+    if any(k in title for k in keywords.get(sid, [])):
+        return sid
+    return None
+
+
+def split_sections(doc: Document, schema: FormatSchema) -> tuple[dict[str, Section], dict[str, list[tuple[int, Block]]]]:
+    """Sections with their text, and the blocks (with their index) that fall in each section."""
+    sections = {s.id: Section(id=s.id, number=s.number, title=s.title) for s in schema.sections}
+    members: dict[str, list[tuple[int, Block]]] = {sid: [] for sid in sections}
+    members["preamble"] = []
+    current = "preamble"
+    for i, block in enumerate(doc.blocks):
+        if block.kind != "table" and len(block.text) <= 60:
+            sid = section_of_heading(block.text)
+            # table-3 row labels such as 三、本年度办理结果 never carry section keywords
+            if sid is not None and sid in sections:
+                current = sid
+                if not sections[sid].found:
+                    sections[sid].found = True
+                    sections[sid].heading = block.text
+                continue
+        members[current].append((i, block))
+    for sid, sec in sections.items():
+        sec.text = "\n".join(b.text for _, b in members[sid] if b.kind != "table")
+    return sections, members

@@ -1,0 +1,190 @@
+"""Resolve values whose digits ran together ("640020470" -> 64|0|0|2|0|4|70).
+
+Each run is split into the expected number of numbers (no leading zeros, except a lone 0).
+The table rules decide among the splits: candidates that break a row rule are dropped,
+then one candidate per row is chosen jointly under the column rules with OR-Tools CP-SAT,
+at the least cost under a prior that prefers small numbers and zeros (most cells of these
+tables are small counts). When more than one choice fits all rules equally well, the
+winner is reported as inferred with the alternatives.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import combinations
+
+from ortools.sat.python import cp_model
+
+Number = int | float
+
+_PART = re.compile(r"^(0|[1-9]\d*)(\.\d+)?$")
+
+
+def _valid(part: str) -> bool:
+    return bool(_PART.match(part))
+
+
+def _to_number(part: str) -> Number:
+    return float(part) if "." in part else int(part)
+
+
+@lru_cache(maxsize=4096)
+def split_token(token: str, parts: int) -> tuple[tuple[str, ...], ...]:
+    """All ways to cut one digit run into ``parts`` valid numbers."""
+    if parts == 1:
+        return ((token,),) if _valid(token) else ()
+    out = []
+    for cuts in combinations(range(1, len(token)), parts - 1):
+        bounds = (0, *cuts, len(token))
+        pieces = tuple(token[a:b] for a, b in zip(bounds, bounds[1:]))
+        if all(_valid(p) for p in pieces):
+            out.append(pieces)
+    return tuple(out)
+
+
+def split_tokens(tokens: list[str], expected: int, limit: int = 20000) -> list[list[str]]:
+    """All ways to split whitespace-separated runs into ``expected`` numbers in total."""
+    results: list[list[str]] = []
+
+    def rec(i: int, remaining: int, acc: list[str]) -> None:
+        if len(results) >= limit:
+            return
+        if i == len(tokens):
+            if remaining == 0:
+                results.append(list(acc))
+            return
+        left = len(tokens) - i - 1  # each later token needs at least one part
+        max_parts = min(remaining - left, len(tokens[i].replace(".", "")))
+        for k in range(1, max_parts + 1):
+            for pieces in split_token(tokens[i], k):
+                rec(i + 1, remaining - k, acc + list(pieces))
+
+    rec(0, expected, [])
+    return results
+
+
+def prior_cost(value: Number) -> float:
+    """-log10 prior of a printed count: zeros are common, larger numbers rarer (scale-free)."""
+    if value == 0:
+        return 0.2
+    return math.log10(abs(value) + 1) + 0.5
+
+
+@dataclass
+class Candidates:
+    """The readings one row's run of digits admits."""
+
+    key: str
+    options: list[list[Number]]
+    costs: list[float]
+    raw_options: list[list[str]] = field(default_factory=list)
+
+
+@dataclass
+class Equation:
+    """sum(lhs) == sum(rhs) over (row key, column index) terms; soft (may be broken by the source)."""
+
+    name: str
+    lhs: list[tuple[str, int]]
+    rhs: list[tuple[str, int]]
+
+
+@dataclass
+class Choice:
+    option: int
+    alternatives: list[int]  # other options that fit every rule as well as the chosen one
+
+
+SCALE = 1000  # CP-SAT needs integers: values and costs are scaled
+
+
+def choose(
+    candidates: dict[str, Candidates],
+    fixed: dict[tuple[str, int], Number],
+    equations: list[Equation],
+    violation_cost: float = 50.0,
+) -> dict[str, Choice]:
+    """Pick one option per row so that the equations hold, at least prior cost."""
+    model = cp_model.CpModel()
+    pick: dict[str, list[cp_model.IntVar]] = {}
+    for key, cand in candidates.items():
+        pick[key] = [model.new_bool_var(f"{key}#{k}") for k in range(len(cand.options))]
+        model.add_exactly_one(pick[key])
+
+    def term(row: str, col: int):
+        if row in candidates:
+            cand = candidates[row]
+            return sum(round(opt[col] * SCALE) * var for opt, var in zip(cand.options, pick[row]))
+        return round(fixed.get((row, col), 0) * SCALE)
+
+    objective = []
+    violated: list[cp_model.IntVar] = []
+    for eq in equations:
+        if not any(r in candidates for r, _ in eq.lhs + eq.rhs):
+            continue
+        lhs = sum(term(r, c) for r, c in eq.lhs)
+        rhs = sum(term(r, c) for r, c in eq.rhs)
+        broken = model.new_bool_var(f"broken:{eq.name}")
+        model.add(lhs == rhs).only_enforce_if(broken.Not())
+        violated.append(broken)
+        objective.append(round(violation_cost * SCALE) * broken)
+    for key, cand in candidates.items():
+        objective.extend(round(c * SCALE) * v for c, v in zip(cand.costs, pick[key]))
+    model.minimize(sum(objective))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = 5.0
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        raise RuntimeError("split solver found no assignment")
+    chosen = {key: next(k for k, v in enumerate(vs) if solver.value(v)) for key, vs in pick.items()}
+    n_broken = sum(solver.value(b) for b in violated)
+
+    # Alternatives: for each row, other options that keep every rule as well satisfied.
+    out: dict[str, Choice] = {}
+    for key, cand in candidates.items():
+        alts = []
+        for k in range(len(cand.options)):
+            if k == chosen[key]:
+                continue
+            trial = dict(chosen)
+            trial[key] = k
+            if _broken_count(trial, candidates, fixed, equations) <= n_broken:
+                alts.append(k)
+        out[key] = Choice(chosen[key], alts)
+    return out
+
+
+def _broken_count(chosen, candidates, fixed, equations) -> int:
+    def val(row: str, col: int) -> Number:
+        if row in candidates:
+            return candidates[row].options[chosen[row]][col]
+        return fixed.get((row, col), 0)
+
+    n = 0
+    for eq in equations:
+        lhs = sum(val(r, c) for r, c in eq.lhs)
+        rhs = sum(val(r, c) for r, c in eq.rhs)
+        if abs(lhs - rhs) > 1e-6:
+            n += 1
+    return n
+
+
+def make_candidates(key: str, tokens: list[str], expected: int, row_ok=None, extra_cost=None) -> Candidates:
+    """Candidates for one row; ``row_ok`` drops splits that break a row rule (if any split keeps it)."""
+    splits = split_tokens(tokens, expected)
+    options = [[_to_number(p) for p in s] for s in splits]
+    if row_ok is not None:
+        keep = [i for i, o in enumerate(options) if row_ok(o)]
+        if keep:
+            splits = [splits[i] for i in keep]
+            options = [options[i] for i in keep]
+    costs = []
+    for o in options:
+        c = sum(prior_cost(v) for v in o)
+        if extra_cost is not None:
+            c += extra_cost(o)
+        costs.append(c)
+    return Candidates(key=key, options=options, costs=costs, raw_options=[list(s) for s in splits])

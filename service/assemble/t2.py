@@ -1,0 +1,176 @@
+"""Table 2 (主动公开政府信息情况): blocks of article-20 items, rows matched by label."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from service.assemble.common import absent_cell, cell_from_value, deviation, source_of
+from service.assemble.rows import Row, Value, trim_values
+from service.assemble.splits import make_candidates
+from service.normalize import clean, parse_number
+from service.result import CellValue, Deviation
+from service.schema import FormatSchema, T2Block, load_labels
+from service.understand.matcher import MIN_SCORE, best_similarity
+
+_UNIT = re.compile(r"(万元|元)$")
+_PAREN_NOTE = re.compile(r"^[(（].*[)）]$")
+
+# Plausibility of a split where no rule decides (configurable heuristics, cost added per violation)
+HEURISTIC_COST = 3.0
+
+
+@dataclass
+class T2Result:
+    cells: dict[str, CellValue] = field(default_factory=dict)
+    deviations: list[Deviation] = field(default_factory=list)
+
+
+def _heuristic_cost(block: T2Block):
+    cols = [c.id for c in block.columns]
+
+    def cost(option: list[float]) -> float:
+        v = dict(zip(cols, option))
+        c = 0.0
+        if "in_force" in v and v["in_force"] < v["issued_this_year"]:
+            c += HEURISTIC_COST
+        if "published_total" in v and v["published_this_year"] > v["published_total"]:
+            c += HEURISTIC_COST
+        if "made_this_year" in v and v["published_this_year"] > v["made_this_year"]:
+            c += HEURISTIC_COST
+        return c
+
+    return cost
+
+
+def _detached_values(rows: list[Row]) -> list[Value]:
+    """Values printed apart from their row (an extraction lost the cell), with the note below each."""
+    pool: list[Value] = []
+    for row in rows:
+        if not row.labels and row.filled_values():
+            pool.extend(row.filled_values())
+        elif pool and not row.values and _PAREN_NOTE.match(row.text.replace(" ", "")):
+            last = pool[-1]
+            raw = f"{last.raw}{row.text.replace(' ', '')}"
+            pool[-1] = Value(raw, parse_number(raw), last.provenance)
+    return pool
+
+
+def _note_column(value: Value, block: T2Block) -> str | None:
+    if not value.parsed.note:
+        return None
+    for col, words in load_labels()["t2_note_columns"].items():
+        if any(w in value.parsed.note for w in words) and col in {c.id for c in block.columns}:
+            return col
+    return None
+
+
+def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
+    out = T2Result()
+    blocks = schema.t2_blocks()
+    labelled = [r for r in rows if r.labels and r.values]
+    detached = _detached_values(rows)
+    used: set[int] = set()
+    for block in blocks:
+        ncols = len(block.columns)
+        for trow in block.rows:
+            prefix = f"t2.{block.id}.{trow.id}"
+            best, arg = 0.0, None
+            for i, r in enumerate(labelled):
+                if i in used:
+                    continue
+                s = best_similarity([r.leaf], trow.labels())
+                if s > best:
+                    best, arg = s, i
+            if arg is None or best < MIN_SCORE:
+                for col in block.columns:
+                    out.cells[f"{prefix}.{col.id}"] = absent_cell("row not found in the document")
+                continue
+            used.add(arg)
+            row = labelled[arg]
+            vals = trim_values(row.values, ncols)
+            if len(vals) < ncols and row.run_together:
+                if _split_row(out, row, vals, block, prefix):
+                    continue
+            if len(vals) < ncols and detached:
+                vals = _insert_detached(out, vals, detached, block, prefix, row)
+            if len(vals) != ncols:
+                for col in block.columns:
+                    out.cells[f"{prefix}.{col.id}"] = absent_cell(f"row prints {len(vals)} values, expected {ncols}")
+                out.deviations.append(deviation(
+                    "xxgk_unexpected_value_count",
+                    f"table 2 row {row.text!r} prints {len(vals)} values where {ncols} are expected; not mapped",
+                    [f"{prefix}.{c.id}" for c in block.columns], severity="error"))
+                continue
+            for col, val in zip(block.columns, vals):
+                cell_id = f"{prefix}.{col.id}"
+                if cell_id not in out.cells:
+                    out.cells[cell_id] = cell_from_value(val, value_type=col.value_type)
+    return out
+
+
+def _insert_detached(out: T2Result, vals: list[Value], detached: list[Value], block: T2Block, prefix: str,
+                     row: Row) -> list[Value]:
+    """Give a row that lost one value the next detached value, in the column its note names."""
+    value = detached.pop(0)
+    cols = [c.id for c in block.columns]
+    col = _note_column(value, block)
+    if col is None:
+        return vals + [value]
+    pos = cols.index(col)
+    merged = vals[:pos] + [value] + vals[pos:]
+    cell = cell_from_value(value)
+    cell.status = "inferred"
+    cell.inferred_by = f"detached value placed by its note ({value.parsed.note})"
+    cell.confidence = 0.7
+    cell.needs_review = True
+    cell.review_reasons = ["value printed apart from its row; placed by its note"]
+    out.cells[f"{prefix}.{col}"] = cell
+    out.deviations.append(deviation(
+        "xxgk_detached_value",
+        f"table 2 row {row.text!r}: value {value.raw!r} printed apart from the row; placed in {col} by its note",
+        [f"{prefix}.{col}"]))
+    return merged
+
+
+def _split_row(out: T2Result, row: Row, vals: list[Value], block: T2Block, prefix: str) -> bool:
+    ncols = len(block.columns)
+    tokens, unit = [], None
+    for v in vals:
+        tok = clean(v.raw).replace(" ", "").replace(",", "")
+        m = _UNIT.search(tok)
+        if m:
+            unit, tok = m.group(1), tok[: m.start()]
+        if tok:
+            tokens.append(tok)
+    cand = make_candidates(prefix, tokens, ncols, extra_cost=_heuristic_cost(block))
+    if not cand.options:
+        return False
+    order = sorted(range(len(cand.options)), key=lambda k: cand.costs[k])
+    best = order[0]
+    # other readings within a small margin of the best are real alternatives
+    close = [k for k in order[1:] if cand.costs[k] - cand.costs[best] < 1.0]
+    src = source_of(vals[0])
+    for k, col in enumerate(block.columns):
+        alts = sorted({cand.options[a][k] for a in close} - {cand.options[best][k]})
+        ambiguous = len(cand.options) > 1
+        out.cells[f"{prefix}.{col.id}"] = CellValue(
+            value=cand.options[best][k],
+            raw=cand.raw_options[best][k] + (unit or "" if k == ncols - 1 else ""),
+            status="inferred" if ambiguous else "read",
+            confidence=0.5 if alts else (0.8 if ambiguous else 1.0),
+            source=src,
+            unit=unit if k == ncols - 1 else None,
+            alternatives=alts,
+            needs_review=ambiguous,
+            review_reasons=["split of run-together digits chosen by plausibility; no table rule decides"]
+            if ambiguous else [],
+            inferred_by="split of run-together digits (plausibility prior)" if ambiguous else None,
+        )
+    if len(cand.options) > 1:
+        out.deviations.append(deviation(
+            "dev_flattened_text",
+            f"table 2 row {row.text!r}: digits {' '.join(tokens)} ran together; {len(cand.options)} splits possible, "
+            f"chose {cand.raw_options[best]} by plausibility",
+            [f"{prefix}.{c.id}" for c in block.columns]))
+    return True
+

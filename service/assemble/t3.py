@@ -1,0 +1,219 @@
+"""Table 3 (收到和处理政府信息公开申请情况): rows and applicant columns to cell ids."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from service.assemble.common import Target, absent_cell, align, cell_from_value, deviation
+from service.assemble.rows import Row, trim_values
+from service.assemble.splits import Candidates, Equation, choose, make_candidates
+from service.normalize import label_key
+from service.result import CellValue, Deviation
+from service.schema import FormatSchema, load_labels
+
+COLUMNS = ["natural_person", "commercial_enterprise", "research_institution", "social_welfare_org",
+           "legal_service_org", "other_org", "total"]
+ORG_COLUMNS = COLUMNS[1:6]
+GROUPS = {"denied": "（三）不予公开", "unable": "（四）无法提供", "not_processed": "（五）不予处理"}
+
+
+@dataclass
+class T3Result:
+    cells: dict[str, CellValue] = field(default_factory=dict)
+    deviations: list[Deviation] = field(default_factory=list)
+    single_other_processing: bool = False  # 2021 report printing （六）其他处理 as one row
+    rows_found: int = 0
+
+
+def _targets(schema: FormatSchema) -> list[Target]:
+    targets: list[Target] = []
+    rows = schema.t3_rows()
+    for r in rows:
+        if r.id in GROUPS:
+            targets.append(Target(r.id, r.labels(), optional=True))  # a printed group subtotal
+        elif r.id == "other_processing" and not r.has_values:
+            targets.append(Target(r.id, r.labels(), optional=True))  # 2021: may be printed as one row
+        elif r.has_values:
+            labels = r.labels()
+            if r.id == "results_total":
+                labels = labels + ["（七）" + s for s in load_labels()["total_synonyms"]]
+            targets.append(Target(r.id, labels))
+    return targets
+
+
+def _merge_displaced_labels(rows: list[Row]) -> tuple[list[Row], set[int], list[Row]]:
+    """Value rows with their labels; a value row without label takes the loose label lines just above it."""
+    data: list[Row] = []
+    headers: list[Row] = []
+    displaced: set[int] = set()
+    pending: list[Row] = []
+    seen_data = False
+    for row in rows:
+        has_values = bool(row.filled_values()) or (row.values and row.labels)
+        if not has_values:
+            if row.labels:
+                pending.append(row)
+                if not seen_data:
+                    headers.append(row)
+            continue
+        if not row.labels and pending and seen_data:
+            row = Row(labels=["".join(p.text for p in pending)], values=row.values, provenance=row.provenance,
+                      run_together=row.run_together, block_index=row.block_index,
+                      label_provenance=[p.provenance for p in pending])
+            displaced.add(id(row))
+        data.append(row)
+        seen_data = True
+        pending = []
+    return data, displaced, headers
+
+
+def _header_has(headers: list[Row], word: str) -> bool:
+    return any(label_key(label) == word for h in headers for label in h.labels)
+
+
+def _digit_tokens(row: Row) -> list[str]:
+    return [v.raw.replace(" ", "").replace(",", "") for v in row.values if v.raw.strip()]
+
+
+def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
+    out = T3Result()
+    data, displaced, headers = _merge_displaced_labels(rows)
+    targets = _targets(schema)
+    al = align(data, targets, displaced)
+    value_rows = [r.id for r in schema.t3_value_rows()]
+    has_other_header = _header_has(headers, "其他")
+
+    # (六)其他处理 printed as one row in a 2021 report
+    if schema.format == "2021" and "other_processing" in al.matched:
+        subs = [r for r in value_rows if r.startswith("other_processing_")]
+        if not any(s in al.matched for s in subs):
+            out.single_other_processing = True
+            value_rows = [r for r in value_rows if r not in subs]
+            value_rows.insert(value_rows.index("results_total"), "other_processing")
+            out.deviations.append(deviation(
+                "dev_2021_single_other_processing",
+                "2021-format table 3 prints （六）其他处理 as a single row without its three sub-items; "
+                "values reported under t3.other_processing.*",
+                [f"t3.other_processing.{c}" for c in COLUMNS]))
+    for group in (*GROUPS, "other_processing"):
+        if group in al.matched and group not in value_rows:
+            row = al.matched[group]
+            out.deviations.append(deviation(
+                "dev_group_subtotal_rows",
+                f"table 3 prints a subtotal row for {group} ({row.text}: {' '.join(v.raw for v in row.values)}); "
+                "checked, never added into （七）总计", severity="info"))
+
+    fixed: dict[tuple[str, int], float] = {}
+    candidates: dict[str, Candidates] = {}
+    for rid in value_rows:
+        row = al.matched.get(rid)
+        if row is None:
+            for c in COLUMNS:
+                out.cells[f"t3.{rid}.{c}"] = absent_cell("row not found in the document")
+            continue
+        out.rows_found += 1
+        vals = trim_values(row.values, len(COLUMNS))
+        if row.run_together and len(vals) < len(COLUMNS):
+            tokens = _digit_tokens(row)
+            cand = make_candidates(rid, tokens, len(COLUMNS), row_ok=lambda o: o[6] == sum(o[:6]))
+            if cand.options:
+                candidates[rid] = cand
+                continue
+        mapping = _column_mapping(len(vals), has_other_header)
+        if mapping is None:
+            for c in COLUMNS:
+                out.cells[f"t3.{rid}.{c}"] = absent_cell(f"row prints {len(vals)} values, expected 7")
+            out.deviations.append(deviation(
+                "xxgk_unexpected_value_count",
+                f"table 3 row {row.text!r} prints {len(vals)} values where 7 are expected; not mapped",
+                [f"t3.{rid}.{c}" for c in COLUMNS], severity="error"))
+            continue
+        for col, val in zip(mapping, vals):
+            if col is None:
+                continue
+            out.cells[f"t3.{rid}.{col}"] = cell_from_value(val)
+            if val.parsed.value is not None:
+                fixed[(rid, COLUMNS.index(col))] = val.parsed.value
+        for col in COLUMNS:
+            if col not in mapping:
+                out.cells[f"t3.{rid}.{col}"] = absent_cell(f"column {col} not printed in this row")
+        if len(vals) == 8:
+            out.deviations.append(deviation(
+                "dev_group_subtotal_rows",
+                f"table 3 row {row.text!r} prints an extra 法人或其他组织 subtotal column; it is not a schema cell",
+                severity="info"))
+
+    if candidates:
+        _resolve_splits(out, candidates, fixed, value_rows, al.matched)
+    _missing_other(out, value_rows)
+    return out
+
+
+def _column_mapping(n: int, has_other_header: bool) -> list[str | None] | None:
+    if n == 7:
+        return list(COLUMNS)
+    if n == 6 and not has_other_header:
+        return [c for c in COLUMNS if c != "other_org"]
+    if n == 8:
+        # 自然人, 法人或其他组织 (subtotal), five org columns, 总计
+        return ["natural_person", None, *ORG_COLUMNS, "total"]
+    return None
+
+
+def _missing_other(out: T3Result, value_rows: list[str]) -> None:
+    """Rows that lost the 其他 column: infer it from the row total and report the deviation."""
+    lost = [r for r in value_rows if out.cells.get(f"t3.{r}.other_org") is not None
+            and out.cells[f"t3.{r}.other_org"].status == "absent"
+            and out.cells[f"t3.{r}.total"].status != "absent"]
+    if not lost:
+        return
+    for rid in lost:
+        cell = out.cells[f"t3.{rid}.other_org"]
+        total = out.cells[f"t3.{rid}.total"].value
+        parts = [out.cells[f"t3.{rid}.{c}"].value for c in COLUMNS if c not in ("other_org", "total")]
+        if total is not None and all(p is not None for p in parts):
+            cell.inferred_value = total - sum(parts)
+            cell.inferred_by = "t3_row_total"
+        cell.review_reasons = ["column 其他 not printed in this row"]
+    out.deviations.append(deviation(
+        "dev_missing_other_column",
+        "table 3: the 其他 column is missing in rows " + ", ".join(lost)
+        + " (6 values printed); 其他 is absent there and inferred from the row total",
+        [f"t3.{r}.other_org" for r in lost]))
+
+
+def _resolve_splits(out: T3Result, candidates: dict[str, Candidates], fixed, value_rows: list[str], matched) -> None:
+    result_rows = [r for r in value_rows if r not in ("new_received", "carried_over", "results_total", "carried_forward")]
+    equations = []
+    for c in range(len(COLUMNS)):
+        equations.append(Equation(f"t3_balance.{COLUMNS[c]}", [("new_received", c), ("carried_over", c)],
+                                  [("results_total", c), ("carried_forward", c)]))
+        equations.append(Equation(f"t3_results_total.{COLUMNS[c]}", [("results_total", c)],
+                                  [(r, c) for r in result_rows]))
+    choices = choose(candidates, fixed, equations)
+    for rid, choice in choices.items():
+        cand = candidates[rid]
+        row = matched[rid]
+        option = cand.options[choice.option]
+        raws = cand.raw_options[choice.option]
+        for k, col in enumerate(COLUMNS):
+            cell = CellValue(
+                value=option[k],
+                raw=raws[k],
+                status="read" if not choice.alternatives else "inferred",
+                confidence=1.0 if not choice.alternatives else 0.5,
+                source=cell_from_value(row.values[0]).source,
+                note=None,
+            )
+            alts = sorted({cand.options[a][k] for a in choice.alternatives} - {option[k]})
+            if alts:
+                cell.alternatives = alts
+                cell.inferred_by = "split of run-together digits: several splits fit the rules"
+                cell.needs_review = True
+                cell.review_reasons = ["ambiguous split of run-together digits"]
+            out.cells[f"t3.{rid}.{col}"] = cell
+        if choice.alternatives:
+            out.deviations.append(deviation(
+                "dev_flattened_text",
+                f"table 3 row {row.text!r}: digits {' '.join(v.raw for v in row.values)} ran together; "
+                f"{1 + len(choice.alternatives)} splits fit the rules, chose {raws}",
+                [f"t3.{rid}.{c}" for c in COLUMNS]))

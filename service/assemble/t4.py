@@ -1,0 +1,94 @@
+"""Table 4 (行政复议、行政诉讼): 15 values in one printed row, or three rows of five."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from service.assemble.common import absent_cell, cell_from_value, deviation
+from service.assemble.rows import Row, Value, trim_values
+from service.assemble.splits import Equation, choose, make_candidates
+from service.result import CellValue, Deviation
+from service.schema import FormatSchema, load_labels
+from service.understand.matcher import best_similarity
+
+GROUPS = ["review", "litigation_direct", "litigation_after_review"]
+COLUMNS = ["upheld", "corrected", "other_result", "pending", "total"]
+POSITIONS = [f"{g}.{c}" for g in GROUPS for c in COLUMNS]
+
+
+@dataclass
+class T4Result:
+    cells: dict[str, CellValue] = field(default_factory=dict)
+    deviations: list[Deviation] = field(default_factory=list)
+
+
+def _group_of(row: Row) -> str | None:
+    synonyms = load_labels()["t4_groups"]
+    best, arg = 0.0, None
+    for g in GROUPS:
+        s = best_similarity(row.labels, synonyms[g]) if row.labels else 0.0
+        if s > best:
+            best, arg = s, g
+    return arg if best >= 0.8 else None
+
+
+def _groups_ok(values: list[float]) -> bool:
+    return all(values[5 * g + 4] == sum(values[5 * g:5 * g + 4]) for g in range(3))
+
+
+def assemble_t4(rows: list[Row], schema: FormatSchema) -> T4Result:
+    out = T4Result()
+    data = [r for r in rows if r.filled_values()]
+    # three logical rows printed as three rows of five, each with its group label
+    by_group = {g: r for r in data if (g := _group_of(r)) is not None and len(trim_values(r.values, 5)) == 5}
+    if len(by_group) == 3:
+        for g in GROUPS:
+            for c, v in zip(COLUMNS, trim_values(by_group[g].values, 5)):
+                out.cells[f"t4.{g}.{c}"] = cell_from_value(v)
+        out.deviations.append(deviation("dev_transposed_t4", "table 4 printed as three rows of five", severity="info"))
+        return out
+
+    values: list[Value] = [v for r in data for v in r.values]
+    run_together = any(r.run_together for r in data)
+    values = trim_values(values, 15)
+    n = len(values)
+    if run_together and n < 15:
+        tokens = [v.raw.replace(" ", "") for v in values if v.raw.strip()]
+        cand = make_candidates("t4", tokens, 15, row_ok=_groups_ok)
+        if cand.options:
+            equations = [Equation(f"t4_group_total.{g}", [("t4", 5 * i + 4)], [("t4", 5 * i + k) for k in range(4)])
+                         for i, g in enumerate(GROUPS)]
+            choice = choose({"t4": cand}, {}, equations)["t4"]
+            option, raws = cand.options[choice.option], cand.raw_options[choice.option]
+            src = cell_from_value(values[0]).source
+            for k, pos in enumerate(POSITIONS):
+                alts = sorted({cand.options[a][k] for a in choice.alternatives} - {option[k]})
+                out.cells[f"t4.{pos}"] = CellValue(
+                    value=option[k], raw=raws[k], status="inferred" if alts else "read",
+                    confidence=0.5 if alts else 1.0, source=src, alternatives=alts,
+                    needs_review=bool(alts), review_reasons=["ambiguous split of run-together digits"] if alts else [],
+                    inferred_by="split of run-together digits: several splits fit the rules" if alts else None)
+            return out
+    if n == 15:
+        for pos, v in zip(POSITIONS, values):
+            out.cells[f"t4.{pos}"] = cell_from_value(v)
+        return out
+    if n == 14:
+        for pos, v in zip(POSITIONS, values):
+            out.cells[f"t4.{pos}"] = cell_from_value(v)
+        last = "t4.litigation_after_review.total"
+        cell = absent_cell("the last 总计 (复议后起诉) is not printed")
+        parts = [out.cells[f"t4.litigation_after_review.{c}"].value for c in COLUMNS[:4]]
+        if all(p is not None for p in parts):
+            cell.inferred_value = sum(parts)
+            cell.inferred_by = "t4_group_total"
+        out.cells[last] = cell
+        out.deviations.append(deviation(
+            "dev_missing_t4_total",
+            "table 4 prints 14 values: the 总计 of 复议后起诉 is missing (inferred from the group total rule)", [last]))
+        return out
+    for pos in POSITIONS:
+        out.cells[f"t4.{pos}"] = absent_cell("table 4 not found or not readable")
+    out.deviations.append(deviation(
+        "xxgk_t4_unreadable", f"table 4: found {n} values where 15 are expected; not mapped",
+        [f"t4.{p}" for p in POSITIONS], severity="error"))
+    return out

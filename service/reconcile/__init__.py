@@ -1,0 +1,1 @@
+"""Reconciliation: table rules (checks) now; repair, confidence and review flags later."""

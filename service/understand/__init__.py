@@ -1,0 +1,1 @@
+"""Understanding stage: map printed labels to schema ids (rule-based matcher now; classifier later)."""

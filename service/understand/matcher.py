@@ -1,0 +1,44 @@
+"""Rule-based label matcher: the normalising baseline that maps printed labels to schema ids.
+
+Scores are in [0, 1]. Labels are compared on their ``label_key`` (NFKC, radicals fixed,
+punctuation and spaces removed); truncated labels (a PDF or Markdown extraction cut
+them) score by containment, typos by edit similarity.
+"""
+from __future__ import annotations
+
+from difflib import SequenceMatcher
+from functools import lru_cache
+
+from service.normalize import label_key
+
+MIN_SCORE = 0.5
+
+
+@lru_cache(maxsize=65536)
+def _similarity_keys(a: str, b: str) -> float:
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 1.0
+    ratio = SequenceMatcher(None, a, b, autojunk=False).ratio()
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    if len(short) >= 4 and short in long_:
+        ratio = max(ratio, 0.55 + 0.4 * len(short) / len(long_))
+    return ratio
+
+
+def similarity(doc_label: str, target_label: str) -> float:
+    return _similarity_keys(label_key(doc_label), label_key(target_label))
+
+
+def best_similarity(doc_labels: list[str], targets: list[str]) -> float:
+    """Best score of any reading of a row's labels (leaf, leaf with its parents) against any target label."""
+    if not doc_labels:
+        return 0.0
+    readings = {doc_labels[-1], "".join(doc_labels[-2:]), "".join(doc_labels)}
+    return max(similarity(r, t) for r in readings for t in targets)
+
+
+def contains_any(text: str, words: list[str]) -> bool:
+    key = label_key(text)
+    return any(label_key(w) in key for w in words)
