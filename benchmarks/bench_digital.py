@@ -1,0 +1,58 @@
+"""Speed of extraction on digital reports (one core, model/schema loading excluded).
+
+Targets (issue 2): median per document <= 50 ms for HTML/text/Markdown/DOCX, <= 150 ms per page
+for text-layer PDFs. Prints one line per document and the medians per kind.
+
+    .venv/bin/python benchmarks/bench_digital.py [--runs N]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def documents() -> list[Path]:
+    dev = ROOT / "datasets" / "dev-reports"
+    docs = sorted(p for d in dev.iterdir() for p in d.glob("source.*"))
+    docs += sorted(dev.glob("*/page.html"))
+    docs += sorted((ROOT / "datasets" / "fixtures").glob("*.docx"))
+    return docs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--runs", type=int, default=15)
+    args = ap.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+    from service.pipeline import extract
+
+    per_kind: dict[str, list[float]] = {}
+    print(f"{'document':48s} {'kind':9s} {'pages':>5s} {'median ms':>10s} {'ms/page':>8s}")
+    for path in documents():
+        extract(path)  # warm-up: imports, schema and label caches (model loading excluded)
+        times = []
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            result = extract(path)
+            times.append((time.perf_counter() - t0) * 1000)
+        med = statistics.median(times)
+        pages = max(result.document.pages, 1)
+        kind = result.document.kind
+        per_kind.setdefault(kind, []).append(med / pages if kind == "pdf" else med)
+        print(f"{str(path.relative_to(ROOT)):48s} {kind:9s} {result.document.pages:5d} {med:10.1f} {med / pages:8.1f}")
+    print()
+    for kind, vals in sorted(per_kind.items()):
+        unit = "ms per page" if kind == "pdf" else "ms per document"
+        target = 150 if kind == "pdf" else 50
+        med = statistics.median(vals)
+        print(f"median {kind:9s} {med:7.1f} {unit} (target <= {target}) {'OK' if med <= target else 'OVER'}")
+
+
+if __name__ == "__main__":
+    main()
