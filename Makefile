@@ -39,7 +39,7 @@ bench: install  ## speed benchmarks (figures quoted in the README)
 
 schema: install  ## regenerate configs/schema from ../shared/spec and the JSON Schema of the output
 	$(PY) scripts/build_schema.py
-	$(PY) -c "from pathlib import Path; from service.result import write_json_schema; write_json_schema(Path('schemas/result.schema.json'))"
+	$(PY) -c "from pathlib import Path; from service.result import write_json_schema; write_json_schema(Path('docs/result.schema.json'))"
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

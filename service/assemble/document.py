@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from service.assemble.common import absent_cell
 from service.assemble.rows import Row, rows_from_blocks
 from service.assemble.sections import split_sections
 from service.assemble.t2 import assemble_t2
@@ -82,7 +83,7 @@ def assemble(doc: Document) -> Assembly:
     cells: dict[str, CellValue] = {}
     found = {**t2.cells, **t3.cells, **t4.cells}
     for cid in schema.cell_ids():
-        cells[cid] = found.pop(cid)
+        cells[cid] = found.pop(cid, None) or absent_cell("table not found")
     cells.update(found)  # cells outside the format's list, e.g. t3.other_processing.* of a 2021 report
     deviations = [*t2.deviations, *t3.deviations, *t4.deviations]
     if sum(1 for b in doc.blocks if b.kind == "heading" and b.text.startswith("一")) > 1:

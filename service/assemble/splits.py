@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
 
+import yaml
 from ortools.sat.python import cp_model
+
+from service.schema import CONFIG_DIR
 
 Number = int | float
 
@@ -65,11 +68,41 @@ def split_tokens(tokens: list[str], expected: int, limit: int = 20000) -> list[l
     return results
 
 
-def prior_cost(value: Number) -> float:
-    """-log10 prior of a printed count: zeros are common, larger numbers rarer (scale-free)."""
+@dataclass(frozen=True)
+class Prior:
+    """A printed value is 0 with probability p0, else log10(value) ~ Normal(mu, sigma)."""
+
+    p0: float = 0.5
+    mu: float = 1.0
+    sigma: float = 1.2
+
+
+@lru_cache(maxsize=1)
+def _priors() -> tuple[Prior, dict[str, Prior], float]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load((CONFIG_DIR / "priors.yaml").read_text(encoding="utf-8"), Loader=loader)
+    return (Prior(**data["default"]), {k: Prior(**v) for k, v in data["columns"].items()},
+            float(data["heuristic_cost"]))
+
+
+def column_prior(column: str | None) -> Prior:
+    default, columns, _ = _priors()
+    return columns.get(column or "", default)
+
+
+def heuristic_cost() -> float:
+    return _priors()[2]
+
+
+def prior_cost(value: Number, prior: Prior | None = None) -> float:
+    """-ln P(value) under the column's prior (configs/priors.yaml)."""
+    prior = prior or _priors()[0]
     if value == 0:
-        return 0.2
-    return math.log10(abs(value) + 1) + 0.5
+        return -math.log(prior.p0)
+    v = abs(value)
+    z = (math.log10(v) - prior.mu) / prior.sigma if v >= 1 else -prior.mu / prior.sigma
+    return (-math.log(1 - prior.p0) + math.log(prior.sigma * math.sqrt(2 * math.pi)) + 0.5 * z * z
+            + math.log(max(v, 1) * math.log(10)))
 
 
 @dataclass
@@ -172,7 +205,8 @@ def _broken_count(chosen, candidates, fixed, equations) -> int:
     return n
 
 
-def make_candidates(key: str, tokens: list[str], expected: int, row_ok=None, extra_cost=None) -> Candidates:
+def make_candidates(key: str, tokens: list[str], expected: int, row_ok=None, extra_cost=None,
+                    priors: list[Prior] | None = None) -> Candidates:
     """Candidates for one row; ``row_ok`` drops splits that break a row rule (if any split keeps it)."""
     splits = split_tokens(tokens, expected)
     options = [[_to_number(p) for p in s] for s in splits]
@@ -183,7 +217,7 @@ def make_candidates(key: str, tokens: list[str], expected: int, row_ok=None, ext
             options = [options[i] for i in keep]
     costs = []
     for o in options:
-        c = sum(prior_cost(v) for v in o)
+        c = sum(prior_cost(v, priors[k] if priors else None) for k, v in enumerate(o))
         if extra_cost is not None:
             c += extra_cost(o)
         costs.append(c)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from service.assemble.common import absent_cell, cell_from_value, deviation, source_of
 from service.assemble.rows import Row, Value, trim_values
-from service.assemble.splits import make_candidates
+from service.assemble.splits import column_prior, heuristic_cost, make_candidates
 from service.normalize import clean, parse_number
 from service.result import CellValue, Deviation
 from service.schema import FormatSchema, T2Block, load_labels
@@ -15,8 +15,6 @@ from service.understand.matcher import MIN_SCORE, best_similarity
 _UNIT = re.compile(r"(万元|元)$")
 _PAREN_NOTE = re.compile(r"^[(（].*[)）]$")
 
-# Plausibility of a split where no rule decides (configurable heuristics, cost added per violation)
-HEURISTIC_COST = 3.0
 
 
 @dataclass
@@ -27,16 +25,17 @@ class T2Result:
 
 def _heuristic_cost(block: T2Block):
     cols = [c.id for c in block.columns]
+    penalty = heuristic_cost()
 
     def cost(option: list[float]) -> float:
         v = dict(zip(cols, option))
         c = 0.0
         if "in_force" in v and v["in_force"] < v["issued_this_year"]:
-            c += HEURISTIC_COST
+            c += penalty
         if "published_total" in v and v["published_this_year"] > v["published_total"]:
-            c += HEURISTIC_COST
+            c += penalty
         if "made_this_year" in v and v["published_this_year"] > v["made_this_year"]:
-            c += HEURISTIC_COST
+            c += penalty
         return c
 
     return cost
@@ -142,7 +141,8 @@ def _split_row(out: T2Result, row: Row, vals: list[Value], block: T2Block, prefi
             unit, tok = m.group(1), tok[: m.start()]
         if tok:
             tokens.append(tok)
-    cand = make_candidates(prefix, tokens, ncols, extra_cost=_heuristic_cost(block))
+    cand = make_candidates(prefix, tokens, ncols, extra_cost=_heuristic_cost(block),
+                           priors=[column_prior(c.id) for c in block.columns])
     if not cand.options:
         return False
     order = sorted(range(len(cand.options)), key=lambda k: cand.costs[k])

@@ -88,6 +88,9 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
         if not any(s in al.matched for s in subs):
             out.single_other_processing = True
             value_rows = [r for r in value_rows if r not in subs]
+            for rid in subs:
+                for c in COLUMNS:
+                    out.cells[f"t3.{rid}.{c}"] = absent_cell("not printed: （六）其他处理 is one row in this report")
             value_rows.insert(value_rows.index("results_total"), "other_processing")
             out.deviations.append(deviation(
                 "dev_2021_single_other_processing",

@@ -1,0 +1,1 @@
+"""Model-building package (synthetic corpus, pretraining, fine-tuning). Empty until the classifier issue."""
