@@ -43,7 +43,7 @@ def test_bad_input_is_a_clear_error(tmp_path):
     r = runner.invoke(app, ["extract", str(bad)])
     assert r.exit_code == 2 and "broken.pdf" in r.output
     r = runner.invoke(app, ["extract", str(tmp_path / "missing.html")])
-    assert r.exit_code == 2 and "file not found" in r.output
+    assert r.exit_code == 2 and "file not found" in " ".join(r.output.split())
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     r = runner.invoke(app, ["check", str(empty)])

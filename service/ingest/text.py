@@ -1,0 +1,654 @@
+"""Plain-text backend: tab exports, PDF-to-text lines and crawler text whose table cells ran together.
+
+The line machinery here is shared with the Markdown backend (``service.ingest.markdown``).
+
+What comes out (``Document.kind == "text"``, no pages; every provenance has
+``origin=Origin.TEXT``, ``page=None``, ``bbox=None`` and the 1-based source ``line``):
+
+* **Headings.** A line that is a section heading (一、总体情况 … 六、其他需要报告的事项, the
+  schema's titles, template/instruction headings and numbered variants, compared by
+  ``label_key``) is a ``kind="heading"`` block. Short numbered lines (``四、…``) that carry a
+  section keyword from ``configs/labels.yaml`` also count, when their number is past the
+  current section. Repeated headings are all kept. Inside section 三 a line starting with a
+  table-3 row label (三、本年度办理结果, 四、结转下年度继续办理) is never a heading.
+* **Table regions.** A maximal run of tabular lines is one ``kind="table"`` block, one grid
+  row per source line:
+
+  - tab-separated lines (method ``tab``): cells split on tabs, empty cells kept as "";
+  - pipe rows (method ``pipe``): the empty strings outside the outer pipes are dropped,
+    interior blank cells are kept as "", ``|---|`` separator rows are dropped;
+  - inside sections 二/三/四 only, ``label number [number …]`` lines and lines of bare
+    numbers (method ``whitespace``): cells split on whitespace.
+
+  A region's method lists its line kinds in order of appearance, e.g. ``whitespace+pipe``.
+  Blank lines do not end a region. Inside sections 二/三/四, loose lines (displaced labels,
+  header fragments, notes) that are followed by a tabular line in the same section are kept
+  as single-cell rows of that region, in source order, so the assembler sees everything.
+  Loose lines after the last tabular line of a section, or separated from the next table by
+  a blank line before any table started, stay paragraphs. Table titles (``表二：…``, also as
+  Markdown ``## 表二：…``) inside sections 二/三/四 and page footers (``— 5 —``, ``- 5 -``,
+  ``第 5 页``) anywhere are dropped.
+* **Run-together text.** A line that holds a section heading followed by more text, or
+  (inside sections 二/三/四) at least three known table labels with digits right after one
+  of them, is split: headings become heading blocks, text in sections 一/五/六 becomes
+  paragraphs (cut before ``（一）``-style sub-items), and each stretch inside 二/三/四 becomes
+  one grid (method ``run-together``). Known labels (both formats' t2 captions, column and
+  row labels, 信息内容, the t3 note, column groups, columns and row labels, the t4 header
+  labels) are found by ``label_key`` comparison, longest first; the text between two labels
+  is that row's value run, split only on whitespace, so ``270020130`` stays one cell and
+  ``500000 5`` gives two. A row label whose number starts the label (``3.危及…``) claims the
+  digit, so ``00000003.危及`` gives the value ``0000000``. Grid rows follow the printed rows:
+  a t2 caption is a row of its own; header labels share one row; a row label starts a row,
+  except that a row label with no values yet (a group label such as （三）不予公开) and the
+  label after it share a row; values after a header row start a row of their own (t4).
+* **Paragraphs.** Every other line is a ``kind="paragraph"`` block (the Markdown backend
+  joins consecutive lines into one paragraph, as Markdown does).
+"""
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from service.document import Block, Document, Origin, Provenance, TableCell, TableGrid
+from service.ingest.base import Backend, IngestError, decode_text, looks_binary, sha256
+from service.normalize import NOT_APPLICABLE, clean, label_key
+from service.schema import FORMATS, load_format, load_labels
+
+TABLE_SECTIONS = frozenset("二三四")
+_SECTION_ORDER = {n: i for i, n in enumerate("一二三四五六", start=1)}
+
+_TEXT_EXTENSIONS = frozenset({".txt", ".text", ".tsv"})
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_FOREIGN_SIGNATURES = (b"%PDF", b"PK\x03\x04", b"{\\rtf", b"\xd0\xcf\x11\xe0")
+_HTML_SIGNATURE = re.compile(
+    rb"<!doctype\s+html|<html[\s>]|^(?:\s|<!--.*?-->)*<(?:head|body|table|meta|div|p)[\s/>]", re.I | re.S
+)
+
+# ---- line shapes
+_FOOTER = re.compile(
+    r"^\s*(?:[—–―\-]{1,2}\s*\d{1,4}\s*[—–―\-]{1,2}|第\s*\d{1,4}\s*页(?:\s*[，,/]?\s*共\s*\d{1,4}\s*页)?)\s*$"
+)
+_TABLE_TITLE = re.compile(r"^\s*表\s*[一二三四1-4]\s*[：:、.．\s]")
+_PIPE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_NUM = r"[-+]?\d[\d,]*(?:[.．]\d+)?"
+_NUMBERS_ONLY = re.compile(rf"^\s*{_NUM}(?:\s+{_NUM})*\s*$")
+_LABEL_NUMBERS = re.compile(rf"^\s*(?P<label>\S(?:.*?[^\s\d.,+\-])?)(?P<nums>(?:\s+{_NUM})+)\s*$")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_NUMBERED_LINE = re.compile(r"^([一二三四五六])[、.]\s*(\S.{0,29})$")
+
+# ---- run-together text
+_VALUE_TOKEN = re.compile(r"^[-+]?\d[\d,]*(?:\.\d+)?(?:万元|元|%|件|项|个|次|条)?$")
+_TEXT_THEN_NUMBER = re.compile(r"^(?P<text>.*\D)(?P<num>[-+]?\d[\d,]*(?:[.．]\d+)?(?:万元|元)?)$")
+_SUB_ITEM = re.compile(r"(?<=[。；;！？!?])\s*(?=[（(][一二三四五六七八九十]{1,3}[）)])")
+_SUB_ITEM_START = re.compile(r"^\s*[（(][一二三四五六七八九十]{1,3}[）)]")
+_OPENERS = "（(【[“‘《〈「"
+_CLOSERS = "）)】]”’》〉」"
+_LEADING_PUNCTUATION = "。．.，,：:；;、"
+_HEADING_MARKS = "、.．"
+_NOT_BEFORE_HEADING = "：:；;、，,"
+_RUN_MIN_LABELS = 3
+
+_MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*")
+_MARKDOWN_EMPHASIS = re.compile(r"\*\*|__")
+
+
+# ---------------------------------------------------------------- vocabulary
+
+
+@lru_cache(maxsize=8192)
+def _char_key(ch: str) -> str:
+    return label_key(ch)
+
+
+def _key(text: str) -> str:
+    """``label_key`` computed per character, so key positions map back to the raw text."""
+    return "".join(map(_char_key, text))
+
+
+_ROLE_RANK = {"header": 0, "caption": 1, "row": 2}
+
+
+@dataclass(frozen=True)
+class _Vocab:
+    labels: re.Pattern[str]  # known table labels over label keys, longest first
+    roles: dict[str, str]  # label key -> header | caption | row
+    headings: re.Pattern[str]  # section headings over label keys, longest first
+    heading_numbers: dict[str, str]  # heading key -> section number (一 … 六)
+    keywords: dict[str, tuple[str, ...]]  # section number -> keyword keys
+    t3_rows: tuple[str, ...]  # t3 row label keys
+
+
+def _alternation(keys: list[str]) -> re.Pattern[str]:
+    firsts = "".join(sorted({re.escape(k[0]) for k in keys}))
+    body = "|".join(re.escape(k) for k in sorted(set(keys), key=len, reverse=True))
+    return re.compile(f"(?=[{firsts}])(?:{body})")
+
+
+def _table_labels() -> dict[str, str]:
+    roles: dict[str, str] = {}
+
+    def add(label: str, role: str) -> None:
+        k = _key(label)
+        if k and _ROLE_RANK[role] >= _ROLE_RANK.get(roles.get(k, "header"), 0):
+            roles[k] = role
+
+    add("信息内容", "header")  # first cell of every t2 header row; not a schema column
+    for fmt in FORMATS:
+        schema = load_format(fmt)
+        for block in schema.t2_blocks():
+            for label in block.labels():
+                add(label, "caption")
+            for item in block.columns:
+                for label in item.labels():
+                    add(label, "header")
+            for row in block.rows:
+                for label in row.labels():
+                    add(label, "row")
+        t3 = schema.tables["t3"]
+        add(t3["note_cell"]["label"], "header")
+        for group in t3.get("column_groups", []):
+            add(group["label"], "header")
+        for t3_col in schema.t3_columns():
+            for label in t3_col.labels():
+                add(label, "header")
+        for t3_row in schema.t3_rows():
+            for label in t3_row.labels():
+                add(label, "row")
+        for header_row in schema.tables["t4"]["printed_layout"]["header_rows"]:
+            for cell in header_row:
+                add(cell["text"], "header")
+        for t4_item in (*schema.t4_groups(), *schema.t4_columns()):
+            for label in t4_item.labels():
+                add(label, "header")
+    return roles
+
+
+def _section_headings() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for fmt in FORMATS:
+        for sec in load_format(fmt).sections:
+            n = sec.number
+            forms = [f"{n}、{sec.title}", sec.heading_in_template, sec.heading_in_instructions]
+            for variant in sec.heading_variants:
+                if variant.label.startswith(("(", "（")):
+                    continue  # sub-heading notes, not section headings
+                forms.append(variant.label if variant.label.startswith(n) else f"{n}、{variant.label}")
+            for form in forms:
+                k = _key(form)
+                if k.startswith(n):
+                    out[k] = n
+    return out
+
+
+@lru_cache(maxsize=1)
+def _vocab() -> _Vocab:
+    roles = _table_labels()
+    headings = _section_headings()
+    numbers = {sec.id: sec.number for sec in load_format(FORMATS[-1]).sections}
+    keywords = {
+        numbers[sid]: tuple(_key(w) for w in words)
+        for sid, words in load_labels().get("section_keywords", {}).items()
+        if sid in numbers
+    }
+    t3_rows = tuple(sorted({k for k, r in roles.items() if r == "row"}, key=len, reverse=True))
+    return _Vocab(_alternation(list(roles)), roles, _alternation(list(headings)), headings, keywords, t3_rows)
+
+
+# ---------------------------------------------------------------- keyed text
+
+
+@dataclass
+class _Keyed:
+    """A line with its label key and, for each key character, the raw index it came from."""
+
+    raw: str
+    key: str
+    idx: list[int]
+
+    @classmethod
+    def of(cls, raw: str) -> "_Keyed":
+        parts: list[str] = []
+        idx: list[int] = []
+        for i, ch in enumerate(raw):
+            k = _char_key(ch)
+            if k:
+                parts.append(k)
+                idx.extend([i] * len(k))
+        return cls(raw, "".join(parts), idx)
+
+    def key_range(self, lo: int, hi: int) -> tuple[int, int]:
+        """Key positions whose raw characters lie in raw[lo:hi]."""
+        return bisect_left(self.idx, lo), bisect_left(self.idx, hi)
+
+    def raw_span(self, a: int, b: int, lo: int, hi: int) -> tuple[int, int]:
+        """Raw span of key[a:b], widened over the brackets around it, within raw[lo:hi]."""
+        s, e = self.idx[a], self.idx[b - 1] + 1
+        while s > lo and self.raw[s - 1] in _OPENERS:
+            s -= 1
+        while e < hi and self.raw[e] in _CLOSERS:
+            e += 1
+        return s, e
+
+
+@dataclass(frozen=True)
+class _Heading:
+    a: int  # key span
+    b: int
+    number: str
+
+
+def _heading_marked(kd: _Keyed, a: int) -> bool:
+    """The numeral at key[a] is written as a heading number: 二、 / 二. / （二）, not mid-sentence."""
+    i = kd.idx[a]
+    j = kd.idx[a + 1] if a + 1 < len(kd.idx) else len(kd.raw)
+    bracketed = i > 0 and kd.raw[i - 1] in "（("
+    if not (bracketed or any(c in _HEADING_MARKS for c in kd.raw[i + 1 : j])):
+        return False
+    before = kd.raw[: i - 1 if bracketed else i].rstrip()
+    return not before or before[-1] not in _NOT_BEFORE_HEADING
+
+
+def _find_headings(kd: _Keyed, section: str | None) -> list[_Heading]:
+    """Section headings in a line, in order; t3 row labels win inside section 三."""
+    vocab = _vocab()
+    found: list[_Heading] = []
+    for m in vocab.headings.finditer(kd.key):
+        if not _heading_marked(kd, m.start()):
+            continue
+        if section == "三":
+            label = vocab.labels.match(kd.key, m.start())
+            if label and vocab.roles[label.group()] == "row":
+                continue
+        number = vocab.heading_numbers[m.group()]
+        found.append(_Heading(m.start(), m.end(), number))
+        section = number
+    return found
+
+
+def _keyword_heading(text: str, section: str | None) -> str | None:
+    """Section number of a short numbered line with a section keyword, past the current section."""
+    m = _NUMBERED_LINE.match(clean(text))
+    if not m:
+        return None
+    number = m.group(1)
+    if _SECTION_ORDER[number] <= _SECTION_ORDER.get(section or "", 0):
+        return None
+    vocab = _vocab()
+    k = _key(m.group(2))
+    if section == "三" and _key(text).startswith(vocab.t3_rows):
+        return None
+    return number if any(w in k for w in vocab.keywords.get(number, ())) else None
+
+
+def _looks_run_together(kd: _Keyed) -> bool:
+    """Enough known table labels, one of them directly followed by digits."""
+    matches = list(_vocab().labels.finditer(kd.key))
+    if len(matches) < _RUN_MIN_LABELS:
+        return False
+    for m in matches:
+        e = kd.idx[m.end() - 1] + 1
+        if kd.raw[e : e + 1].isdigit():
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- run-together tables
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # caption | header | row | value | text
+    start: int  # raw span
+    end: int
+
+
+def _gap_tokens(raw: str, lo: int, hi: int) -> list[_Token]:
+    """Whitespace-separated tokens of raw[lo:hi]: values, or text (text+number is split)."""
+    out: list[_Token] = []
+    for m in re.finditer(r"\S+", raw[lo:hi]):
+        s, e = lo + m.start(), lo + m.end()
+        tok = clean(m.group())
+        if _VALUE_TOKEN.match(tok) or tok in NOT_APPLICABLE:
+            out.append(_Token("value", s, e))
+            continue
+        split = _TEXT_THEN_NUMBER.match(m.group())
+        if split and _CJK.search(split.group("text")):
+            cut = s + split.start("num")
+            out += [_Token("text", s, cut), _Token("value", cut, e)]
+        elif _key(m.group()):
+            out.append(_Token("text", s, e))  # punctuation-only leftovers are dropped
+    return out
+
+
+def _run_tokens(kd: _Keyed, lo: int, hi: int) -> list[_Token]:
+    vocab = _vocab()
+    ka, kb = kd.key_range(lo, hi)
+    tokens: list[_Token] = []
+    pos = lo
+    for m in vocab.labels.finditer(kd.key, ka, kb):
+        s, e = kd.raw_span(m.start(), m.end(), pos, hi)
+        tokens += _gap_tokens(kd.raw, pos, s)
+        tokens.append(_Token(vocab.roles[m.group()], s, e))
+        pos = e
+    tokens += _gap_tokens(kd.raw, pos, hi)
+    return tokens
+
+
+def _starts_row(kind: str, kinds: set[str]) -> bool:
+    """Whether a token of this kind opens a new grid row after a row holding ``kinds``."""
+    if not kinds or "caption" in kinds or kind == "caption":
+        return True
+    if kind == "header":
+        return not kinds <= {"header"}
+    if kind == "row":
+        return not kinds <= {"row", "text"}
+    if kind == "value":
+        return kinds <= {"header"}
+    return "value" in kinds  # text
+
+
+def _group_rows(tokens: list[_Token]) -> list[list[_Token]]:
+    rows: list[list[_Token]] = []
+    kinds: set[str] = set()
+    for tok in tokens:
+        if _starts_row(tok.kind, kinds):
+            rows.append([])
+            kinds = set()
+        rows[-1].append(tok)
+        kinds.add(tok.kind)
+    return rows
+
+
+# ---------------------------------------------------------------- block builders
+
+
+def _prov(line: int) -> Provenance:
+    return Provenance(origin=Origin.TEXT, line=line)
+
+
+def _cell(raw: str, line: int) -> TableCell:
+    return TableCell(row=0, col=0, text=clean(raw), raw=raw, provenance=_prov(line))
+
+
+def _table_block(rows: list[list[TableCell]], method: str, raw: str, line: int) -> Block:
+    grid = TableGrid.from_rows(rows, method)
+    text = " ".join(c.text for c in grid.cells if c.text)
+    return Block(kind="table", text=text, raw=raw, provenance=_prov(line), table=grid)
+
+
+def _text_block(kind: Literal["heading", "paragraph"], raw: str, line: int, text: str | None = None) -> Block:
+    return Block(kind=kind, text=clean(raw if text is None else text), raw=raw, provenance=_prov(line))
+
+
+def _join_wrapped(parts: list[str]) -> str:
+    """Join wrapped lines: no space between CJK characters, one between ASCII words."""
+    out = parts[0]
+    for part in parts[1:]:
+        if out and part and out[-1].isascii() and out[-1].isalnum() and part[0].isascii() and part[0].isalnum():
+            out += " " + part
+        else:
+            out += part
+    return out
+
+
+# ---------------------------------------------------------------- line classification
+
+
+def _pipe_cells(line: str) -> list[str] | None:
+    s = line.strip()
+    if not s.startswith("|") or s.count("|") < 2:
+        return None
+    if _PIPE_SEPARATOR.match(s):
+        return []
+    cells = s.split("|")[1:]
+    if s.endswith("|"):
+        cells = cells[:-1]
+    return [c.strip() for c in cells]
+
+
+def _whitespace_cells(line: str) -> list[str] | None:
+    if _NUMBERS_ONLY.match(line):
+        return line.split()
+    m = _LABEL_NUMBERS.match(line)
+    if m and _CJK.search(m.group("label")):
+        return [m.group("label").strip(), *m.group("nums").split()]
+    return None
+
+
+def _tabular(line: str, in_table: bool) -> tuple[str, list[str]] | None:
+    """(method, raw cells) of a tabular line; cells == [] for a pipe separator row."""
+    if "\t" in line:
+        cells = line.split("\t")
+        if in_table or sum(1 for c in cells if c.strip()) >= 2:
+            return "tab", cells
+    pipe = _pipe_cells(line)
+    if pipe is not None:
+        return "pipe", pipe
+    if in_table:
+        ws = _whitespace_cells(line)
+        if ws is not None:
+            return "whitespace", ws
+    return None
+
+
+# ---------------------------------------------------------------- the reader
+
+
+@dataclass
+class _Region:
+    line: int
+    rows: list[list[TableCell]] = field(default_factory=list)
+    raws: list[str] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)
+
+    def add(self, cells: list[TableCell], raw: str, method: str | None) -> None:
+        self.rows.append(cells)
+        self.raws.append(raw)
+        if method and method not in self.methods:
+            self.methods.append(method)
+
+
+Pending = tuple[int, str] | None  # a loose line (number, text), or None for a blank line
+
+
+@dataclass
+class LineReader:
+    """Reads decoded text line by line into blocks (see the module docstring)."""
+
+    markdown: bool = False
+    blocks: list[Block] = field(default_factory=list)
+    section: str | None = None
+    region: _Region | None = None
+    pending: list[Pending] = field(default_factory=list)
+    paragraph: list[tuple[int, str]] = field(default_factory=list)
+
+    def read(self, text: str) -> list[Block]:
+        for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
+            self._line(number, line)
+        self._flush_all()
+        return self.blocks
+
+    # ---- one line
+    def _line(self, number: int, line: str) -> None:
+        if not line.strip():
+            self._blank()
+            return
+        if _FOOTER.match(line):
+            return
+        text = self._prepare(line)
+        in_table = self.section in TABLE_SECTIONS
+        if in_table and _TABLE_TITLE.match(text):
+            return
+        shape = _tabular(line, in_table)
+        if shape is not None:
+            method, cells = shape
+            if self.markdown:
+                cells = [_MARKDOWN_EMPHASIS.sub("", c) for c in cells]
+            if cells:
+                self._table_row(number, line, method, cells)
+            return
+        self._loose(number, line, text.strip())
+
+    def _prepare(self, line: str) -> str:
+        if not self.markdown:
+            return line
+        return _MARKDOWN_EMPHASIS.sub("", _MARKDOWN_HEADING.sub("", line))
+
+    def _loose(self, number: int, line: str, text: str) -> None:
+        kd = _Keyed.of(text)
+        heads = _find_headings(kd, self.section)
+        if len(heads) == 1 and heads[0].a == 0 and heads[0].b == len(kd.key):
+            self._heading(number, line, text, heads[0].number)
+        elif heads:
+            self._run_line(number, kd, heads)
+        elif (found := _keyword_heading(text, self.section)) is not None:
+            self._heading(number, line, text, found)
+        elif self.section in TABLE_SECTIONS and _looks_run_together(kd):
+            self._run_line(number, kd, [])
+        elif self.section in TABLE_SECTIONS:
+            self._flush_paragraph()
+            self.pending.append((number, text))
+        else:
+            if self.region is not None:
+                self._close_table()
+            self._paragraph_line(number, text)
+
+    def _blank(self) -> None:
+        if self.markdown:
+            self._flush_paragraph()
+        if self.region is None:
+            self._flush_pending()
+        elif self.pending:
+            self.pending.append(None)
+
+    # ---- tables
+    def _table_row(self, number: int, line: str, method: str, cells: list[str]) -> None:
+        self._flush_paragraph()
+        if self.region is None:
+            first = next((item[0] for item in self.pending if item is not None), number)
+            self.region = _Region(line=first)
+        for item in self.pending:
+            if item is not None:
+                self.region.add([_cell(item[1], item[0])], item[1], None)
+        self.pending.clear()
+        self.region.add([_cell(c, number) for c in cells], line, method)
+
+    def _close_table(self) -> None:
+        region, self.region = self.region, None
+        if region is not None:
+            method = "+".join(region.methods)
+            self.blocks.append(_table_block(region.rows, method, "\n".join(region.raws), region.line))
+        self._flush_pending()
+
+    # ---- headings and paragraphs
+    def _heading(self, number: int, line: str, text: str, section: str) -> None:
+        self._flush_all()
+        self.blocks.append(_text_block("heading", line.strip(), number, text))
+        self.section = section
+
+    def _paragraph_line(self, number: int, text: str) -> None:
+        if self.markdown:
+            if _SUB_ITEM_START.match(text):
+                self._flush_paragraph()  # （一）… starts a paragraph of its own
+            self.paragraph.append((number, text))
+        else:
+            self.blocks.append(_text_block("paragraph", text, number))
+
+    def _flush_paragraph(self) -> None:
+        if self.paragraph:
+            lines = [t for _, t in self.paragraph]
+            self.blocks.append(_text_block("paragraph", "\n".join(lines), self.paragraph[0][0], _join_wrapped(lines)))
+            self.paragraph.clear()
+
+    def _flush_pending(self) -> None:
+        """Loose lines that no table followed are paragraphs."""
+        if not self.pending:
+            return
+        items, self.pending = self.pending, []
+        self._flush_paragraph()
+        for item in items:
+            if item is None:
+                self._flush_paragraph()
+            else:
+                self._paragraph_line(*item)
+        self._flush_paragraph()
+
+    def _flush_all(self) -> None:
+        self._flush_paragraph()
+        self._close_table()
+
+    # ---- run-together lines
+    def _run_line(self, number: int, kd: _Keyed, heads: list[_Heading]) -> None:
+        self._flush_all()
+        pos = 0
+        for head in heads:
+            s, e = kd.raw_span(head.a, head.b, pos, len(kd.raw))
+            self._run_segment(number, kd, pos, s)
+            self.blocks.append(_text_block("heading", kd.raw[s:e], number))
+            self.section = head.number
+            pos = e
+        self._run_segment(number, kd, pos, len(kd.raw))
+
+    def _run_segment(self, number: int, kd: _Keyed, lo: int, hi: int) -> None:
+        if self.section not in TABLE_SECTIONS:
+            self._run_paragraphs(number, kd.raw[lo:hi])
+            return
+        tokens = _run_tokens(kd, lo, hi)
+        body = [i for i, t in enumerate(tokens) if t.kind != "text"]
+        if not body:
+            self._run_paragraphs(number, kd.raw[lo:hi])
+            return
+        first, last = tokens[body[0]], tokens[body[-1]]
+        self._run_paragraphs(number, kd.raw[lo : first.start])
+        grouped = _group_rows(tokens[body[0] : body[-1] + 1])
+        rows = [[_cell(kd.raw[t.start : t.end], number) for t in row] for row in grouped]
+        self.blocks.append(_table_block(rows, "run-together", kd.raw[first.start : last.end], number))
+        self._run_paragraphs(number, kd.raw[last.end : hi])
+
+    def _run_paragraphs(self, number: int, raw: str) -> None:
+        for part in _SUB_ITEM.split(raw):
+            part = part.strip().lstrip(_LEADING_PUNCTUATION).lstrip()  # e.g. "。" left after a heading
+            if _key(part):
+                self.blocks.append(_text_block("paragraph", part, number))
+
+
+# ---------------------------------------------------------------- backend
+
+
+def _binary(head: bytes) -> bool:
+    return looks_binary(head) and not head.startswith(_UTF16_BOMS)
+
+
+def foreign_format(head: bytes) -> bool:
+    """PDF, ZIP (DOCX), RTF, OLE or HTML content: not for the text backends."""
+    return head.lstrip().startswith(_FOREIGN_SIGNATURES) or bool(_HTML_SIGNATURE.search(head))
+
+
+def read_text_document(path: Path, data: bytes, kind: str, *, markdown: bool) -> Document:
+    """Decode and read a text-like file into a Document (shared by the text and Markdown backends)."""
+    if _binary(data[:4096]):
+        raise IngestError(path, "binary content (NUL bytes), not a text file")
+    text = decode_text(path, data)
+    if not text.strip():
+        raise IngestError(path, "file is empty")
+    blocks = LineReader(markdown=markdown).read(text)
+    if not blocks:
+        raise IngestError(path, "no readable text (only page footers or separators)")
+    return Document(path=str(path), sha256=sha256(data), kind=kind, blocks=blocks)
+
+
+class TextBackend(Backend):
+    name = "text"
+
+    @classmethod
+    def accepts(cls, path: Path, head: bytes) -> bool:
+        if _binary(head):
+            return False
+        return path.suffix.lower() in _TEXT_EXTENSIONS or not foreign_format(head)
+
+    def convert(self, path: Path, data: bytes) -> Document:
+        return read_text_document(path, data, self.name, markdown=False)
