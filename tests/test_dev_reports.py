@@ -36,7 +36,9 @@ def _dev_ids(result):
 
 def test_seed_deviations_missing_other_column_and_t4_total():
     result = extracted(str(source_of("seed")))
-    assert {"dev_missing_other_column", "dev_missing_t4_total"} <= _dev_ids(result)
+    assert {"dev_missing_other_column", "dev_missing_t4_total", "xxgk_label_variant"} <= _dev_ids(result)
+    fee = next(d for d in result.deviations if d.id == "xxgk_label_variant")
+    assert "保留4位小数" in fee.message
     for cid in ("t3.new_received.other_org", "t3.carried_over.other_org", "t4.litigation_after_review.total"):
         cell = result.cells[cid]
         assert cell.status == "absent" and cell.value is None, cid

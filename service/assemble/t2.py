@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from service.assemble.common import absent_cell, cell_from_value, deviation, source_of
 from service.assemble.rows import Row, Value, trim_values
 from service.assemble.splits import column_prior, heuristic_cost, make_candidates
-from service.normalize import clean, parse_number
+from service.normalize import clean, label_key, parse_number
 from service.result import CellValue, Deviation
 from service.schema import FormatSchema, T2Block, load_labels
 from service.understand.matcher import MIN_SCORE, best_similarity
@@ -66,6 +66,7 @@ def _note_column(value: Value, block: T2Block) -> str | None:
 def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
     out = T2Result()
     blocks = schema.t2_blocks()
+    _label_variants(rows, blocks, out)
     labelled = [r for r in rows if r.labels and r.values]
     detached = _detached_values(rows)
     used: set[int] = set()
@@ -105,6 +106,19 @@ def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
                 if cell_id not in out.cells:
                     out.cells[cell_id] = cell_from_value(val, value_type=col.value_type)
     return out
+
+
+def _label_variants(rows: list[Row], blocks: list[T2Block], out: T2Result) -> None:
+    """Header labels printed in a known variant wording (e.g. 保留4位小数 in the fee header)."""
+    printed = {label_key(label) for r in rows for label in r.labels}
+    for block in blocks:
+        for col in block.columns:
+            for variant in col.label_variants:
+                if label_key(variant.label) in printed:
+                    out.deviations.append(deviation(
+                        "xxgk_label_variant",
+                        f"table 2 header prints {variant.label!r} instead of {col.label!r} ({variant.status})",
+                        [f"t2.{block.id}.{r.id}.{col.id}" for r in block.rows], severity="info"))
 
 
 def _insert_detached(out: T2Result, vals: list[Value], detached: list[Value], block: T2Block, prefix: str,

@@ -4,12 +4,15 @@ from __future__ import annotations
 import hashlib
 import importlib
 import re
+import unicodedata
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from pathlib import Path
 
 from charset_normalizer import from_bytes
 
 from service.document import Document
+from service.normalize import clean
 
 # Registered backends, tried in order; each module defines the named Backend subclass.
 REGISTRY = (
@@ -102,3 +105,49 @@ def decode_text(path: Path, data: bytes) -> str:
 
 def looks_binary(head: bytes) -> bool:
     return b"\x00" in head[:1024]
+
+
+# --- text rules shared by the backends ---------------------------------------------------------
+
+# A section heading: a Chinese number (一 … 十, 十一 …) and 、, then text (一、总体情况).
+_SECTION_HEADING = re.compile(r"^[一二三四五六七八九十]{1,3}、\s*\S")
+SECTION_HEADING_MAX_CHARS = 40
+
+
+def is_section_heading(text: str) -> bool:
+    """Whether cleaned text is a section heading such as 一、总体情况.
+
+    It starts with a Chinese number and 、, is at most 40 characters long and has no full stop
+    before its last character (a full stop inside means a heading run into its paragraph).
+    """
+    if len(text) > SECTION_HEADING_MAX_CHARS or not _SECTION_HEADING.match(text):
+        return False
+    return "。" not in text[:-1]
+
+
+# Set full-width in Chinese text although Unicode gives them an ambiguous width.
+_WIDE_PUNCT = frozenset("“”‘’…—·•")
+
+
+def is_wide(ch: str) -> bool:
+    """CJK ideographs, kana, full-width forms and Chinese punctuation: no spaces around them."""
+    return unicodedata.east_asian_width(ch) in ("W", "F") or ch in _WIDE_PUNCT
+
+
+def join_wide(left: str, right: str) -> str:
+    """Join two pieces of text: no separator where either side is a CJK (wide) character, else one space."""
+    if not left or not right:
+        return left or right
+    return left + ("" if is_wide(left[-1]) or is_wide(right[0]) else " ") + right
+
+
+def join_cell_lines(parts: Iterable[str]) -> str:
+    """Clean the lines of one table cell (or paragraph) and join them with ``join_wide``; blank lines drop out.
+
+    A label broken across lines reads as one word (法律服务 + 机构), numbers and Latin words on separate
+    lines stay apart (12 + 5 -> "12 5").
+    """
+    out = ""
+    for part in parts:
+        out = join_wide(out, clean(part))
+    return out

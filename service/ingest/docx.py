@@ -9,8 +9,6 @@ and ``w:gridBefore`` / ``w:gridAfter`` (row offsets). Word has no fixed pages: p
 from __future__ import annotations
 
 import io
-import re
-import unicodedata
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ from docx.opc.exceptions import PackageNotFoundError
 from lxml import etree
 
 from service.document import Block, Document, Origin, Provenance, TableCell, TableGrid
-from service.ingest.base import Backend, IngestError, sha256
+from service.ingest.base import Backend, IngestError, is_section_heading, join_cell_lines, sha256
 from service.normalize import clean
 
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -50,9 +48,6 @@ _GRID_SPAN = etree.XPath("./w:tcPr/w:gridSpan/@w:val", namespaces=_NS)
 _VMERGE = etree.XPath("./w:tcPr/w:vMerge", namespaces=_NS)
 _GRID_BEFORE = etree.XPath("./w:trPr/w:gridBefore/@w:val", namespaces=_NS)
 _GRID_AFTER = etree.XPath("./w:trPr/w:gridAfter/@w:val", namespaces=_NS)
-
-HEADING = re.compile(r"^[一二三四五六]、")
-HEADING_MAX_CHARS = 40
 
 
 def _provenance() -> Provenance:
@@ -181,27 +176,11 @@ def _paragraph_lines(p: etree._Element) -> list[str]:
 
 def _paragraph_block(p: etree._Element) -> Block | None:
     lines = _paragraph_lines(p)
-    text = join_cjk(lines)
+    text = join_cell_lines(lines)
     if not text:
         return None
-    kind = "heading" if HEADING.match(text) and len(text) <= HEADING_MAX_CHARS else "paragraph"
+    kind = "heading" if is_section_heading(text) else "paragraph"
     return Block(kind=kind, text=text, raw="\n".join(lines), provenance=_provenance())
-
-
-def _is_wide(ch: str) -> bool:
-    return unicodedata.east_asian_width(ch) in ("W", "F")
-
-
-def join_cjk(parts: list[str]) -> str:
-    """Clean and join lines: no separator where either side is a CJK character, else one space."""
-    out = ""
-    for part in (clean(p) for p in parts):
-        if not part:
-            continue
-        if out and not (_is_wide(out[-1]) or _is_wide(part[0])):
-            out += " "
-        out += part
-    return out
 
 
 # --- tables ------------------------------------------------------------------------------------
@@ -284,7 +263,7 @@ def _grid_cell(cell: _Cell) -> TableCell:
         col=cell.col,
         rowspan=cell.rowspan,
         colspan=cell.colspan,
-        text=join_cjk(lines),
+        text=join_cell_lines(lines),
         raw="\n".join(lines),
         provenance=_provenance(),
     )

@@ -29,7 +29,15 @@ import lxml.html
 from lxml import etree
 
 from service.document import Block, Document, Origin, Provenance, TableCell, TableGrid
-from service.ingest.base import Backend, IngestError, decode_text, looks_binary, sha256
+from service.ingest.base import (
+    Backend,
+    IngestError,
+    decode_text,
+    is_section_heading,
+    join_cell_lines,
+    looks_binary,
+    sha256,
+)
 from service.normalize import clean
 
 HtmlElement = lxml.html.HtmlElement
@@ -62,12 +70,8 @@ _ARTICLE_MARKERS = (
 )
 _ARTICLE_MIN_CHARS = 200
 
-_HEADING = re.compile(r"^[一二三四五六七八九十]{1,2}、\s*\S")
-_HEADING_MAX_CHARS = 40
-
-# Characters joined without a space when a line break falls between them.
+# CJK characters (raw, before cleaning) between which a source line break is no space.
 _WIDE = r"\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef“”‘’"
-_WIDE_CHAR = re.compile(f"[{_WIDE}]")
 # A source line break between two CJK characters is not a space (CSS segment-break rule).
 _CJK_SEGMENT_BREAK = re.compile(f"(?<=[{_WIDE}])[ \\t\\r]*\\n\\s*(?=[{_WIDE}])")
 
@@ -159,14 +163,9 @@ def _text_length(el: HtmlElement) -> int:
     return len(clean(el.text_content()))
 
 
-def _clean_text(raw: str) -> str:
-    return clean(_CJK_SEGMENT_BREAK.sub("", raw))
-
-
-def _heading(text: str) -> bool:
-    if len(text) > _HEADING_MAX_CHARS or not _HEADING.match(text):
-        return False
-    return "。" not in text[:-1]  # a full stop inside means a heading run into its paragraph
+def _drop_segment_breaks(raw: str) -> str:
+    """A source line break between two CJK characters is no space (the CSS segment-break rule)."""
+    return _CJK_SEGMENT_BREAK.sub("", raw)
 
 
 # ---------------------------------------------------------------- flowing text
@@ -217,9 +216,9 @@ class _Reader:
     def _flush(self) -> None:
         raw = "".join(self._pieces)
         self._pieces = []
-        text = _clean_text(raw)
+        text = clean(_drop_segment_breaks(raw))
         if text:
-            kind = "heading" if _heading(text) else "paragraph"
+            kind = "heading" if is_section_heading(text) else "paragraph"
             self.blocks.append(Block(kind=kind, text=text, raw=raw.strip(), provenance=_provenance(self._line)))
 
     def _table(self, table: HtmlElement) -> None:
@@ -316,18 +315,13 @@ def _grid(rows: list[HtmlElement]) -> TableGrid | None:
 def _cell_text(td: HtmlElement) -> tuple[str, str]:
     """Raw text (lines as found) and cleaned text of a cell.
 
-    Lines (cut at <br> and block elements) are joined without a separator where either
-    side is CJK, so a label broken across <p>s reads as one word, and with a space
-    between non-CJK text, so numbers on separate lines stay apart.
+    Lines (cut at <br> and block elements) are joined by ``join_cell_lines``: without a
+    separator where either side is CJK, so a label broken across <p>s reads as one word,
+    and with a space between non-CJK text, so numbers on separate lines stay apart.
     """
     lines = [line for line in _lines(td) if line.strip()]
     raw = "\n".join(line.strip() for line in lines)
-    text = ""
-    for line in filter(None, map(_clean_text, lines)):
-        if text and not (_WIDE_CHAR.match(text[-1]) or _WIDE_CHAR.match(line[0])):
-            text += " "
-        text += line
-    return raw, text
+    return raw, join_cell_lines(map(_drop_segment_breaks, lines))
 
 
 def _lines(el: HtmlElement) -> list[str]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import io
 import re
 import statistics
-import unicodedata
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ import pypdfium2
 from pdfplumber.page import Page as PlumberPage
 
 from service.document import Block, Document, Origin, Page, Provenance, TableCell, TableGrid
-from service.ingest.base import Backend, IngestError, sha256
+from service.ingest.base import Backend, IngestError, is_section_heading, is_wide, join_wide, sha256
 from service.normalize import clean
 
 TOL = 2.5  # points: ruling lines closer than this are the same boundary
@@ -48,9 +47,7 @@ SPACE_GAP = 0.25  # gap between characters, in font sizes, that reads as a space
 MAX_THIN = 2.0  # a filled rectangle thinner than this is a ruling line
 MIN_TEXT_CHARS = 20  # pages with fewer characters and a page-sized image are scans
 PAGE_NUMBER = re.compile(r"^[-—–－_\s]*(第\s*)?\d{1,4}(\s*页)?(\s*[/／]\s*\d{1,4})?(\s*共\s*\d{1,4}\s*页)?[-—–－_\s]*$")
-HEADING = re.compile(r"^[一二三四五六七八九十]{1,3}、\S")
 SENTENCE_END = "。！？；：!?;:）)”"
-_WIDE_PUNCT = set("“”‘’…—·•")
 
 
 Point = tuple[float, float]
@@ -373,8 +370,9 @@ def _join_collinear(segs: list[_Seg]) -> list[_Seg]:
     return out
 
 
-def _connected(segs: list[_Seg]) -> list[list[_Seg]]:
-    parent = list(range(len(segs)))
+def _components(n: int, links: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """Connected components of 0..n-1 under the links (union-find): each ascending, ordered by first member."""
+    parent = list(range(n))
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -382,14 +380,19 @@ def _connected(segs: list[_Seg]) -> list[list[_Seg]]:
             i = parent[i]
         return i
 
-    for i, a in enumerate(segs):
-        for j in range(i + 1, len(segs)):
-            if _touch(a, segs[j]):
-                parent[find(i)] = find(j)
-    groups: dict[int, list[_Seg]] = {}
-    for i, seg in enumerate(segs):
-        groups.setdefault(find(i), []).append(seg)
+    for a, b in links:
+        parent[find(a)] = find(b)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
     return list(groups.values())
+
+
+def _connected(segs: list[_Seg]) -> list[list[_Seg]]:
+    """Groups of segments that touch, directly or through others."""
+    n = len(segs)
+    links = ((i, j) for i in range(n) for j in range(i + 1, n) if _touch(segs[i], segs[j]))
+    return [[segs[i] for i in group] for group in _components(n, links)]
 
 
 def _touch(a: _Seg, b: _Seg) -> bool:
@@ -484,28 +487,19 @@ def _merge_slots(
     hcover: list[list[tuple[float, float]]],
 ) -> list[tuple[int, int, int, int]]:
     """Union grid slots not separated by a ruling line; return cells as (row0, row1, col0, col1), end exclusive."""
-    parent = list(range(n_rows * n_cols))
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    def open_sides() -> Iterable[tuple[int, int]]:
+        for r in range(n_rows):
+            for c in range(n_cols):
+                here = r * n_cols + c
+                if c + 1 < n_cols and not _covered(vcover[c + 1], ys[r], ys[r + 1]):
+                    yield here, here + 1
+                if r + 1 < n_rows and not _covered(hcover[r + 1], xs[c], xs[c + 1]):
+                    yield here, here + n_cols
 
-    for r in range(n_rows):
-        for c in range(n_cols):
-            here = r * n_cols + c
-            if c + 1 < n_cols and not _covered(vcover[c + 1], ys[r], ys[r + 1]):
-                parent[find(here)] = find(here + 1)
-            if r + 1 < n_rows and not _covered(hcover[r + 1], xs[c], xs[c + 1]):
-                parent[find(here)] = find(here + n_cols)
-    groups: dict[int, list[tuple[int, int]]] = {}
-    for r in range(n_rows):
-        for c in range(n_cols):
-            groups.setdefault(find(r * n_cols + c), []).append((r, c))
     out: list[tuple[int, int, int, int]] = []
-    for members in groups.values():
-        out += _rectangles(members)
+    for group in _components(n_rows * n_cols, open_sides()):
+        out += _rectangles([divmod(i, n_cols) for i in group])
     return sorted(out)
 
 
@@ -556,11 +550,6 @@ def _slots(cell: _Cell) -> Iterable[tuple[int, int]]:
 # ---------------------------------------------------------------- text lines
 
 
-def _wide(ch: str) -> bool:
-    """CJK ideographs, kana, full-width forms and Chinese punctuation: no spaces around them."""
-    return unicodedata.east_asian_width(ch) in ("W", "F") or ch in _WIDE_PUNCT
-
-
 def _group_lines(chars: list[_Char]) -> list[_Line]:
     """Characters into lines, top to bottom; a character joins a line it overlaps vertically by half."""
     rows: list[list[_Char]] = []
@@ -589,7 +578,7 @@ def _make_line(chars: list[_Char]) -> _Line:
         if prev is not None:
             gap = ch.x0 - prev.x1
             spaced = pending_space or gap > SPACE_GAP * min(ch.size, prev.size)
-            if spaced and not (_wide(prev.text[-1]) or _wide(ch.text[0])):
+            if spaced and not (is_wide(prev.text[-1]) or is_wide(ch.text[0])):
                 parts.append(" ")
         parts.append(ch.text)
         prev, pending_space = ch, False
@@ -605,17 +594,11 @@ def _make_line(chars: list[_Char]) -> _Line:
     )
 
 
-def _join_text(left: str, right: str) -> str:
-    """Join two lines: no space next to CJK text (stacked characters, wrapped sentences), else one space."""
-    if not left or not right:
-        return left or right
-    return left + ("" if _wide(left[-1]) or _wide(right[0]) else " ") + right
-
-
 def _join_lines(lines: list[_Line]) -> str:
+    """Raw text of lines: no space next to CJK text (stacked characters, wrapped sentences), else one space."""
     text = ""
     for line in lines:
-        text = _join_text(text, line.text)
+        text = join_wide(text, line.text)
     return text
 
 
@@ -654,9 +637,9 @@ def _margins(lines: list[_Line]) -> tuple[float, float]:
 
 
 def _is_heading(line: _Line) -> bool:
-    """A section heading (一、总体情况): a short line starting with a Chinese numeral and 、."""
+    """A section heading line (一、总体情况); a PDF line that ends a sentence (。 or ;) is a one-line paragraph."""
     text = clean(line.text)
-    return bool(HEADING.match(text)) and len(text) <= 40 and text[-1] not in "。;"
+    return is_section_heading(text) and text[-1] not in "。;"
 
 
 def _breaks(a: tuple[int, _Line], b: tuple[int, _Line], left: float, right: float) -> bool:
@@ -766,7 +749,7 @@ def _continue_cell(a: _Table, part: _Cell) -> bool:
             and cell.colspan == part.colspan
         ):
             cell.rowspan += part.rowspan
-            cell.raw = _join_text(cell.raw, part.raw)
+            cell.raw = join_wide(cell.raw, part.raw)
             cell.open_bottom = part.open_bottom
             return True
     return False

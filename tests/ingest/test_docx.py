@@ -17,8 +17,8 @@ from docx.document import Document as WordDocument
 from docx.oxml import parse_xml
 
 from service.document import Document, TableGrid
-from service.ingest.base import REGISTRY, IngestError, load_document
-from service.ingest.docx import LEGACY_DOC, DocxBackend, join_cjk
+from service.ingest.base import REGISTRY, IngestError, join_cell_lines, load_document
+from service.ingest.docx import LEGACY_DOC, DocxBackend
 from service.normalize import clean
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -270,7 +270,7 @@ def test_cell_text_joining_and_tracked_deletions(tmp_path: Path) -> None:
     grid = convert(save(word, tmp_path / "join.docx")).tables()[0].table
     assert grid is not None
     assert [(c.text, c.raw) for c in grid.cells] == [("法律服务机构", "法律服务\n机构"), ("Total count", "Total\ncount")]
-    assert join_cjk(["1.", "属于国家秘密", "", " 12 ", "34"]) == "1.属于国家秘密12 34"
+    assert join_cell_lines(["1.", "属于国家秘密", "", " 12 ", "34"]) == "1.属于国家秘密12 34"
 
 
 def test_nested_table_follows_its_parent_and_layout_table_is_unwrapped(tmp_path: Path) -> None:
