@@ -48,6 +48,7 @@ def clean(text: str, *, keep_newlines: bool = False) -> str:
 _LABEL_DROP = re.compile(r"[\s\u3000,.;:!?'\"()\[\]{}<>、，。；：！？“”‘’「」『』【】《》〈〉（）—\-_/\\|·•…~～*#]+")
 
 
+@lru_cache(maxsize=65536)
 def label_key(text: str) -> str:
     """Matching key of a label: cleaned, without punctuation or spaces."""
     return _LABEL_DROP.sub("", clean(text))
