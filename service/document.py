@@ -4,7 +4,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 BBox = tuple[float, float, float, float]  # x0, y0, x1, y1 in page units (PDF points, pixels for images)
 
@@ -27,6 +27,34 @@ class Provenance(BaseModel):
     line: int | None = None  # 1-based line in text sources
 
 
+class OcrChar(BaseModel):
+    """One recognized character."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    confidence: float
+    box: BBox  # x0, y0, x1, y1 in page pixels
+    # The recognizer's best candidates for this character, best first (the character itself included):
+    # (text, probability); "" stands for "no character here" (the CTC blank).
+    alternatives: tuple[tuple[str, float], ...] = ()
+
+
+class OcrText(BaseModel):
+    """Text read from one crop (or one detected line)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    confidence: float  # mean of the character confidences; 0.0 for no text
+    box: BBox  # the crop (or line) in page pixels
+    chars: tuple[OcrChar, ...] = Field(default=())
+
+    @property
+    def min_confidence(self) -> float:
+        return min((c.confidence for c in self.chars), default=0.0)
+
+
 class TableCell(BaseModel):
     """One printed cell of a grid, at its top-left grid position."""
 
@@ -37,6 +65,7 @@ class TableCell(BaseModel):
     text: str  # cleaned text (service.normalize.clean)
     raw: str  # text as found in the source
     provenance: Provenance
+    ocr: OcrText | None = None  # per-character confidences and alternatives when the cell was read by OCR
 
 
 class TableGrid(BaseModel):

@@ -1,0 +1,451 @@
+"""Table grids of a page image from its ruling lines (bordered tables, the norm in these reports).
+
+1. binarise: ink is darker than its neighbourhood (adaptive threshold) and darker than the page's
+   Otsu threshold, so grey cell shading is not ink while text and lines are;
+2. ruling lines: morphological opening with long thin kernels keeps horizontal and vertical runs
+   longer than any glyph stroke; each connected run is a segment (position, start, end); pieces on the
+   same line with small gaps (broken or dashed lines) are joined;
+3. tables: segments that touch form a table; its column and row boundaries are the clustered segment
+   positions, plus an open outer edge where several perpendicular lines end together (a table cut by
+   a page break has no closing line);
+4. cells: neighbouring grid slots not separated by a ruling line (covered over at least half of their
+   common edge) form one spanning cell.
+
+Coordinates are pixels of the given image. Tolerances scale with ``dpi`` (200 by default).
+"""
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+DPI = 200
+# In inches, scaled by dpi:
+MIN_H_LINE = 0.25  # shortest horizontal ruling segment kept (longer than glyph strokes of 16 pt text)
+MIN_V_LINE = 0.18  # shortest vertical ruling segment kept (shorter than the lowest table row)
+TOL = 0.03  # lines closer than this are one boundary; segments closer than this touch
+GAP = 0.06  # gap bridged between pieces of one broken or dashed line
+MIN_TABLE_W = 0.5
+MIN_TABLE_H = 0.2
+MIN_COVER = 0.5  # share of a slot edge a ruling line must cover to separate two slots
+
+
+@dataclass(slots=True)
+class Segment:
+    """An axis-aligned ruling segment: pos is y (horizontal) or x (vertical); start..end along it."""
+
+    vertical: bool
+    pos: float
+    start: float
+    end: float
+
+    @property
+    def length(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class GridCell:
+    row: int
+    col: int
+    rowspan: int
+    colspan: int
+    bbox: tuple[float, float, float, float]  # x0, y0, x1, y1: centres of the bounding ruling lines
+    open_top: bool = False  # no ruling line above (the table continues from the previous page)
+    open_bottom: bool = False  # no ruling line below (the table continues on the next page)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One table: boundaries and cells (each at its top-left slot, with spans)."""
+
+    xs: tuple[float, ...]  # column boundaries, left to right
+    ys: tuple[float, ...]  # row boundaries, top to bottom
+    cells: tuple[GridCell, ...]
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.ys) - 1
+
+    @property
+    def n_cols(self) -> int:
+        return len(self.xs) - 1
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        return (self.xs[0], self.ys[0], self.xs[-1], self.ys[-1])
+
+
+@dataclass(frozen=True)
+class _Scale:
+    tol: float
+    gap: float
+    min_h: int
+    min_v: int
+    min_w: float
+    min_h_table: float
+
+    @classmethod
+    def at(cls, dpi: float) -> _Scale:
+        return cls(
+            tol=max(TOL * dpi, 2.0),
+            gap=max(GAP * dpi, 3.0),
+            min_h=max(int(MIN_H_LINE * dpi), 8),
+            min_v=max(int(MIN_V_LINE * dpi), 6),
+            min_w=MIN_TABLE_W * dpi,
+            min_h_table=MIN_TABLE_H * dpi,
+        )
+
+
+def find_grids(gray: np.ndarray, dpi: float = DPI) -> list[Grid]:
+    """Every ruled table of a grayscale page image, top to bottom."""
+    scale = _Scale.at(dpi)
+    segments = ruling_segments(binarize(gray), scale)
+    grids = [g for group in _connected(segments, scale.tol) if (g := _grid(group, scale)) is not None]
+    return sorted(grids, key=lambda g: (g.ys[0], g.xs[0]))
+
+
+# ---------------------------------------------------------------- pixels
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """8-bit grayscale of a grayscale, BGR or BGRA image."""
+    if image.ndim == 2:
+        return image if image.dtype == np.uint8 else np.clip(image, 0, 255).astype(np.uint8)
+    code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+    return cv2.cvtColor(image, code)
+
+
+def binarize(gray: np.ndarray) -> np.ndarray:
+    """Ink mask (255 = ink): locally dark and darker than the page's Otsu threshold."""
+    gray = to_gray(gray)
+    block = max(15, (min(gray.shape) // 60) | 1)
+    local = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 10)
+    otsu, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark = (gray <= max(otsu, 100)).astype(np.uint8) * 255
+    return cv2.bitwise_and(local, dark)
+
+
+def line_masks(ink: np.ndarray, dpi: float = DPI) -> tuple[np.ndarray, np.ndarray]:
+    """Horizontal and vertical ruling-line pixels of an ink mask."""
+    scale = _Scale.at(dpi)
+    return _open(ink, scale.min_h, True), _open(ink, scale.min_v, False)
+
+
+def _open(ink: np.ndarray, length: int, horizontal: bool) -> np.ndarray:
+    shape = (length, 1) if horizontal else (1, length)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, shape)
+    return cv2.morphologyEx(ink, cv2.MORPH_OPEN, kernel)
+
+
+def ruling_segments(ink: np.ndarray, scale: _Scale) -> list[Segment]:
+    segs = _segments(_open(ink, scale.min_h, True), vertical=False)
+    segs += _segments(_open(ink, scale.min_v, False), vertical=True)
+    return _join_collinear(segs, scale)
+
+
+def _segments(mask: np.ndarray, vertical: bool) -> list[Segment]:
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    out: list[Segment] = []
+    for x, y, w, h, _area in stats[1:n]:
+        if vertical:
+            out.append(Segment(True, x + (w - 1) / 2, float(y), float(y + h - 1)))
+        else:
+            out.append(Segment(False, y + (h - 1) / 2, float(x), float(x + w - 1)))
+    return out
+
+
+def _join_collinear(segs: list[Segment], scale: _Scale) -> list[Segment]:
+    """One segment for pieces on the same line that overlap or nearly touch (broken or dashed lines)."""
+    out: list[Segment] = []
+    for vertical in (False, True):
+        same = sorted((s for s in segs if s.vertical == vertical), key=lambda s: s.pos)
+        line: list[Segment] = []
+        for seg in same:
+            if line and seg.pos - line[-1].pos > scale.tol:
+                out += _join_pieces(line, scale.gap)
+                line = []
+            line.append(seg)
+        out += _join_pieces(line, scale.gap)
+    return out
+
+
+def _join_pieces(line: list[Segment], gap: float) -> list[Segment]:
+    out: list[Segment] = []
+    for seg in sorted(line, key=lambda s: s.start):
+        last = out[-1] if out else None
+        if last is not None and seg.start <= last.end + gap:
+            weight = last.length + seg.length
+            if weight > 0:
+                last.pos = (last.pos * last.length + seg.pos * seg.length) / weight
+            last.end = max(last.end, seg.end)
+        else:
+            out.append(Segment(seg.vertical, seg.pos, seg.start, seg.end))
+    return out
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _connected(segs: list[Segment], tol: float) -> list[list[Segment]]:
+    parent = list(range(len(segs)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(segs):
+        for j in range(i + 1, len(segs)):
+            if _touch(a, segs[j], tol):
+                parent[find(i)] = find(j)
+    groups: dict[int, list[Segment]] = {}
+    for i, seg in enumerate(segs):
+        groups.setdefault(find(i), []).append(seg)
+    return list(groups.values())
+
+
+def _touch(a: Segment, b: Segment, tol: float) -> bool:
+    if a.vertical == b.vertical:
+        return abs(a.pos - b.pos) <= tol and a.start <= b.end + tol and b.start <= a.end + tol
+    return a.start - tol <= b.pos <= a.end + tol and b.start - tol <= a.pos <= b.end + tol
+
+
+def _grid(segs: list[Segment], scale: _Scale) -> Grid | None:
+    hs = [s for s in segs if not s.vertical]
+    vs = [s for s in segs if s.vertical]
+    if not hs or not vs:
+        return None
+    xs = _bounds([s.pos for s in vs], [e for s in hs for e in (s.start, s.end)], scale.tol)
+    ys = _bounds([s.pos for s in hs], [e for s in vs for e in (s.start, s.end)], scale.tol)
+    if len(xs) < 2 or len(ys) < 2 or xs[-1] - xs[0] < scale.min_w or ys[-1] - ys[0] < scale.min_h_table:
+        return None
+    vcover, hcover = _coverage(vs, xs, scale.tol), _coverage(hs, ys, scale.tol)
+    slots = _merge_slots(xs, ys, vcover, hcover)
+    if len(slots) < 2:
+        return None
+    cells = tuple(
+        GridCell(
+            row=r0,
+            col=c0,
+            rowspan=r1 - r0,
+            colspan=c1 - c0,
+            bbox=(float(xs[c0]), float(ys[r0]), float(xs[c1]), float(ys[r1])),
+            open_top=not _covered(hcover[r0], xs[c0], xs[c1]),
+            open_bottom=not _covered(hcover[r1], xs[c0], xs[c1]),
+        )
+        for r0, r1, c0, c1 in slots
+    )
+    return Grid(tuple(round(float(x), 1) for x in xs), tuple(round(float(y), 1) for y in ys), cells)
+
+
+def _cluster(values: Iterable[float], tol: float) -> list[float]:
+    groups: list[list[float]] = []
+    for v in sorted(values):
+        if groups and v - groups[-1][-1] <= tol:
+            groups[-1].append(v)
+        else:
+            groups.append([v])
+    return [sum(g) / len(g) for g in groups]
+
+
+def _bounds(positions: list[float], ends: list[float], tol: float) -> list[float]:
+    """Boundaries from ruling positions, plus an open outer edge where several perpendicular lines end."""
+    bounds = _cluster(positions, tol)
+    low, high = min(ends), max(ends)
+    if sum(1 for e in ends if abs(e - low) <= tol) >= 2 and low < bounds[0] - tol:
+        bounds.insert(0, low)
+    if sum(1 for e in ends if abs(e - high) <= tol) >= 2 and high > bounds[-1] + tol:
+        bounds.append(high)
+    return bounds
+
+
+def _nearest(bounds: list[float], value: float) -> int:
+    i = bisect_right(bounds, value)
+    if i == 0:
+        return 0
+    if i == len(bounds):
+        return len(bounds) - 1
+    return i if bounds[i] - value < value - bounds[i - 1] else i - 1
+
+
+def _coverage(segs: list[Segment], bounds: list[float], tol: float) -> list[list[tuple[float, float]]]:
+    """For every boundary, the stretches covered by ruling segments on it."""
+    cover: list[list[tuple[float, float]]] = [[] for _ in bounds]
+    for s in segs:
+        i = _nearest(bounds, s.pos)
+        if abs(bounds[i] - s.pos) <= tol:
+            cover[i].append((s.start, s.end))
+    return cover
+
+
+def _covered(stretches: list[tuple[float, float]], a: float, b: float) -> bool:
+    total = 0.0
+    reach = a
+    for s, e in sorted(stretches):
+        s, e = max(s, reach), min(e, b)
+        if e > s:
+            total += e - s
+            reach = e
+    return total >= MIN_COVER * (b - a)
+
+
+def _merge_slots(
+    xs: list[float],
+    ys: list[float],
+    vcover: list[list[tuple[float, float]]],
+    hcover: list[list[tuple[float, float]]],
+) -> list[tuple[int, int, int, int]]:
+    """Union grid slots not separated by a ruling line; cells as (row0, row1, col0, col1), end exclusive."""
+    n_rows, n_cols = len(ys) - 1, len(xs) - 1
+    parent = list(range(n_rows * n_cols))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for r in range(n_rows):
+        for c in range(n_cols):
+            here = r * n_cols + c
+            if c + 1 < n_cols and not _covered(vcover[c + 1], ys[r], ys[r + 1]):
+                parent[find(here)] = find(here + 1)
+            if r + 1 < n_rows and not _covered(hcover[r + 1], xs[c], xs[c + 1]):
+                parent[find(here)] = find(here + n_cols)
+    groups: dict[int, list[tuple[int, int]]] = {}
+    for r in range(n_rows):
+        for c in range(n_cols):
+            groups.setdefault(find(r * n_cols + c), []).append((r, c))
+    out: list[tuple[int, int, int, int]] = []
+    for members in groups.values():
+        out += _rectangles(members)
+    return sorted(out)
+
+
+def _rectangles(members: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+    """A group of slots as one rectangle, or (when ruling lines are broken) one run of slots per row."""
+    rows = [r for r, _ in members]
+    cols = [c for _, c in members]
+    r0, r1, c0, c1 = min(rows), max(rows) + 1, min(cols), max(cols) + 1
+    if len(members) == (r1 - r0) * (c1 - c0):
+        return [(r0, r1, c0, c1)]
+    out: list[tuple[int, int, int, int]] = []
+    for r, c in sorted(members):
+        if out and out[-1][0] == r and out[-1][3] == c:
+            out[-1] = (r, r + 1, out[-1][2], c + 1)
+        else:
+            out.append((r, r + 1, c, c + 1))
+    return out
+
+
+# ---------------------------------------------------------------- tables across pages
+
+
+@dataclass(frozen=True)
+class TablePart:
+    """The piece of a table cell printed on one page."""
+
+    page: int
+    cell: GridCell
+
+
+@dataclass
+class JoinedCell:
+    row: int
+    col: int
+    rowspan: int
+    colspan: int
+    parts: list[TablePart]  # one per page the cell is printed on, in page order
+
+    @property
+    def open_bottom(self) -> bool:
+        return self.parts[-1].cell.open_bottom
+
+
+@dataclass
+class JoinedTable:
+    """A table that may run over several pages: its grid slots count across the pages."""
+
+    first_page: int
+    last_page: int
+    xs: list[float]  # column boundaries (pixels, the same on every page)
+    n_rows: int
+    cells: list[JoinedCell]
+
+    @property
+    def n_cols(self) -> int:
+        return len(self.xs) - 1
+
+
+def join_pages(pages: dict[int, list[Grid]], dpi: float = DPI) -> list[JoinedTable]:
+    """The tables of consecutive pages, a table that ends one page joined with the table that starts the
+    next when their columns agree; a cell cut by the page break (no ruling line at the bottom of one part
+    nor at the top of the next) is one cell. Tables come in page order.
+
+    Repeated header rows are not recognised here (that needs the text) and a heading printed between two
+    compatible tables does not stop the join: the caller knows the text and joins only where none is."""
+    tol = _Scale.at(dpi).tol
+    out: list[JoinedTable] = []
+    for number in sorted(pages):
+        for index, grid in enumerate(pages[number]):
+            prev = out[-1] if out else None
+            first_on_page = index == 0
+            if prev is not None and first_on_page and prev.last_page == number - 1 and _compatible(prev.xs, grid, tol):
+                _append(prev, grid, number, tol)
+            else:
+                out.append(_single(grid, number))
+    return out
+
+
+def _single(grid: Grid, page: int) -> JoinedTable:
+    cells = [JoinedCell(c.row, c.col, c.rowspan, c.colspan, [TablePart(page, c)]) for c in grid.cells]
+    return JoinedTable(page, page, list(grid.xs), grid.n_rows, cells)
+
+
+def _compatible(xs: list[float], grid: Grid, tol: float) -> bool:
+    other = list(grid.xs)
+    if abs(xs[0] - other[0]) > 2 * tol or abs(xs[-1] - other[-1]) > 2 * tol:
+        return False
+    short, long = sorted((xs, other), key=len)
+    return all(abs(long[_nearest(long, x)] - x) <= 2 * tol for x in short)
+
+
+def _append(table: JoinedTable, grid: Grid, page: int, tol: float) -> None:
+    xs = _cluster(table.xs + list(grid.xs), 2 * tol)
+    for cell in table.cells:
+        _recolumn(cell, cell.parts[0].cell, xs)
+    table.xs = xs
+    for c in sorted(grid.cells, key=lambda c: (c.row, c.col)):
+        joined = JoinedCell(c.row, c.col, c.rowspan, c.colspan, [TablePart(page, c)])
+        _recolumn(joined, c, xs)
+        if c.row == 0 and c.open_top and _continue(table, joined):
+            continue
+        joined.row += table.n_rows
+        table.cells.append(joined)
+    table.n_rows += grid.n_rows
+    table.last_page = page
+
+
+def _recolumn(cell: JoinedCell, part: GridCell, xs: list[float]) -> None:
+    cell.col = _nearest(xs, part.bbox[0])
+    cell.colspan = max(_nearest(xs, part.bbox[2]) - cell.col, 1)
+
+
+def _continue(table: JoinedTable, part: JoinedCell) -> bool:
+    """Join a cell cut by the page break to its first part; False when there is none."""
+    for cell in table.cells:
+        if (
+            cell.row + cell.rowspan == table.n_rows
+            and cell.open_bottom
+            and cell.col == part.col
+            and cell.colspan == part.colspan
+        ):
+            cell.rowspan += part.rowspan
+            cell.parts += part.parts
+            return True
+    return False
