@@ -26,6 +26,7 @@ from service.document import BBox, OcrChar, OcrText
 # Engine name -> "module:class"; modules are imported on first use (their packages are optional).
 ENGINES = {
     "rapidocr": "service.ocr.rapidocr_engine:RapidOcrEngine",
+    "paddleocr": "service.ocr.paddleocr_engine:PaddleOcrEngine",  # optional extra: pip install .[paddle]
 }
 DEFAULT_ENGINE = "rapidocr"
 
