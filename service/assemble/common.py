@@ -61,7 +61,6 @@ class Target:
 
     id: str
     labels: list[str]
-    optional: bool = False
 
 
 @dataclass

@@ -105,6 +105,12 @@ def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
                 cell_id = f"{prefix}.{col.id}"
                 if cell_id not in out.cells:
                     out.cells[cell_id] = cell_from_value(val, value_type=col.value_type)
+    for i, row in enumerate(labelled):
+        if i not in used and row.filled_values():
+            out.deviations.append(deviation(
+                "xxgk_unmapped_row",
+                f"table 2 row {row.text!r} with values {' '.join(v.raw for v in row.filled_values())} "
+                "matches no row of the format; not mapped", severity="warning"))
     return out
 
 

@@ -21,7 +21,6 @@ class T3Result:
     cells: dict[str, CellValue] = field(default_factory=dict)
     deviations: list[Deviation] = field(default_factory=list)
     single_other_processing: bool = False  # 2021 report printing （六）其他处理 as one row
-    rows_found: int = 0
 
 
 def _targets(schema: FormatSchema) -> list[Target]:
@@ -29,9 +28,9 @@ def _targets(schema: FormatSchema) -> list[Target]:
     rows = schema.t3_rows()
     for r in rows:
         if r.id in GROUPS:
-            targets.append(Target(r.id, r.labels(), optional=True))  # a printed group subtotal
+            targets.append(Target(r.id, r.labels()))  # matched only when a report prints a group subtotal
         elif r.id == "other_processing" and not r.has_values:
-            targets.append(Target(r.id, r.labels(), optional=True))  # 2021: may be printed as one row
+            targets.append(Target(r.id, r.labels()))  # 2021: matched only when printed as one row
         elif r.has_values:
             labels = r.labels()
             if r.id == "results_total":
@@ -113,7 +112,6 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
             for c in COLUMNS:
                 out.cells[f"t3.{rid}.{c}"] = absent_cell("row not found in the document")
             continue
-        out.rows_found += 1
         vals = trim_values(row.values, len(COLUMNS))
         if row.run_together and len(vals) < len(COLUMNS):
             tokens = _digit_tokens(row)
@@ -145,6 +143,12 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
                 f"table 3 row {row.text!r} prints an extra 法人或其他组织 subtotal column; it is not a schema cell",
                 severity="info"))
 
+    for row in al.unmatched:
+        if row.filled_values():
+            out.deviations.append(deviation(
+                "xxgk_unmapped_row",
+                f"table 3 row {row.text!r} with values {' '.join(v.raw for v in row.filled_values())} "
+                "matches no row of the format; not mapped", severity="warning"))
     if candidates:
         _resolve_splits(out, candidates, fixed, value_rows, al.matched)
     _missing_other(out, value_rows)

@@ -156,3 +156,12 @@ def test_label_variants_still_map(tmp_path, garbled):
                    for r in load_format("2021").t3_value_rows())
     res = run(tmp_path, report_html(t3_rows_html=rows))
     assert res.cells["t3.granted.total"].value == 54
+
+
+def test_row_that_matches_no_format_row_is_reported(tmp_path):
+    rows = "".join(_row([r.label], ["0"] * 7) for r in load_format("2021").t3_value_rows())
+    rows += _row(["附：本年度群众来信转办情况"], ["4", "0", "0", "0", "0", "0", "4"])
+    res = run(tmp_path, report_html(t3_rows_html=rows))
+    dev = [d for d in res.deviations if d.id == "xxgk_unmapped_row"]
+    assert len(dev) == 1 and "群众来信" in dev[0].message
+    assert res.cells["t3.carried_forward.total"].value == 0
