@@ -20,6 +20,7 @@ REGISTRY = (
     "service.ingest.docx:DocxBackend",
     "service.ingest.html:HtmlBackend",
     "service.ingest.markdown:MarkdownBackend",
+    "service.ingest.image:ImageBackend",
     "service.ingest.text:TextBackend",
 )
 
@@ -57,7 +58,7 @@ def backend_for(path: Path, data: bytes) -> Backend:
         cls = _load(spec)
         if cls.accepts(path, head):
             return cls()
-    raise IngestError(path, "unsupported file type (expected PDF, DOCX, HTML, Markdown or plain text)")
+    raise IngestError(path, "unsupported file type (expected PDF, DOCX, HTML, Markdown, plain text or an image: PNG, JPEG, TIFF)")
 
 
 def load_document(path: str | Path) -> Document:

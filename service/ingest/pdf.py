@@ -17,10 +17,16 @@ Across pages:
 - a paragraph cut by a page break (last line full, next page's first line not indented) is joined
   (provenance of the first part).
 
-Pages without a text layer (no characters, or a few over a page-sized image) get a Page and no blocks
-and are listed in metadata["image_only_pages"] ("3,4"); they are not OCRed here. Pages with text and an
-image covering a quarter of the page or more (often a table pasted as a picture) are listed in
-metadata["large_image_pages"]. metadata also carries page_count and the PDF's title/creator/producer.
+Pages without a text layer (no characters, or a few over a page-sized image: scans) are listed in
+metadata["image_only_pages"] ("3,4") and read by OCR (``service.ocr.page``): rendered at the configured
+resolution (``settings().ocr.dpi``), their tables read cell by cell and their text line by line; their
+Page has origin "ocr" and their blocks and cells provenance origin "ocr" with boxes in PDF points (of
+the page turned upright when the scan lies on its side). Their tables join text-layer tables of the
+neighbouring pages as above, so mixed PDFs (text pages and scanned pages) read as one document. The OCR
+engine is loaded only for such pages; a missing engine raises IngestError naming what to install.
+Pages with text and an image covering a quarter of the page or more (often a table pasted as a picture)
+are listed in metadata["large_image_pages"]. metadata also carries page_count and the PDF's
+title/creator/producer.
 """
 from __future__ import annotations
 
@@ -31,15 +37,20 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import pdfplumber
 import pypdfium2
 from pdfplumber.page import Page as PlumberPage
 
-from service.document import Block, Document, Origin, Page, Provenance, TableCell, TableGrid
+from service.config import settings
+from service.document import Block, Document, OcrText, Origin, Page, Provenance, TableCell, TableGrid
 from service.ingest.base import Backend, IngestError, is_section_heading, is_wide, join_wide, sha256
 from service.normalize import clean
+
+if TYPE_CHECKING:
+    from service.ocr.base import OcrEngine
+    from service.ocr.page import PageRead, PageTable
 
 TOL = 2.5  # points: ruling lines closer than this are the same boundary
 MIN_COVER = 0.5  # share of a grid edge a ruling line must cover to separate two slots
@@ -107,6 +118,17 @@ class _Cell:
     raw: str = ""
     col: int = 0
     colspan: int = 1
+    origin: Origin = Origin.TEXT_LAYER
+    ocr: OcrText | None = None  # OCR'd cells: the reading (characters, confidences, alternatives)
+    read_text: str | None = None  # OCR'd cells: the text as read, cleaned and corrected (digits)
+
+    @property
+    def text(self) -> str:
+        return self.read_text if self.read_text is not None else clean(self.raw)
+
+    @property
+    def confidence(self) -> float:
+        return self.ocr.confidence if self.ocr is not None and self.ocr.chars else 1.0
 
 
 @dataclass
@@ -117,6 +139,7 @@ class _Table:
     n_rows: int
     cells: list[_Cell]
     end_page: int = 0  # page of the last part, once parts from later pages are appended
+    origin: Origin = Origin.TEXT_LAYER
 
     def __post_init__(self) -> None:
         self.end_page = self.end_page or self.page
@@ -146,7 +169,8 @@ class _PageLayout:
     height: float
     image_only: bool
     large_image: bool  # an image covers a quarter of the page or more (a pasted table, a scan)
-    items: list[_Line | _Table]  # reading order
+    items: list[_Line | _Table | Block]  # reading order; blocks: paragraphs and headings read by OCR
+    origin: Origin = Origin.TEXT_LAYER
 
 
 class PdfBackend(Backend):
@@ -164,11 +188,14 @@ class PdfBackend(Backend):
         image_only = [str(p.number) for p in layouts if p.image_only]
         if image_only:
             metadata["image_only_pages"] = ",".join(image_only)
+            layouts = _ocr_pages(path, data, layouts)
+            metadata["ocr_engine"] = settings().ocr.engine
+            metadata["ocr_dpi"] = str(settings().ocr.dpi)
         with_images = [str(p.number) for p in layouts if p.large_image and not p.image_only]
         if with_images:
             metadata["large_image_pages"] = ",".join(with_images)
         metadata["page_count"] = str(len(layouts))
-        pages = [Page(number=p.number, width=p.width, height=p.height, origin=Origin.TEXT_LAYER) for p in layouts]
+        pages = [Page(number=p.number, width=p.width, height=p.height, origin=p.origin) for p in layouts]
         return Document(
             path=str(path), sha256=sha256(data), kind="pdf", pages=pages, blocks=_blocks(layouts), metadata=metadata
         )
@@ -275,6 +302,62 @@ def _is_page_furniture(line: _Line, page_height: float) -> bool:
     """Page numbers such as "- 2 -" or "第 2 页" in the top or bottom margin."""
     in_margin = line.top > 0.88 * page_height or line.bottom < 0.08 * page_height
     return in_margin and bool(PAGE_NUMBER.match(clean(line.text)))
+
+
+# ---------------------------------------------------------------- scanned pages
+
+
+def _ocr_pages(path: Path, data: bytes, layouts: list[_PageLayout]) -> list[_PageLayout]:
+    """The layouts with every image-only page read by OCR."""
+    from service.ocr.render import render_pages
+
+    engine = _ocr_engine(path)
+    dpi = settings().ocr.dpi
+    numbers = [p.number for p in layouts if p.image_only]
+    try:
+        images = render_pages(data, numbers, dpi=dpi)
+    except pypdfium2.PdfiumError as exc:
+        raise IngestError(path, f"cannot render scanned pages for OCR ({exc})") from exc
+    return [_ocr_layout(p, images[p.number], engine, dpi) if p.image_only else p for p in layouts]
+
+
+def _ocr_engine(path: Path) -> OcrEngine:
+    from service.ocr.base import OcrUnavailable, get_engine
+
+    config = settings().ocr
+    try:
+        return get_engine(config.engine, threads=config.threads)
+    except OcrUnavailable as exc:
+        raise IngestError(path, f"scanned pages need OCR: {exc}") from exc
+
+
+def _ocr_layout(layout: _PageLayout, image: Any, engine: OcrEngine, dpi: int) -> _PageLayout:
+    """A page read by OCR: its paragraphs and headings as blocks, its tables as text-layer tables are
+    (so that they join tables of the neighbouring pages), all in PDF points."""
+    from service.ocr.page import PageTable, page_items, read_page
+
+    scale = 72 / dpi
+    read = read_page(image, engine, layout.number, dpi=dpi, scale=scale)
+    items: list[_Line | _Table | Block] = [
+        _ocr_table(it, read) if isinstance(it, PageTable) else it for it in page_items(read)
+    ]
+    width, height = (layout.height, layout.width) if read.turns % 2 else (layout.width, layout.height)
+    return _PageLayout(layout.number, width, height, True, layout.large_image, items, Origin.OCR)
+
+
+def _ocr_table(table: PageTable, read: PageRead) -> _Table:
+    s = read.scale
+    xs, ys = [x * s for x in table.grid.xs], [y * s for y in table.grid.ys]
+    cells = []
+    for c in table.cells:
+        g = c.cell
+        x0, y0, x1, y1 = (v * s for v in g.bbox)
+        ocr = OcrText(text=c.raw, confidence=c.confidence if c.chars else 0.0, box=g.bbox, chars=c.chars)
+        cells.append(
+            _Cell(g.row, g.rowspan, x0, x1, y0, y1, read.number, g.open_top, g.open_bottom, raw=c.raw, col=g.col,
+                  colspan=g.colspan, origin=Origin.OCR, ocr=ocr, read_text=clean(c.text))
+        )
+    return _Table(read.number, xs, ys, table.grid.n_rows, cells, origin=Origin.OCR)
 
 
 # ---------------------------------------------------------------- ruling lines
@@ -606,16 +689,16 @@ def _join_lines(lines: list[_Line]) -> str:
 
 
 def _blocks(layouts: list[_PageLayout]) -> list[Block]:
-    items = [(p.number, it) for p in layouts for it in p.items]
+    items: list[tuple[int, _Line | _Table | Block]] = [(p.number, it) for p in layouts for it in p.items]
     items = _merge_page_tables(items)
     left, right = _margins([it for _, it in items if isinstance(it, _Line)])
     blocks: list[Block] = []
     para: list[tuple[int, _Line]] = []  # lines of the open paragraph; para[-1] is the previous item
     for page, item in items:
-        if isinstance(item, _Table):
+        if isinstance(item, (_Table, Block)):
             blocks += _flush(para)
             para = []
-            blocks.append(_table_block(item))
+            blocks.append(_table_block(item) if isinstance(item, _Table) else item)
         elif para and not _breaks(para[-1], (page, item), left, right):
             para.append((page, item))
         else:
@@ -674,9 +757,11 @@ def _flush(para: list[tuple[int, _Line]]) -> list[Block]:
     return [Block(kind=kind, text=clean(raw), raw=raw, provenance=_prov(page, bbox))]
 
 
-def _prov(page: int, bbox: tuple[float, float, float, float]) -> Provenance:
+def _prov(
+    page: int, bbox: tuple[float, float, float, float], origin: Origin = Origin.TEXT_LAYER, confidence: float = 1.0
+) -> Provenance:
     x0, y0, x1, y1 = (round(v, 2) for v in bbox)
-    return Provenance(page=page, bbox=(x0, y0, x1, y1), origin=Origin.TEXT_LAYER)
+    return Provenance(page=page, bbox=(x0, y0, x1, y1), origin=origin, confidence=confidence)
 
 
 def _table_block(table: _Table) -> Block:
@@ -686,16 +771,19 @@ def _table_block(table: _Table) -> Block:
             col=c.col,
             rowspan=c.rowspan,
             colspan=c.colspan,
-            text=clean(c.raw),
+            text=c.text,
             raw=c.raw,
-            provenance=_prov(c.page, (c.x0, c.top, c.x1, c.bottom)),
+            provenance=_prov(c.page, (c.x0, c.top, c.x1, c.bottom), c.origin, c.confidence),
+            ocr=c.ocr,
         )
         for c in sorted(table.cells, key=lambda c: (c.row, c.col))
     ]
     grid = TableGrid(n_rows=table.n_rows, n_cols=len(table.xs) - 1, cells=cells, method="ruling-lines")
     text = " ".join(c.text for c in cells if c.text)
     raw = " ".join(c.raw for c in cells if c.raw)
-    return Block(kind="table", text=text, raw=raw, provenance=_prov(table.page, table.bbox), table=grid)
+    confidence = min((c.provenance.confidence for c in cells), default=1.0)
+    provenance = _prov(table.page, table.bbox, table.origin, confidence)
+    return Block(kind="table", text=text, raw=raw, provenance=provenance, table=grid)
 
 
 # ---------------------------------------------------------------- tables across pages
@@ -749,14 +837,27 @@ def _continue_cell(a: _Table, part: _Cell) -> bool:
             and cell.colspan == part.colspan
         ):
             cell.rowspan += part.rowspan
+            if cell.read_text is not None:
+                cell.read_text = join_wide(cell.read_text, part.text)
+                cell.ocr = _joined_reading(cell.ocr, part.ocr)
             cell.raw = join_wide(cell.raw, part.raw)
             cell.open_bottom = part.open_bottom
             return True
     return False
 
 
+def _joined_reading(first: OcrText | None, then: OcrText | None) -> OcrText | None:
+    """The OCR reading of a cell cut by a page break: the box of its first part and the characters of
+    both parts (each with its box on its own page)."""
+    if first is None or then is None:
+        return first
+    chars = first.chars + then.chars
+    confidence = round(sum(c.confidence for c in chars) / len(chars), 5) if chars else 0.0
+    return OcrText(text=join_wide(first.text, then.text), confidence=confidence, box=first.box, chars=chars)
+
+
 def _row_signature(table: _Table, k: int) -> list[tuple[int, int, int, int, str]]:
-    return sorted((c.row, c.col, c.colspan, c.rowspan, clean(c.raw)) for c in table.cells if c.row < k)
+    return sorted((c.row, c.col, c.colspan, c.rowspan, c.text) for c in table.cells if c.row < k)
 
 
 def _repeated_header_rows(a: _Table, b: _Table) -> int:

@@ -2,7 +2,9 @@
 
 An engine does two things:
 
-- ``recognize_lines(page)``: full-page text detection and recognition, for running text;
+- ``recognize_lines(page)``: full-page text detection and recognition, for running text; also in two
+  steps, ``detect_lines(page, scale)`` (line quadrilaterals, detected on the page reduced by ``scale``)
+  and ``read_lines(page, quads)``, for callers that turn the page or drop lines in between;
 - ``read_crops(crops)``: recognition only, on crops the caller cut out (table cells), batched.
 
 Both give text with one ``OcrChar`` per character: its box in pixel coordinates of the page, its
@@ -73,6 +75,45 @@ class OcrEngine(ABC):
     @abstractmethod
     def read_crops(self, crops: Sequence[Crop | np.ndarray]) -> list[OcrText]:
         """Read each crop as one line of text (no detection); one result per crop, in order."""
+
+    # Detection and recognition apart, for callers that turn or filter the lines in between (the page
+    # reader detects once on a reduced page, then reads only the lines outside tables). Engines override
+    # both; the defaults work with the two methods above, at the cost of reading the reduced page too.
+
+    def detect_lines(self, image: np.ndarray, scale: float = 1.0) -> list[np.ndarray]:
+        """Text line quadrilaterals (4 x 2, top-left first, clockwise) in pixels of ``image``, detected on
+        the image resized by ``scale`` (below 1: faster, for text well above the detector's minimum size)."""
+        small = resized(image, scale)
+        fx, fy = image.shape[1] / small.shape[1], image.shape[0] / small.shape[0]
+        return [np.asarray(line.polygon, np.float32) * (fx, fy) for line in self.recognize_lines(small)]
+
+    def read_lines(self, image: np.ndarray, quads: Sequence[np.ndarray]) -> list[OcrLine]:
+        """Read the given line quadrilaterals of ``image``; the lines with text, in the given order."""
+        crops = [_box_crop(image, quad) for quad in quads]
+        lines = []
+        for quad, text in zip(quads, self.read_crops(crops)):
+            if text.text.strip():
+                polygon = tuple((round(float(x), 1), round(float(y), 1)) for x, y in quad)
+                lines.append(OcrLine(**text.model_dump(), polygon=polygon))
+        return lines
+
+
+def resized(image: np.ndarray, scale: float) -> np.ndarray:
+    """The image scaled down by ``scale`` (area averaging); the image itself for a scale of 1 or more."""
+    import cv2
+
+    if scale >= 1.0:
+        return image
+    size = (max(int(round(image.shape[1] * scale)), 1), max(int(round(image.shape[0] * scale)), 1))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _box_crop(image: np.ndarray, quad: np.ndarray) -> Crop:
+    """The upright box around a quadrilateral, clipped to the image."""
+    h, w = image.shape[:2]
+    x0, y0 = (max(int(v), 0) for v in quad.min(axis=0))
+    x1, y1 = (min(int(np.ceil(v)), limit) for v, limit in zip(quad.max(axis=0), (w, h)))
+    return Crop(image[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)], float(x0), float(y0))
 
 
 def as_crop(crop: Crop | np.ndarray) -> Crop:

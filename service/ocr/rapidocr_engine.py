@@ -1,7 +1,9 @@
 """Default OCR engine: RapidOCR 3.x on ONNX Runtime, with the PP-OCR models shipped inside its wheel.
 
-- Detection (``recognize_lines``) is RapidOCR's DB text detector, run with explicit model paths so that
-  nothing is ever downloaded.
+- Detection (``recognize_lines``, ``detect_lines``) is RapidOCR's DB text detector, run with explicit
+  model paths so that nothing is ever downloaded; ``detect_lines`` can run it on the page reduced (the
+  page reader detects at 100 dpi: a quarter of the pixels of a 200-dpi page, the same lines).
+- Detected lines are read with a white margin of LINE_PAD line heights above and below (``_padded``).
 - Recognition (both methods) runs the wheel's PP-OCR recognition model directly through ONNX Runtime
   and decodes it here (``service.ocr.ctc``), which gives every character its exact probability, its
   position and its top-k alternatives (RapidOCR itself only returns the best path).
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from service.document import BBox
-from service.ocr.base import Crop, OcrChar, OcrEngine, OcrLine, OcrText, OcrUnavailable, as_crop
+from service.ocr.base import Crop, OcrChar, OcrEngine, OcrLine, OcrText, OcrUnavailable, as_crop, resized
 from service.ocr.ctc import DecodedChar, char_spans, greedy_decode
 
 INSTALL = "pip install rapidocr onnxruntime"
@@ -33,6 +35,7 @@ REC_HEIGHT = 48  # input height of the recognition model
 REC_MIN_WIDTH = 96
 BATCH = 8
 TOP_K = 5
+LINE_PAD = 0.2  # white margin above and below a detected line before reading it, in line heights
 VERTICAL_RATIO = 1.5  # a detected box this much taller than wide is vertical text (read rotated)
 
 Quad = np.ndarray  # 4 x 2 float32: top-left, top-right, bottom-right, bottom-left
@@ -133,8 +136,8 @@ class Recognizer:
         width = math.ceil(width / 8) * 8
         batch = np.zeros((len(images), 3, REC_HEIGHT, width), dtype=np.float32)
         for k, (img, w) in enumerate(zip(images, widths)):
-            resized = cv2.resize(_bgr(img), (w, REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
-            batch[k, :, :, :w] = (resized.astype(np.float32).transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
+            scaled = cv2.resize(_bgr(img), (w, REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
+            batch[k, :, :, :w] = (scaled.astype(np.float32).transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
         probs = self.session.run(None, {self.input_name: batch})[0]
         stride = width / probs.shape[1]
         return [self._decode(probs[k], w / stride) for k, w in enumerate(widths)]
@@ -173,9 +176,20 @@ class RapidOcrEngine(OcrEngine):
     # ------------------------------------------------------------ full page
 
     def recognize_lines(self, image: np.ndarray) -> list[OcrLine]:
-        quads, scores = self._detect(image)
+        return self._read_lines(image, *self._detect(image))
+
+    def detect_lines(self, image: np.ndarray, scale: float = 1.0) -> list[Quad]:
+        small = resized(image, scale)
+        fx, fy = image.shape[1] / small.shape[1], image.shape[0] / small.shape[0]
+        quads, _ = self._detect(small)
+        return [q * np.array((fx, fy), np.float32) for q in quads]
+
+    def read_lines(self, image: np.ndarray, quads: Sequence[Quad]) -> list[OcrLine]:
+        return self._read_lines(image, [np.asarray(q, np.float32) for q in quads], [1.0] * len(quads))
+
+    def _read_lines(self, image: np.ndarray, quads: Sequence[Quad], scores: Sequence[float]) -> list[OcrLine]:
         warped = [_warp(image, q) for q in quads]
-        reads = self.recognizer.read([img for img, _ in warped])
+        reads = self.recognizer.read([_padded(img) for img, _ in warped])
         lines = []
         for quad, score, (_, vertical), read in zip(quads, scores, warped, reads):
             if read.text.strip():
@@ -201,7 +215,7 @@ class RapidOcrEngine(OcrEngine):
 
     def _rapidocr_params(self) -> dict[str, Any]:
         return {
-            "Global.log_level": "warning",
+            "Global.log_level": "error",  # not "The text detection result is empty" for blank pages
             "Global.use_cls": False,
             "Global.model_root_dir": str(models_dir()),
             "Det.model_path": str(model_path(DET_MODEL)),
@@ -262,6 +276,20 @@ def _warp(image: np.ndarray, quad: Quad) -> tuple[np.ndarray, bool]:
     if height >= VERTICAL_RATIO * width:
         return np.ascontiguousarray(np.rot90(crop)), True
     return crop, False
+
+
+def _padded(crop: np.ndarray) -> np.ndarray:
+    """A detected line with white above and below. The recognizer's cost grows with the width of the crop
+    scaled to its input height, so the margin makes a line some 30% cheaper to read (LINE_PAD 0.2); it
+    reads as well (r001 and its simulated scan give the same text with a margin of 0, 0.2 and 0.3 line
+    heights; at 0.5 digits start to drop)."""
+    import cv2
+
+    pad = int(round(LINE_PAD * crop.shape[0]))
+    if pad <= 0:
+        return crop
+    value = 255 if crop.ndim == 2 else (255,) * crop.shape[2]
+    return cv2.copyMakeBorder(crop, pad, pad, 0, 0, cv2.BORDER_CONSTANT, value=value)
 
 
 def _on_quad(quad: Quad, fx: float, fy: float) -> tuple[float, float]:

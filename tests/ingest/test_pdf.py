@@ -326,8 +326,10 @@ def test_made_pdf_text_table_and_image_only_pages(tmp_path: Path) -> None:
     doc = convert(tmp_path, pdf.build())
 
     assert [p.number for p in doc.pages] == [1, 2, 3, 4, 5]
-    assert all(p.origin == Origin.TEXT_LAYER for p in doc.pages)
-    assert doc.metadata["image_only_pages"] == "3,4"
+    # pages 3 and 4 have no text layer: they are read by OCR (and hold no text: no blocks)
+    text, ocr = Origin.TEXT_LAYER, Origin.OCR
+    assert [p.origin for p in doc.pages] == [text, text, ocr, ocr, text]
+    assert doc.metadata["image_only_pages"] == "3,4" and doc.metadata["ocr_engine"] == "rapidocr"
     assert doc.metadata["large_image_pages"] == "5"
     assert [b.provenance.page for b in doc.blocks] == [1, 1, 1, 5]
     heading, para, table, note = doc.blocks
@@ -367,6 +369,7 @@ def test_blank_pdf_from_pdfium_is_image_only(tmp_path: Path) -> None:
     result = load_document(path)
     assert result.metadata["image_only_pages"] == "1,2"
     assert [p.number for p in result.pages] == [1, 2] and result.blocks == []
+    assert all(p.origin == Origin.OCR and (p.width, p.height) == (595, 842) for p in result.pages)
 
 
 @pytest.mark.parametrize("keep", [100, 5000, -2000])

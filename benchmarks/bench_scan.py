@@ -1,0 +1,230 @@
+"""Extraction from simulated scans: cell accuracy, table structure and speed against bare RapidOCR.
+
+Scans (see datasets/scansim.py and datasets/scans/MANIFEST.json):
+- moderate: the committed fixtures datasets/scans/<id>-moderate-200dpi.pdf;
+- fax: made on the fly from the same sources with the same seed (150 dpi, binarised, speckle) in a temp dir;
+- clean300 (on request): the committed datasets/scans/seed-clean-300dpi.pdf.
+
+Per scan: the pipeline end to end (``load_document`` + ``extract_document``, which is what
+``service.pipeline.extract`` runs; the Document is kept for the structure check), cells scored against
+the report's cells.json (service.evaluate.score), the table structure compared with the printed grids
+(same number of tables, same cell lattice per table, tables split across pages counted once), and
+seconds per page. Bare RapidOCR (detection + recognition, the same models and threads, no table logic)
+reads the same page images (rendered at the pipeline's OCR dpi) in the same run. Engine loading and a
+warm-up page are excluded from the timings.
+
+Targets (issue 3): cell accuracy moderate >= 99.5 %, fax >= 98 %; structure 100 %.
+
+    .venv/bin/python benchmarks/bench_scan.py [--presets moderate fax] [--ids r001 r003] [--no-bare]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "datasets"))
+
+import scansim  # noqa: E402  (datasets/scansim.py)
+from service.config import settings  # noqa: E402
+from service.document import Document  # noqa: E402
+from service.evaluate import DocScore, score  # noqa: E402
+from service.ingest import load_document  # noqa: E402
+from service.ocr.render import render_pages  # noqa: E402
+from service.pipeline import extract_document  # noqa: E402
+
+TARGETS = {"moderate": 0.995, "fax": 0.98, "clean300": 0.995}
+COMMITTED = {"moderate", "clean300"}  # read from datasets/scans/; the others are made on the fly
+
+
+@dataclass
+class Case:
+    id: str
+    preset: str
+    pdf: Path
+    truth: Path
+    tables: list[dict[str, Any]]  # the structure oracle (scansim.grid_lattice of each printed table)
+
+
+@dataclass
+class Outcome:
+    case: Case
+    pages: int
+    seconds: float
+    score: DocScore
+    structure: list[str]  # differences from the oracle; empty = match
+    tables_matched: int
+    bare_seconds: list[float] = field(default_factory=list)  # per page
+
+    @property
+    def per_page(self) -> float:
+        return self.seconds / max(self.pages, 1)
+
+
+# --- cases -----------------------------------------------------------------------------------------
+
+
+def committed_cases(preset: str, ids: set[str] | None) -> list[Case]:
+    manifest = json.loads(scansim.MANIFEST.read_text(encoding="utf-8"))
+    wanted = {"moderate": ("moderate", 200), "clean300": ("clean", 300)}[preset]
+    cases = []
+    for entry in manifest["fixtures"]:
+        if (entry["preset"], entry["dpi"]) != wanted or (ids and entry["id"] not in ids):
+            continue
+        pdf = ROOT / entry["file"]
+        if hashlib.sha256(pdf.read_bytes()).hexdigest() != entry["sha256"]:
+            print(f"warning: {entry['file']} differs from MANIFEST.json (rerun datasets/scansim.py --fixtures)")
+        cases.append(Case(entry["id"], preset, pdf, ROOT / entry["truth"], entry["tables"]))
+    return cases
+
+
+def generated_cases(preset: str, ids: set[str] | None, seed: int, folder: Path) -> list[Case]:
+    cases = []
+    for report_id in scansim.FIXTURE_IDS:
+        if ids and report_id not in ids:
+            continue
+        made = scansim.scan(scansim.source_for(report_id), folder / scansim.scan_name(report_id,
+                            scansim.PRESETS[preset]), scansim.PRESETS[preset], seed)
+        cases.append(Case(report_id, preset, made.path, scansim.DEV / report_id / "cells.json",
+                          [scansim.grid_lattice(g) for g in made.grids]))
+    return cases
+
+
+# --- checks ----------------------------------------------------------------------------------------
+
+
+def structure_diff(doc: Document, oracle: list[dict[str, Any]]) -> tuple[list[str], int]:
+    """Differences between the Document's table lattices and the printed ones, and how many tables match."""
+    found = [scansim.grid_lattice(b.table) for b in doc.tables() if b.table is not None]
+    diffs = [] if len(found) == len(oracle) else [f"{len(found)} tables, {len(oracle)} printed"]
+    matched = 0
+    for k, (got, want) in enumerate(zip(found, oracle), start=1):
+        if got == want:
+            matched += 1
+            continue
+        got_cells = {tuple(c) for c in got["cells"]}
+        want_cells = {tuple(c) for c in want["cells"]}
+        diffs.append(f"t{k}: {got['n_rows']}x{got['n_cols']} (printed {want['n_rows']}x{want['n_cols']}), "
+                     f"{len(want_cells - got_cells)} printed cells missing, {len(got_cells - want_cells)} extra")
+    return diffs, matched
+
+
+def bare_engine() -> Any:
+    """RapidOCR as it comes (detection + recognition), with the pipeline's models and thread count."""
+    from rapidocr import RapidOCR
+
+    from service.ocr.rapidocr_engine import CLS_MODEL, DET_MODEL, REC_MODEL, model_path
+
+    threads = settings().ocr.threads
+    return RapidOCR(params={
+        "Global.log_level": "warning",
+        "Global.use_cls": False,
+        "Det.model_path": str(model_path(DET_MODEL)),
+        "Cls.model_path": str(model_path(CLS_MODEL)),
+        "Rec.model_path": str(model_path(REC_MODEL)),
+        "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+    })
+
+
+def run_case(case: Case, bare: Any | None) -> Outcome:
+    truth = json.loads(case.truth.read_text(encoding="utf-8"))
+    t0 = time.perf_counter()
+    doc = load_document(case.pdf)
+    result = extract_document(doc)
+    seconds = time.perf_counter() - t0
+    diffs, matched = structure_diff(doc, case.tables)
+    out = Outcome(case, len(doc.pages), seconds, score(result, truth, case.id, case.pdf.name), diffs, matched)
+    if bare is not None:
+        for image in render_pages(case.pdf, dpi=settings().ocr.dpi).values():
+            t0 = time.perf_counter()
+            bare(image)
+            out.bare_seconds.append(time.perf_counter() - t0)
+    return out
+
+
+def warm_up(bare: Any | None) -> None:
+    """Load the engines and run each once on a page (excluded from the timings)."""
+    page = ROOT / "datasets" / "scans" / "seed-moderate-200dpi.pdf"
+    load_document(page)
+    if bare is not None:
+        bare(render_pages(page, [1], dpi=settings().ocr.dpi)[1])
+
+
+# --- report ----------------------------------------------------------------------------------------
+
+
+def print_outcome(o: Outcome) -> None:
+    s = o.score
+    bare = f"{statistics.fmean(o.bare_seconds):8.2f}" if o.bare_seconds else f"{'-':>8s}"
+    tables = f"{o.tables_matched}/{len(o.case.tables)}"
+    print(f"{o.case.id:6s} {o.case.preset:9s} {o.pages:5d} {s.right:4d}/{s.total:<4d} {100 * s.accuracy:7.2f}% "
+          f"{tables:>7s} {o.per_page:8.2f} {bare}")
+    for cid, expected, got in s.wrong[:8]:
+        print(f"{'':17s}wrong {cid}: truth {expected}, got {got}")
+    if len(s.wrong) > 8:
+        print(f"{'':17s}... {len(s.wrong) - 8} more wrong cells")
+    for diff in o.structure:
+        print(f"{'':17s}structure {diff}")
+
+
+def print_total(preset: str, outcomes: list[Outcome]) -> None:
+    right = sum(o.score.right for o in outcomes)
+    total = sum(o.score.total for o in outcomes)
+    accuracy = right / total if total else 1.0
+    matched = sum(o.tables_matched for o in outcomes)
+    printed = sum(len(o.case.tables) for o in outcomes)
+    docs_ok = sum(1 for o in outcomes if not o.structure)
+    pages = sum(o.pages for o in outcomes)
+    target = TARGETS[preset]
+    print(f"{preset}: cells {right}/{total} = {100 * accuracy:.2f}% (target >= {100 * target:.1f}%) "
+          f"{'OK' if accuracy >= target else 'BELOW'}; structure {matched}/{printed} tables, "
+          f"{docs_ok}/{len(outcomes)} documents (target 100%) {'OK' if docs_ok == len(outcomes) else 'BELOW'}")
+    line = (f"{preset}: speed {pages} pages, pipeline median {statistics.median(o.per_page for o in outcomes):.2f} "
+            f"s/page (mean {sum(o.seconds for o in outcomes) / pages:.2f})")
+    bare = [t for o in outcomes for t in o.bare_seconds]
+    if bare:
+        line += (f"; bare RapidOCR median {statistics.median(statistics.fmean(o.bare_seconds) for o in outcomes):.2f}"
+                 f" s/page (mean {statistics.fmean(bare):.2f})")
+    print(line + " [medians over documents of seconds per page]")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--presets", nargs="+", default=["moderate", "fax"], choices=["moderate", "fax", "clean300"])
+    ap.add_argument("--ids", nargs="+", help="only these reports (default: all fixtures)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the scans made on the fly")
+    ap.add_argument("--no-bare", action="store_true", help="skip the bare RapidOCR timing")
+    args = ap.parse_args()
+    ids = set(args.ids) if args.ids else None
+    config = settings().ocr
+    print(f"OCR engine {config.engine}, {config.dpi} dpi, {config.threads} threads")
+    bare = None if args.no_bare else bare_engine()
+    warm_up(bare)
+    with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
+        groups: dict[str, list[Outcome]] = {}
+        print(f"{'id':6s} {'preset':9s} {'pages':>5s} {'cells':>9s} {'accuracy':>8s} {'tables':>7s} "
+              f"{'s/page':>8s} {'bare s/p':>8s}")
+        for preset in args.presets:
+            cases = (committed_cases(preset, ids) if preset in COMMITTED
+                     else generated_cases(preset, ids, args.seed, Path(tmp)))
+            for case in cases:
+                outcome = run_case(case, bare)
+                print_outcome(outcome)
+                groups.setdefault(preset, []).append(outcome)
+        print()
+        for preset, outcomes in groups.items():
+            print_total(preset, outcomes)
+
+
+if __name__ == "__main__":
+    main()
