@@ -34,8 +34,10 @@ test: install-dev  ## run the whole test suite
 eval: install  ## accuracy on the dev reports
 	$(VENV)/bin/xxgk eval datasets/dev-reports --all-sources
 
-bench: install  ## speed benchmarks (figures quoted in the README)
+bench: install  ## benchmarks (figures quoted in the README); the scan benchmark takes ~15 minutes
 	$(PY) benchmarks/bench_digital.py
+	$(PY) benchmarks/bench_ocr.py
+	$(PY) benchmarks/bench_scan.py --presets moderate fax
 
 schema: install  ## regenerate configs/schema from ../shared/spec and the JSON Schema of the output
 	$(PY) scripts/build_schema.py
