@@ -3,8 +3,10 @@
 1. binarise: ink is darker than its neighbourhood (adaptive threshold) and darker than the page's
    Otsu threshold, so grey cell shading is not ink while text and lines are;
 2. ruling lines: morphological opening with long thin kernels keeps horizontal and vertical runs
-   longer than any glyph stroke; each connected run is a segment (position, start, end); pieces on the
-   same line with small gaps (broken or dashed lines) are joined;
+   longer than any glyph stroke; each connected run is a segment (position, start, end). Thin rules
+   broken by pinholes or scan-line dropouts: the runs found once gaps of a few pixels along the line
+   are closed count where they continue a segment of the same line; pieces on the same line with
+   small gaps (broken or dashed lines) are joined;
 3. tables: segments that touch form a table; its column and row boundaries are the clustered segment
    positions, plus an open outer edge where several perpendicular lines end together (a table cut by
    a page break has no closing line);
@@ -28,6 +30,7 @@ MIN_H_LINE = 0.25  # shortest horizontal ruling segment kept (longer than glyph 
 MIN_V_LINE = 0.18  # shortest vertical ruling segment kept (shorter than the lowest table row)
 TOL = 0.03  # lines closer than this are one boundary; segments closer than this touch
 GAP = 0.06  # gap bridged between pieces of one broken or dashed line
+BRIDGE = 0.025  # gaps shorter than this (pinholes, scan-line dropouts) are closed along a broken line
 MIN_TABLE_W = 0.5
 MIN_TABLE_H = 0.2
 MIN_COVER = 0.5  # share of a slot edge a ruling line must cover to separate two slots
@@ -83,6 +86,7 @@ class Grid:
 class _Scale:
     tol: float
     gap: float
+    bridge: int
     min_h: int
     min_v: int
     min_w: float
@@ -93,6 +97,7 @@ class _Scale:
         return cls(
             tol=max(TOL * dpi, 2.0),
             gap=max(GAP * dpi, 3.0),
+            bridge=max(int(round(BRIDGE * dpi)), 2),
             min_h=max(int(MIN_H_LINE * dpi), 8),
             min_v=max(int(MIN_V_LINE * dpi), 6),
             min_w=MIN_TABLE_W * dpi,
@@ -132,19 +137,61 @@ def binarize(gray: np.ndarray) -> np.ndarray:
 def line_masks(ink: np.ndarray, dpi: float = DPI) -> tuple[np.ndarray, np.ndarray]:
     """Horizontal and vertical ruling-line pixels of an ink mask."""
     scale = _Scale.at(dpi)
-    return _open(ink, scale.min_h, True), _open(ink, scale.min_v, False)
+    return _runs(ink, scale.min_h, True), _runs(ink, scale.min_v, False)
 
 
-def _open(ink: np.ndarray, length: int, horizontal: bool) -> np.ndarray:
+def _runs(ink: np.ndarray, length: int, horizontal: bool) -> np.ndarray:
+    """Pixels of straight runs at least ``length`` long in one direction."""
+    return _morph(ink, length, horizontal, cv2.MORPH_OPEN)
+
+
+def _bridged_runs(ink: np.ndarray, scale: _Scale, horizontal: bool) -> np.ndarray:
+    """The same runs once small gaps along them (pinholes, scan-line dropouts) are closed."""
+    closed = _morph(ink, scale.bridge, horizontal, cv2.MORPH_CLOSE)
+    return _runs(closed, scale.min_h if horizontal else scale.min_v, horizontal)
+
+
+def _morph(ink: np.ndarray, length: int, horizontal: bool, op: int) -> np.ndarray:
     shape = (length, 1) if horizontal else (1, length)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, shape)
-    return cv2.morphologyEx(ink, cv2.MORPH_OPEN, kernel)
+    return cv2.morphologyEx(ink, op, kernel)
 
 
 def ruling_segments(ink: np.ndarray, scale: _Scale) -> list[Segment]:
-    segs = _segments(_open(ink, scale.min_h, True), vertical=False)
-    segs += _segments(_open(ink, scale.min_v, False), vertical=True)
-    return _join_collinear(segs, scale)
+    """Ruling segments: the unbroken runs, and the runs found once small gaps are closed where they
+    continue a ruling segment (closing alone would also join the strokes of neighbouring glyphs)."""
+    plain: list[Segment] = []
+    bridged: list[Segment] = []
+    for horizontal in (True, False):
+        length = scale.min_h if horizontal else scale.min_v
+        plain += _segments(_runs(ink, length, horizontal), vertical=not horizontal)
+        bridged += _segments(_bridged_runs(ink, scale, horizontal), vertical=not horizontal)
+    return _join_collinear(plain + _continuing(bridged, plain, scale), scale)
+
+
+def _continuing(candidates: list[Segment], rules: list[Segment], scale: _Scale) -> list[Segment]:
+    """The candidates on the line of a rule (those found so far included), overlapping it or as near
+    as two pieces of one line."""
+    found: list[Segment] = []
+    rest = candidates
+    while rest:
+        hit = _continues(_array(rest), _array(rules + found), scale)
+        if not hit.any():
+            break
+        found += [c for c, h in zip(rest, hit) if h]
+        rest = [c for c, h in zip(rest, hit) if not h]
+    return found
+
+
+def _array(segs: list[Segment]) -> np.ndarray:
+    return np.array([(s.vertical, s.pos, s.start, s.end) for s in segs], dtype=float).reshape(-1, 4)
+
+
+def _continues(cands: np.ndarray, rules: np.ndarray, scale: _Scale) -> np.ndarray:
+    cv, cp, cs, ce = (cands[:, i, None] for i in range(4))
+    rv, rp, rs, re = (rules[None, :, i] for i in range(4))
+    near = (cv == rv) & (np.abs(cp - rp) <= scale.tol) & (cs <= re + scale.gap) & (rs <= ce + scale.gap)
+    return near.any(axis=1)
 
 
 def _segments(mask: np.ndarray, vertical: bool) -> list[Segment]:
@@ -256,10 +303,13 @@ def _cluster(values: Iterable[float], tol: float) -> list[float]:
 def _bounds(positions: list[float], ends: list[float], tol: float) -> list[float]:
     """Boundaries from ruling positions, plus an open outer edge where several perpendicular lines end."""
     bounds = _cluster(positions, tol)
-    low, high = min(ends), max(ends)
-    if sum(1 for e in ends if abs(e - low) <= tol) >= 2 and low < bounds[0] - tol:
+    lows = [e for e in ends if e - min(ends) <= tol]
+    highs = [e for e in ends if max(ends) - e <= tol]
+    # where the lines end together: their mean, so that one line overshooting by a speck moves nothing
+    low, high = sum(lows) / len(lows), sum(highs) / len(highs)
+    if len(lows) >= 2 and low < bounds[0] - tol:
         bounds.insert(0, low)
-    if sum(1 for e in ends if abs(e - high) <= tol) >= 2 and high > bounds[-1] + tol:
+    if len(highs) >= 2 and high > bounds[-1] + tol:
         bounds.append(high)
     return bounds
 

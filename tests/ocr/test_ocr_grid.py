@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from service.ingest.pdf import PdfBackend
-from service.ocr.grid import Grid, find_grids, join_pages
+from service.ocr.grid import Grid, binarize, find_grids, join_pages, line_masks
 from service.ocr.render import DPI
 
 R001 = Path(__file__).resolve().parents[2] / "datasets/dev-reports/r001"
@@ -64,6 +64,33 @@ def test_tables_joined_across_pages_match_the_pdf_backend(image_grids):
     # 三、本年度办理结果 runs from page 3 to page 4 in one cell of 20 rows
     results = next(c for c in joined[1].cells if (c.row, c.col) == (5, 0))
     assert results.rowspan == 20 and [p.page for p in results.parts] == [3, 4]
+
+
+def _cut_rules(page: np.ndarray, rng: np.random.Generator, every: float = 50.0) -> np.ndarray:
+    """The page with white gaps of 1 to 3 px cut across each ruling line, one every ``every`` px of the
+    line on average (more often than the fax preset's pinholes and dropouts cut a hairline)."""
+    out = page.copy()
+    for mask, horizontal in zip(line_masks(binarize(page), DPI), (True, False)):
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        for x, y, w, h, _area in stats[1:n]:
+            length = w if horizontal else h
+            for at in np.flatnonzero(rng.random(length) < 1 / every):
+                gap = int(rng.integers(1, 4))
+                window = (slice(y, y + h), slice(x + at, x + at + gap)) if horizontal else (
+                    slice(y + at, y + at + gap), slice(x, x + w))
+                out[window][mask[window] > 0] = 255
+    return out
+
+
+@pytest.mark.parametrize("page", TABLE_PAGES)
+def test_rules_cut_by_small_gaps_give_the_same_lattice(page, r001_pages, image_grids):
+    cut = _cut_rules(r001_pages[page], np.random.default_rng(page))
+    assert (cut != r001_pages[page]).sum() > 1000  # the rules are really broken
+    ours, clean = find_grids(cut, DPI), image_grids[page]
+    assert [(g.n_rows, g.n_cols) for g in ours] == [(g.n_rows, g.n_cols) for g in clean]
+    for grid, expected in zip(ours, clean):
+        assert shape(grid.cells) == shape(expected.cells)
+        assert grid.xs == pytest.approx(expected.xs, abs=2) and grid.ys == pytest.approx(expected.ys, abs=2)
 
 
 def _drawn_table(shade: bool) -> np.ndarray:
