@@ -46,6 +46,7 @@ from pdfplumber.page import Page as PlumberPage
 from service.config import settings
 from service.document import Block, Document, OcrText, Origin, Page, Provenance, TableCell, TableGrid
 from service.ingest.base import Backend, IngestError, is_section_heading, is_wide, join_wide, sha256
+from service.lattice import components, covered, merge_slots
 from service.normalize import clean
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
     from service.ocr.page import PageRead, PageTable
 
 TOL = 2.5  # points: ruling lines closer than this are the same boundary
-MIN_COVER = 0.5  # share of a grid edge a ruling line must cover to separate two slots
 SPACE_GAP = 0.25  # gap between characters, in font sizes, that reads as a space (non-CJK text)
 MAX_THIN = 2.0  # a filled rectangle thinner than this is a ruling line
 MIN_TEXT_CHARS = 20  # pages with fewer characters and a page-sized image are scans
@@ -453,29 +453,11 @@ def _join_collinear(segs: list[_Seg]) -> list[_Seg]:
     return out
 
 
-def _components(n: int, links: Iterable[tuple[int, int]]) -> list[list[int]]:
-    """Connected components of 0..n-1 under the links (union-find): each ascending, ordered by first member."""
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a, b in links:
-        parent[find(a)] = find(b)
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(find(i), []).append(i)
-    return list(groups.values())
-
-
 def _connected(segs: list[_Seg]) -> list[list[_Seg]]:
     """Groups of segments that touch, directly or through others."""
     n = len(segs)
     links = ((i, j) for i in range(n) for j in range(i + 1, n) if _touch(segs[i], segs[j]))
-    return [[segs[i] for i in group] for group in _components(n, links)]
+    return [[segs[i] for i in group] for group in components(n, links)]
 
 
 def _touch(a: _Seg, b: _Seg) -> bool:
@@ -525,19 +507,6 @@ def _coverage(segs: list[_Seg], bounds: list[float]) -> list[list[tuple[float, f
     return cover
 
 
-def _covered(stretches: list[tuple[float, float]], a: float, b: float) -> bool:
-    merged: list[list[float]] = []
-    for s, e in sorted(stretches):
-        s, e = max(s, a), min(e, b)
-        if e <= s:
-            continue
-        if merged and s <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], e)
-        else:
-            merged.append([s, e])
-    return sum(e - s for s, e in merged) >= MIN_COVER * (b - a)
-
-
 def _table_from(segs: list[_Seg], page: int) -> _Table | None:
     hs = [s for s in segs if not s.vertical]
     vs = [s for s in segs if s.vertical]
@@ -549,57 +518,16 @@ def _table_from(segs: list[_Seg], page: int) -> _Table | None:
     if n_rows < 1 or n_cols < 1:
         return None
     vcover, hcover = _coverage(vs, xs), _coverage(hs, ys)
-    slots = _merge_slots(n_rows, n_cols, xs, ys, vcover, hcover)
+    slots = merge_slots(xs, ys, vcover, hcover)
     if len(slots) < 2:
         return None
     cells = []
     for r0, r1, c0, c1 in slots:
-        open_top = not _covered(hcover[r0], xs[c0], xs[c1])
-        open_bottom = not _covered(hcover[r1], xs[c0], xs[c1])
+        open_top = not covered(hcover[r0], xs[c0], xs[c1])
+        open_bottom = not covered(hcover[r1], xs[c0], xs[c1])
         cell = _Cell(r0, r1 - r0, xs[c0], xs[c1], ys[r0], ys[r1], page, open_top, open_bottom, col=c0, colspan=c1 - c0)
         cells.append(cell)
     return _Table(page, xs, ys, n_rows, cells)
-
-
-def _merge_slots(
-    n_rows: int,
-    n_cols: int,
-    xs: list[float],
-    ys: list[float],
-    vcover: list[list[tuple[float, float]]],
-    hcover: list[list[tuple[float, float]]],
-) -> list[tuple[int, int, int, int]]:
-    """Union grid slots not separated by a ruling line; return cells as (row0, row1, col0, col1), end exclusive."""
-
-    def open_sides() -> Iterable[tuple[int, int]]:
-        for r in range(n_rows):
-            for c in range(n_cols):
-                here = r * n_cols + c
-                if c + 1 < n_cols and not _covered(vcover[c + 1], ys[r], ys[r + 1]):
-                    yield here, here + 1
-                if r + 1 < n_rows and not _covered(hcover[r + 1], xs[c], xs[c + 1]):
-                    yield here, here + n_cols
-
-    out: list[tuple[int, int, int, int]] = []
-    for group in _components(n_rows * n_cols, open_sides()):
-        out += _rectangles([divmod(i, n_cols) for i in group])
-    return sorted(out)
-
-
-def _rectangles(members: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
-    """A group of slots as one rectangle, or (when ruling lines are broken) one run of slots per row."""
-    rows = [r for r, _ in members]
-    cols = [c for _, c in members]
-    r0, r1, c0, c1 = min(rows), max(rows) + 1, min(cols), max(cols) + 1
-    if len(members) == (r1 - r0) * (c1 - c0):
-        return [(r0, r1, c0, c1)]
-    out: list[tuple[int, int, int, int]] = []
-    for r, c in sorted(members):
-        if out and out[-1][0] == r and out[-1][3] == c:
-            out[-1] = (r, r + 1, out[-1][2], c + 1)
-        else:
-            out.append((r, r + 1, c, c + 1))
-    return out
 
 
 def _assign_to_tables(chars: list[_Char], tables: list[_Table]) -> list[_Char]:

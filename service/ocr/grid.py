@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from service.lattice import covered, merge_slots
+
 DPI = 200
 # In inches, scaled by dpi:
 MIN_H_LINE = 0.25  # shortest horizontal ruling segment kept (longer than glyph strokes of 16 pt text)
@@ -33,7 +35,6 @@ GAP = 0.06  # gap bridged between pieces of one broken or dashed line
 BRIDGE = 0.025  # gaps shorter than this (pinholes, scan-line dropouts) are closed along a broken line
 MIN_TABLE_W = 0.5
 MIN_TABLE_H = 0.2
-MIN_COVER = 0.5  # share of a slot edge a ruling line must cover to separate two slots
 
 
 @dataclass(slots=True)
@@ -272,7 +273,7 @@ def _grid(segs: list[Segment], scale: _Scale) -> Grid | None:
     if len(xs) < 2 or len(ys) < 2 or xs[-1] - xs[0] < scale.min_w or ys[-1] - ys[0] < scale.min_h_table:
         return None
     vcover, hcover = _coverage(vs, xs, scale.tol), _coverage(hs, ys, scale.tol)
-    slots = _merge_slots(xs, ys, vcover, hcover)
+    slots = merge_slots(xs, ys, vcover, hcover)
     if len(slots) < 2:
         return None
     cells = tuple(
@@ -282,8 +283,8 @@ def _grid(segs: list[Segment], scale: _Scale) -> Grid | None:
             rowspan=r1 - r0,
             colspan=c1 - c0,
             bbox=(float(xs[c0]), float(ys[r0]), float(xs[c1]), float(ys[r1])),
-            open_top=not _covered(hcover[r0], xs[c0], xs[c1]),
-            open_bottom=not _covered(hcover[r1], xs[c0], xs[c1]),
+            open_top=not covered(hcover[r0], xs[c0], xs[c1]),
+            open_bottom=not covered(hcover[r1], xs[c0], xs[c1]),
         )
         for r0, r1, c0, c1 in slots
     )
@@ -331,66 +332,6 @@ def _coverage(segs: list[Segment], bounds: list[float], tol: float) -> list[list
         if abs(bounds[i] - s.pos) <= tol:
             cover[i].append((s.start, s.end))
     return cover
-
-
-def _covered(stretches: list[tuple[float, float]], a: float, b: float) -> bool:
-    total = 0.0
-    reach = a
-    for s, e in sorted(stretches):
-        s, e = max(s, reach), min(e, b)
-        if e > s:
-            total += e - s
-            reach = e
-    return total >= MIN_COVER * (b - a)
-
-
-def _merge_slots(
-    xs: list[float],
-    ys: list[float],
-    vcover: list[list[tuple[float, float]]],
-    hcover: list[list[tuple[float, float]]],
-) -> list[tuple[int, int, int, int]]:
-    """Union grid slots not separated by a ruling line; cells as (row0, row1, col0, col1), end exclusive."""
-    n_rows, n_cols = len(ys) - 1, len(xs) - 1
-    parent = list(range(n_rows * n_cols))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for r in range(n_rows):
-        for c in range(n_cols):
-            here = r * n_cols + c
-            if c + 1 < n_cols and not _covered(vcover[c + 1], ys[r], ys[r + 1]):
-                parent[find(here)] = find(here + 1)
-            if r + 1 < n_rows and not _covered(hcover[r + 1], xs[c], xs[c + 1]):
-                parent[find(here)] = find(here + n_cols)
-    groups: dict[int, list[tuple[int, int]]] = {}
-    for r in range(n_rows):
-        for c in range(n_cols):
-            groups.setdefault(find(r * n_cols + c), []).append((r, c))
-    out: list[tuple[int, int, int, int]] = []
-    for members in groups.values():
-        out += _rectangles(members)
-    return sorted(out)
-
-
-def _rectangles(members: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
-    """A group of slots as one rectangle, or (when ruling lines are broken) one run of slots per row."""
-    rows = [r for r, _ in members]
-    cols = [c for _, c in members]
-    r0, r1, c0, c1 = min(rows), max(rows) + 1, min(cols), max(cols) + 1
-    if len(members) == (r1 - r0) * (c1 - c0):
-        return [(r0, r1, c0, c1)]
-    out: list[tuple[int, int, int, int]] = []
-    for r, c in sorted(members):
-        if out and out[-1][0] == r and out[-1][3] == c:
-            out[-1] = (r, r + 1, out[-1][2], c + 1)
-        else:
-            out.append((r, r + 1, c, c + 1))
-    return out
 
 
 # ---------------------------------------------------------------- tables across pages

@@ -1,0 +1,78 @@
+"""Cells of a ruled table from its lattice: shared by the PDF text-layer reader (points) and OCR (pixels).
+
+Grid slots lie between consecutive line positions ``xs``/``ys``; two neighbouring slots belong to one
+printed cell unless a ruling line covers at least MIN_COVER of the edge between them.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+MIN_COVER = 0.5  # share of a slot edge a ruling line must cover to separate two slots
+
+Span = tuple[int, int, int, int]  # row0, row1, col0, col1 (end exclusive)
+
+
+def covered(stretches: list[tuple[float, float]], a: float, b: float) -> bool:
+    """Whether the union of the stretches covers at least MIN_COVER of [a, b]."""
+    total = 0.0
+    reach = a
+    for s, e in sorted(stretches):
+        s, e = max(s, reach), min(e, b)
+        if e > s:
+            total += e - s
+            reach = e
+    return total >= MIN_COVER * (b - a)
+
+
+def components(n: int, links: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """Connected components of 0..n-1 under the links (union-find): each ascending, ordered by first member."""
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in links:
+        parent[find(a)] = find(b)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
+    return list(groups.values())
+
+
+def merge_slots(xs: list[float], ys: list[float], vcover: list[list[tuple[float, float]]],
+                hcover: list[list[tuple[float, float]]]) -> list[Span]:
+    """Union grid slots not separated by a ruling line; cells as (row0, row1, col0, col1), sorted."""
+    n_rows, n_cols = len(ys) - 1, len(xs) - 1
+
+    def open_sides() -> Iterable[tuple[int, int]]:
+        for r in range(n_rows):
+            for c in range(n_cols):
+                here = r * n_cols + c
+                if c + 1 < n_cols and not covered(vcover[c + 1], ys[r], ys[r + 1]):
+                    yield here, here + 1
+                if r + 1 < n_rows and not covered(hcover[r + 1], xs[c], xs[c + 1]):
+                    yield here, here + n_cols
+
+    out: list[Span] = []
+    for group in components(n_rows * n_cols, open_sides()):
+        out += rectangles([divmod(i, n_cols) for i in group])
+    return sorted(out)
+
+
+def rectangles(members: list[tuple[int, int]]) -> list[Span]:
+    """A group of slots as one rectangle, or (when ruling lines are broken) one run of slots per row."""
+    rows = [r for r, _ in members]
+    cols = [c for _, c in members]
+    r0, r1, c0, c1 = min(rows), max(rows) + 1, min(cols), max(cols) + 1
+    if len(members) == (r1 - r0) * (c1 - c0):
+        return [(r0, r1, c0, c1)]
+    out: list[Span] = []
+    for r, c in sorted(members):
+        if out and out[-1][0] == r and out[-1][3] == c:
+            out[-1] = (r, r + 1, out[-1][2], c + 1)
+        else:
+            out.append((r, r + 1, c, c + 1))
+    return out
