@@ -442,15 +442,34 @@ def _find_tables(segs: list[_Seg], page: int) -> list[_Table]:
 
 
 def _join_collinear(segs: list[_Seg]) -> list[_Seg]:
-    """One segment for pieces on the same line that touch or overlap (cell borders, dashes, double strokes)."""
+    """One segment for pieces on the same line that touch or overlap (cell borders, dashes, double strokes).
+
+    Pieces are grouped by position first (chains of positions within TOL), then joined along the line in
+    order of their start: rounding positions into buckets would split nearby lines of two tables (x=317.5
+    and x=318.9) and let a piece of one swallow a piece of the other that starts before it."""
     out: list[_Seg] = []
-    for seg in sorted(segs, key=lambda s: (s.vertical, round(s.pos / TOL), s.start)):
-        last = out[-1] if out else None
-        if last and last.vertical == seg.vertical and abs(last.pos - seg.pos) <= TOL and seg.start <= last.end + TOL:
-            last.end = max(last.end, seg.end)
-        else:
-            out.append(_Seg(seg.vertical, seg.pos, seg.start, seg.end))
+    for line in _same_line_groups(segs):
+        joined: list[_Seg] = []
+        for seg in sorted(line, key=lambda s: s.start):
+            last = joined[-1] if joined else None
+            if last and abs(last.pos - seg.pos) <= TOL and seg.start <= last.end + TOL:
+                last.end = max(last.end, seg.end)
+            else:
+                joined.append(_Seg(seg.vertical, seg.pos, seg.start, seg.end))
+        out += joined
     return out
+
+
+def _same_line_groups(segs: list[_Seg]) -> list[list[_Seg]]:
+    """Segments of one orientation whose positions chain within TOL of each other."""
+    groups: list[list[_Seg]] = []
+    for seg in sorted(segs, key=lambda s: (s.vertical, s.pos)):
+        last = groups[-1][-1] if groups else None
+        if last and last.vertical == seg.vertical and seg.pos - last.pos <= TOL:
+            groups[-1].append(seg)
+        else:
+            groups.append([seg])
+    return groups
 
 
 def _connected(segs: list[_Seg]) -> list[list[_Seg]]:
