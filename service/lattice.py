@@ -5,6 +5,7 @@ printed cell unless a ruling line covers at least MIN_COVER of the edge between 
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 
 MIN_COVER = 0.5  # share of a slot edge a ruling line must cover to separate two slots
@@ -76,3 +77,38 @@ def rectangles(members: list[tuple[int, int]]) -> list[Span]:
         else:
             out.append((r, r + 1, c, c + 1))
     return out
+
+
+def cluster(values: Iterable[float], tol: float) -> list[float]:
+    """Sorted positions, those within tol of their neighbour averaged into one."""
+    groups: list[list[float]] = []
+    for v in sorted(values):
+        if groups and v - groups[-1][-1] <= tol:
+            groups[-1].append(v)
+        else:
+            groups.append([v])
+    return [sum(g) / len(g) for g in groups]
+
+
+def boundaries(positions: list[float], ends: list[float], tol: float) -> list[float]:
+    """Boundaries from ruling positions, plus an open outer edge where several perpendicular lines end."""
+    out = cluster(positions, tol)
+    lows = [e for e in ends if e - min(ends) <= tol]
+    highs = [e for e in ends if max(ends) - e <= tol]
+    # where the lines end together: their mean, so that one line overshooting by a speck moves nothing
+    low, high = sum(lows) / len(lows), sum(highs) / len(highs)
+    if len(lows) >= 2 and low < out[0] - tol:
+        out.insert(0, low)
+    if len(highs) >= 2 and high > out[-1] + tol:
+        out.append(high)
+    return out
+
+
+def nearest(bounds: list[float], value: float) -> int:
+    """Index of the boundary nearest to value."""
+    i = bisect_right(bounds, value)
+    if i == 0:
+        return 0
+    if i == len(bounds):
+        return len(bounds) - 1
+    return i if bounds[i] - value < value - bounds[i - 1] else i - 1

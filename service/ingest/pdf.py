@@ -46,7 +46,7 @@ from pdfplumber.page import Page as PlumberPage
 from service.config import settings
 from service.document import Block, Document, OcrText, Origin, Page, Provenance, TableCell, TableGrid
 from service.ingest.base import Backend, IngestError, is_section_heading, is_wide, join_wide, sha256
-from service.lattice import components, covered, merge_slots
+from service.lattice import boundaries, cluster, components, covered, merge_slots, nearest
 from service.normalize import clean
 
 if TYPE_CHECKING:
@@ -485,42 +485,11 @@ def _touch(a: _Seg, b: _Seg) -> bool:
     return a.start - TOL <= b.pos <= a.end + TOL and b.start - TOL <= a.pos <= b.end + TOL
 
 
-def _cluster(values: Iterable[float]) -> list[float]:
-    """Sorted positions, those within TOL of their neighbour averaged into one."""
-    groups: list[list[float]] = []
-    for v in sorted(values):
-        if groups and v - groups[-1][-1] <= TOL:
-            groups[-1].append(v)
-        else:
-            groups.append([v])
-    return [sum(g) / len(g) for g in groups]
-
-
-def _bounds(positions: list[float], ends: list[float]) -> list[float]:
-    """Boundaries from ruling positions, plus an open outer edge where several perpendicular lines end."""
-    bounds = _cluster(positions)
-    low, high = min(ends), max(ends)
-    if sum(1 for e in ends if abs(e - low) <= TOL) >= 2 and low < bounds[0] - TOL:
-        bounds.insert(0, low)
-    if sum(1 for e in ends if abs(e - high) <= TOL) >= 2 and high > bounds[-1] + TOL:
-        bounds.append(high)
-    return bounds
-
-
-def _nearest(bounds: list[float], value: float) -> int:
-    i = bisect_right(bounds, value)
-    if i == 0:
-        return 0
-    if i == len(bounds):
-        return len(bounds) - 1
-    return i if bounds[i] - value < value - bounds[i - 1] else i - 1
-
-
 def _coverage(segs: list[_Seg], bounds: list[float]) -> list[list[tuple[float, float]]]:
     """For every boundary, the stretches covered by ruling segments."""
     cover: list[list[tuple[float, float]]] = [[] for _ in bounds]
     for s in segs:
-        i = _nearest(bounds, s.pos)
+        i = nearest(bounds, s.pos)
         if abs(bounds[i] - s.pos) <= TOL:
             cover[i].append((s.start, s.end))
     return cover
@@ -531,8 +500,8 @@ def _table_from(segs: list[_Seg], page: int) -> _Table | None:
     vs = [s for s in segs if s.vertical]
     if not hs or not vs:
         return None
-    xs = _bounds([s.pos for s in vs], [e for s in hs for e in (s.start, s.end)])
-    ys = _bounds([s.pos for s in hs], [e for s in vs for e in (s.start, s.end)])
+    xs = boundaries([s.pos for s in vs], [e for s in hs for e in (s.start, s.end)], TOL)
+    ys = boundaries([s.pos for s in hs], [e for s in vs for e in (s.start, s.end)], TOL)
     n_rows, n_cols = len(ys) - 1, len(xs) - 1
     if n_rows < 1 or n_cols < 1:
         return None
@@ -754,14 +723,14 @@ def _compatible(a: _Table, b: _Table) -> bool:
     if abs(a.xs[0] - b.xs[0]) > TOL or abs(a.xs[-1] - b.xs[-1]) > TOL:
         return False
     short, long = sorted((a.xs, b.xs), key=len)
-    return all(abs(long[_nearest(long, x)] - x) <= TOL for x in short)
+    return all(abs(long[nearest(long, x)] - x) <= TOL for x in short)
 
 
 def _append_table(a: _Table, b: _Table) -> None:
-    xs = _cluster(a.xs + b.xs)
+    xs = cluster(a.xs + b.xs, TOL)
     for cell in a.cells + b.cells:
-        cell.col = _nearest(xs, cell.x0)
-        cell.colspan = max(_nearest(xs, cell.x1) - cell.col, 1)
+        cell.col = nearest(xs, cell.x0)
+        cell.colspan = max(nearest(xs, cell.x1) - cell.col, 1)
     a.xs = xs
     repeated = _repeated_header_rows(a, b)
     for cell in sorted(b.cells, key=lambda c: (c.row, c.col)):

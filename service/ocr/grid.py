@@ -17,14 +17,12 @@ Coordinates are pixels of the given image. Tolerances scale with ``dpi`` (200 by
 """
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from service.lattice import covered, merge_slots
+from service.lattice import boundaries, cluster, covered, merge_slots, nearest
 
 DPI = 200
 # In inches, scaled by dpi:
@@ -268,8 +266,8 @@ def _grid(segs: list[Segment], scale: _Scale) -> Grid | None:
     vs = [s for s in segs if s.vertical]
     if not hs or not vs:
         return None
-    xs = _bounds([s.pos for s in vs], [e for s in hs for e in (s.start, s.end)], scale.tol)
-    ys = _bounds([s.pos for s in hs], [e for s in vs for e in (s.start, s.end)], scale.tol)
+    xs = boundaries([s.pos for s in vs], [e for s in hs for e in (s.start, s.end)], scale.tol)
+    ys = boundaries([s.pos for s in hs], [e for s in vs for e in (s.start, s.end)], scale.tol)
     if len(xs) < 2 or len(ys) < 2 or xs[-1] - xs[0] < scale.min_w or ys[-1] - ys[0] < scale.min_h_table:
         return None
     vcover, hcover = _coverage(vs, xs, scale.tol), _coverage(hs, ys, scale.tol)
@@ -291,44 +289,11 @@ def _grid(segs: list[Segment], scale: _Scale) -> Grid | None:
     return Grid(tuple(round(float(x), 1) for x in xs), tuple(round(float(y), 1) for y in ys), cells)
 
 
-def _cluster(values: Iterable[float], tol: float) -> list[float]:
-    groups: list[list[float]] = []
-    for v in sorted(values):
-        if groups and v - groups[-1][-1] <= tol:
-            groups[-1].append(v)
-        else:
-            groups.append([v])
-    return [sum(g) / len(g) for g in groups]
-
-
-def _bounds(positions: list[float], ends: list[float], tol: float) -> list[float]:
-    """Boundaries from ruling positions, plus an open outer edge where several perpendicular lines end."""
-    bounds = _cluster(positions, tol)
-    lows = [e for e in ends if e - min(ends) <= tol]
-    highs = [e for e in ends if max(ends) - e <= tol]
-    # where the lines end together: their mean, so that one line overshooting by a speck moves nothing
-    low, high = sum(lows) / len(lows), sum(highs) / len(highs)
-    if len(lows) >= 2 and low < bounds[0] - tol:
-        bounds.insert(0, low)
-    if len(highs) >= 2 and high > bounds[-1] + tol:
-        bounds.append(high)
-    return bounds
-
-
-def _nearest(bounds: list[float], value: float) -> int:
-    i = bisect_right(bounds, value)
-    if i == 0:
-        return 0
-    if i == len(bounds):
-        return len(bounds) - 1
-    return i if bounds[i] - value < value - bounds[i - 1] else i - 1
-
-
 def _coverage(segs: list[Segment], bounds: list[float], tol: float) -> list[list[tuple[float, float]]]:
     """For every boundary, the stretches covered by ruling segments on it."""
     cover: list[list[tuple[float, float]]] = [[] for _ in bounds]
     for s in segs:
-        i = _nearest(bounds, s.pos)
+        i = nearest(bounds, s.pos)
         if abs(bounds[i] - s.pos) <= tol:
             cover[i].append((s.start, s.end))
     return cover
@@ -403,11 +368,11 @@ def _compatible(xs: list[float], grid: Grid, tol: float) -> bool:
     if abs(xs[0] - other[0]) > 2 * tol or abs(xs[-1] - other[-1]) > 2 * tol:
         return False
     short, long = sorted((xs, other), key=len)
-    return all(abs(long[_nearest(long, x)] - x) <= 2 * tol for x in short)
+    return all(abs(long[nearest(long, x)] - x) <= 2 * tol for x in short)
 
 
 def _append(table: JoinedTable, grid: Grid, page: int, tol: float) -> None:
-    xs = _cluster(table.xs + list(grid.xs), 2 * tol)
+    xs = cluster(table.xs + list(grid.xs), 2 * tol)
     for cell in table.cells:
         _recolumn(cell, cell.parts[0].cell, xs)
     table.xs = xs
@@ -423,8 +388,8 @@ def _append(table: JoinedTable, grid: Grid, page: int, tol: float) -> None:
 
 
 def _recolumn(cell: JoinedCell, part: GridCell, xs: list[float]) -> None:
-    cell.col = _nearest(xs, part.bbox[0])
-    cell.colspan = max(_nearest(xs, part.bbox[2]) - cell.col, 1)
+    cell.col = nearest(xs, part.bbox[0])
+    cell.colspan = max(nearest(xs, part.bbox[2]) - cell.col, 1)
 
 
 def _continue(table: JoinedTable, part: JoinedCell) -> bool:
