@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from service.document import Block, Provenance, TableCell
 from service.normalize import ParsedNumber, clean, label_key, parse_number
@@ -30,7 +30,6 @@ class Row:
     provenance: Provenance
     run_together: bool = False  # value digits may have lost their separators
     block_index: int = 0
-    label_provenance: list[Provenance] = field(default_factory=list)
 
     @property
     def leaf(self) -> str:
@@ -39,10 +38,6 @@ class Row:
     @property
     def text(self) -> str:
         return " ".join(self.labels)
-
-    @property
-    def key(self) -> str:
-        return label_key(self.text)
 
     def filled_values(self) -> list[Value]:
         return [v for v in self.values if not v.blank]
@@ -95,7 +90,6 @@ def rows_from_table(block: Block, index: int) -> list[Row]:
                 provenance=prov,
                 run_together=run_together,
                 block_index=index,
-                label_provenance=[c.provenance for c in labels],
             )
         )
     return rows
@@ -117,7 +111,7 @@ def rows_from_text(block: Block, index: int) -> list[Row]:
             values = [Value(t, parse_number(t), block.provenance) for t in line.split()]
             rows.append(Row([], values, block.provenance, block_index=index))
         else:
-            rows.append(Row([line], [], block.provenance, block_index=index, label_provenance=[block.provenance]))
+            rows.append(Row([line], [], block.provenance, block_index=index))
     return rows
 
 

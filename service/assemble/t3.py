@@ -56,8 +56,7 @@ def _merge_displaced_labels(rows: list[Row]) -> tuple[list[Row], set[int], list[
             continue
         if not row.labels and pending and seen_data:
             row = Row(labels=["".join(p.text for p in pending)], values=row.values, provenance=row.provenance,
-                      run_together=row.run_together, block_index=row.block_index,
-                      label_provenance=[p.provenance for p in pending])
+                      run_together=row.run_together, block_index=row.block_index)
             displaced.add(id(row))
         data.append(row)
         seen_data = True

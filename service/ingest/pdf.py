@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 TOL = 2.5  # points: ruling lines closer than this are the same boundary
 SPACE_GAP = 0.25  # gap between characters, in font sizes, that reads as a space (non-CJK text)
 MAX_THIN = 2.0  # a filled rectangle thinner than this is a ruling line
-MIN_TEXT_CHARS = 20  # pages with fewer characters and a page-sized image are scans
 PAGE_NUMBER = re.compile(r"^[-—–－_\s]*(第\s*)?\d{1,4}(\s*页)?(\s*[/／]\s*\d{1,4})?(\s*共\s*\d{1,4}\s*页)?[-—–－_\s]*$")
 SENTENCE_END = "。！？；：!?;:）)”"
 
@@ -276,7 +275,7 @@ def _area(obj: dict[str, Any]) -> float:
 def _is_image_only(chars: list[_Char], image_share: float) -> bool:
     """No text at all, or a few characters (a page number) over a page-sized image: a scan."""
     visible = sum(1 for c in chars if not c.text.isspace())
-    return visible == 0 or (visible < MIN_TEXT_CHARS and image_share >= 0.5)
+    return visible == 0 or (visible < settings().ocr.min_text_chars_per_page and image_share >= 0.5)
 
 
 def _dedupe(chars: list[_Char]) -> list[_Char]:

@@ -52,7 +52,3 @@ def best_similarity(doc_labels: list[str], targets: list[str]) -> float:
     readings = {doc_labels[-1], "".join(doc_labels[-2:]), "".join(doc_labels)}
     return max(similarity(r, t) for r in readings for t in targets)
 
-
-def contains_any(text: str, words: list[str]) -> bool:
-    key = label_key(text)
-    return any(label_key(w) in key for w in words)
