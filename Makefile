@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 SAMPLE := datasets/dev-reports/seed/source.txt
 OUT    := out
 
-.PHONY: install install-dev demo test bench eval schema clean
+.PHONY: install install-dev demo test bench eval schema clean train
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install -q -e '.[dev,scan]'
+	$(PIP) install -q -e '.[dev,scan,train]'
 	touch $@
 
 install: $(VENV)/.installed  ## create .venv and install xxgk
@@ -37,7 +37,13 @@ eval: install  ## accuracy on the dev reports
 bench: install  ## benchmarks (figures quoted in the README); the scan benchmark takes ~15 minutes
 	$(PY) benchmarks/bench_digital.py
 	$(PY) benchmarks/bench_ocr.py
+	$(PY) benchmarks/bench_classifier.py
 	$(PY) benchmarks/bench_scan.py --presets moderate fax
+
+train: install-dev  ## retrain the token classifier end to end into models/tagger (≈45 min on 2 cores), then benchmark it
+	$(PY) -m training.labelset
+	$(PY) -m training.train
+	$(PY) benchmarks/bench_classifier.py
 
 schema: install  ## regenerate configs/schema from ../shared/spec and the JSON Schema of the output
 	$(PY) scripts/build_schema.py

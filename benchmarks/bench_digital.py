@@ -2,7 +2,8 @@
 
 Label and similarity memo tables are cleared before every run, so each run is a cold read
 of the document. Targets (issue 2): median per document <= 50 ms for HTML/text/Markdown/DOCX, <= 150 ms per page
-for text-layer PDFs. Prints one line per document and the medians per kind.
+for text-layer PDFs; since issue 4 the token classifier may add 30 ms per page (per 1,000 characters for sources
+without pages). Prints one line per document and the medians per kind.
 
     .venv/bin/python benchmarks/bench_digital.py [--runs N]
 """
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CLASSIFIER_MS = 30  # issue 4: the token classifier may add this per page
 
 
 def documents() -> list[Path]:
@@ -31,6 +33,7 @@ def main() -> None:
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+    from service.ingest import load_document
     from service.normalize import label_key
     from service.pipeline import extract
     from service.understand.matcher import _counts, _similarity_keys
@@ -54,14 +57,18 @@ def main() -> None:
         med = statistics.median(times)
         pages = max(result.document.pages, 1)
         kind = result.document.kind
-        per_kind.setdefault(kind, []).append(med / pages if kind == "pdf" else med)
+        chars = sum(len(b.text) for b in load_document(path).blocks)
+        # the budget: the foundation's (50 ms a document, 150 ms a PDF page) plus the classifier's 30 ms a page
+        # (a page-less source counts one page per 1,000 characters)
+        target = 150 + CLASSIFIER_MS if kind == "pdf" else 50 + CLASSIFIER_MS * chars / 1000
+        per_kind.setdefault(kind, []).append((med / pages if kind == "pdf" else med, target))
         print(f"{str(path.relative_to(ROOT)):48s} {kind:9s} {result.document.pages:5d} {med:10.1f} {med / pages:8.1f}")
     print()
     for kind, vals in sorted(per_kind.items()):
         unit = "ms per page" if kind == "pdf" else "ms per document"
-        target = 150 if kind == "pdf" else 50
-        med = statistics.median(vals)
-        print(f"median {kind:9s} {med:7.1f} {unit} (target <= {target}) {'OK' if med <= target else 'OVER'}")
+        med = statistics.median(v for v, _ in vals)
+        target = statistics.median(t for _, t in vals)
+        print(f"median {kind:9s} {med:7.1f} {unit} (target <= {target:.0f}) {'OK' if med <= target else 'OVER'}")
 
 
 if __name__ == "__main__":

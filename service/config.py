@@ -1,4 +1,4 @@
-"""Pipeline settings from configs/pipeline.yaml, overridable by XXGK_OCR_<KEY> environment variables."""
+"""Pipeline settings from configs/pipeline.yaml, overridable by XXGK_<SECTION>_<KEY> environment variables."""
 from __future__ import annotations
 
 import os
@@ -17,16 +17,29 @@ class OcrSettings(BaseModel):
     min_text_chars_per_page: int = 20
 
 
+class ClassifierSettings(BaseModel):
+    enabled: bool = True
+    engine: str = "onnx"
+    model_dir: str = "models/tagger"
+    threads: int = 1
+    facts: bool = False
+    min_fact_confidence: float = 0.5
+
+
 class Settings(BaseModel):
     ocr: OcrSettings = OcrSettings()
+    classifier: ClassifierSettings = ClassifierSettings()
 
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
     data = yaml.safe_load((CONFIG_DIR / "pipeline.yaml").read_text(encoding="utf-8")) or {}
-    ocr = dict(data.get("ocr", {}))
-    for key in OcrSettings.model_fields:
-        env = os.environ.get(f"XXGK_OCR_{key.upper()}")
-        if env is not None:
-            ocr[key] = env
-    return Settings(ocr=OcrSettings(**ocr))
+    sections = {}
+    for name, model in (("ocr", OcrSettings), ("classifier", ClassifierSettings)):
+        values = dict(data.get(name, {}))
+        for key in model.model_fields:
+            env = os.environ.get(f"XXGK_{name.upper()}_{key.upper()}")
+            if env is not None:
+                values[key] = env
+        sections[name] = model(**values)
+    return Settings(**sections)

@@ -9,7 +9,11 @@ from service.document import Document
 from service.ingest import load_document
 from service.reconcile.rules import run_checks
 from service.result import DocumentInfo, Result
-from service.schema import load_format
+from service.config import settings
+from service.reconcile.text_checks import text_vs_table
+from service.schema import CONFIG_DIR, load_format
+from service.understand.classifier import Tagging, get_tagger
+from service.understand.facts import extract_facts
 
 
 def extract(path: str | Path) -> Result:
@@ -17,10 +21,26 @@ def extract(path: str | Path) -> Result:
     return extract_document(load_document(path))
 
 
+def understand(doc: Document) -> Tagging | None:
+    """The classifier's reading of a document (None when configs/pipeline.yaml turns it off)."""
+    cfg = settings().classifier
+    if not cfg.enabled:
+        return None
+    model_dir = Path(cfg.model_dir)
+    if not model_dir.is_absolute():
+        model_dir = CONFIG_DIR.parent / model_dir
+    return get_tagger(str(model_dir), cfg.engine, cfg.threads).tag(doc)
+
+
 def extract_document(doc: Document) -> Result:
-    asm = assemble(doc)
+    tagging = understand(doc)
+    asm = assemble(doc, tagging)
     schema = load_format(asm.format.format)
+    cfg = settings().classifier
+    facts = extract_facts(doc, tagging, asm.format.format, cfg.min_fact_confidence) \
+        if tagging is not None and cfg.facts else []
     checks = run_checks(asm.cells, schema, single_other_processing=asm.single_other_processing)
+    checks += text_vs_table(facts, asm.cells)
     for dev in asm.deviations:
         for cid in dev.cells:
             cell = asm.cells.get(cid)
@@ -34,8 +54,11 @@ def extract_document(doc: Document) -> Result:
         format_reason=asm.format.reason,
         agency=asm.agency,
         year=asm.year,
+        published=asm.published,
+        metadata_source=asm.metadata_source,
         cells=asm.cells,
         checks=checks,
         deviations=asm.deviations,
         sections=asm.sections,
+        facts=facts,
     )

@@ -39,7 +39,7 @@ def print_report(result: Result, console: Console) -> bool:
     cells = result.cells
     console.print(f"[bold]{result.document.path}[/bold]  ({result.document.kind}, {result.document.pages} pages)")
     console.print(f"format {result.format} ({result.format_reason}); agency {result.agency or '?'}; "
-                  f"year {result.year or '?'}")
+                  f"year {result.year or '?'}; published {result.published or '?'}")
     missing = [s.number + "、" + s.title for s in result.sections.values() if not s.found]
     if missing:
         console.print(f"sections not found: {', '.join(missing)}")
@@ -77,6 +77,19 @@ def print_report(result: Result, console: Console) -> bool:
         t4.add_row(g.label, *[_fmt(cells.get(f"t4.{g.id}.{c.id}")) for c in schema.t4_columns()])
     console.print(t4)
     console.print("legend: · blank, (n) absent but implied by a rule, * needs review, yellow inferred")
+
+    if result.facts:
+        checks = {(c.instance, c.lhs): c for c in result.checks if c.rule == "text_vs_table"}
+        facts = Table(title="正文中的数字 (narrative facts)")
+        for name in ("fact", "text", "table", "sentence"):
+            facts.add_column(name)
+        for f in result.facts:
+            chk = checks.get((f.id, f.value))
+            table = "" if chk is None else ("" if chk.rhs is None else f"{chk.rhs:g}")
+            if chk is not None and chk.status == "fail":
+                table = f"[red]{table}[/red]"
+            facts.add_row(f.id, f.text, table, escape(f.sentence[:60]))
+        console.print(facts)
 
     counts = Counter(c.status for c in result.checks)
     console.print(f"\n[bold]rules[/bold]: {counts.get('pass', 0)} pass, {counts.get('fail', 0)} fail, "

@@ -59,6 +59,23 @@ class Check(BaseModel):
     message: str = ""
 
 
+class Fact(BaseModel):
+    """A number the report's text states, tagged by the classifier with what it means."""
+
+    id: str  # the table cell it states (t3.new_received.total) or a text-only id (x.policy_interpretations)
+    kind: Literal["cell", "text"]
+    value: int | float | None = None
+    text: str  # the number as printed
+    sentence: str  # the sentence that states it
+    block: int  # index of the text block in the document
+    start: int  # character offsets of the number in the block's text
+    end: int
+    page: int | None = None
+    bbox: BBox | None = None  # of the text block
+    origin: Origin
+    confidence: float
+
+
 class Deviation(BaseModel):
     id: str  # spec deviation id (dev_…) or an xxgk id
     message: str
@@ -90,10 +107,13 @@ class Result(BaseModel):
     format_reason: str = ""
     agency: str | None = None
     year: int | None = None
+    published: str | None = None  # publication date (ISO) when the document prints one
+    metadata_source: dict[str, str] = Field(default_factory=dict)  # field -> "title" (pattern) | "classifier"
     cells: dict[str, CellValue]
     checks: list[Check] = Field(default_factory=list)
     deviations: list[Deviation] = Field(default_factory=list)
     sections: dict[str, Section] = Field(default_factory=dict)
+    facts: list[Fact] = Field(default_factory=list)
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=1)

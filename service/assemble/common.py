@@ -8,6 +8,7 @@ from service.result import CellSource, CellValue, Deviation
 from service.understand.matcher import MIN_SCORE, best_similarity
 
 UNLABELED_SCORE = 0.3  # a value row without a label may fill a gap in the expected order
+REVIEW_MAPPING_SCORE = 0.8  # below this, a row mapped despite a disagreement of the two label readers is reviewed
 
 
 def source_of(value: Value) -> CellSource:
@@ -68,21 +69,58 @@ class Alignment:
     matched: dict[str, Row] = field(default_factory=dict)  # target id -> row
     scores: dict[str, float] = field(default_factory=dict)
     unmatched: list[Row] = field(default_factory=list)
+    disagreements: dict[str, str] = field(default_factory=dict)  # target id -> what the two readers said
 
 
-def align(rows: list[Row], targets: list[Target], displaced: set[int] | None = None) -> Alignment:
+def tag_probability(row: Row, label_id: str) -> float | None:
+    """The classifier's probability that the row's leaf label is ``label_id`` (None: no prediction)."""
+    if row.tag is None:
+        return None
+    return dict(row.tag.top).get(label_id, 0.0)
+
+
+def label_score(row: Row, labels: list[str], label_id: str, *, leaf_only: bool = False) -> tuple[float, float, float | None]:
+    """(combined, matcher, classifier) scores of a printed row against one expected label.
+
+    The classifier reads the label in its context (and through OCR errors); the rule-based matcher compares
+    wording. The better of the two counts, so either can find a row the other misses; where they disagree on
+    the winner, the assembler lowers the confidence of the row's cells (``disagreement``)."""
+    matcher = best_similarity([row.leaf] if leaf_only else row.labels, labels) if row.labels else 0.0
+    classifier = tag_probability(row, label_id)
+    return max(matcher, classifier or 0.0), matcher, classifier
+
+
+def disagreement(row: Row, label_id: str, matcher_best: str | None) -> str | None:
+    """A message when the classifier's or the matcher's own best reading of a row is not ``label_id``."""
+    tag = row.tag
+    if tag is None:
+        return None
+    said = []
+    if tag.label != label_id:
+        said.append(f"classifier reads {tag.label} ({tag.confidence:.2f})")
+    if matcher_best is not None and matcher_best != label_id:
+        said.append(f"matcher reads {matcher_best}")
+    return "; ".join(said) or None
+
+
+def align(rows: list[Row], targets: list[Target], displaced: set[int] | None = None, prefix: str = "") -> Alignment:
     """Monotone alignment of printed value rows to expected rows, maximising label similarity.
 
     Rows keep their printed order and so do targets; a row without a label (or with a
-    displaced label) can fill a gap between labelled neighbours.
+    displaced label) can fill a gap between labelled neighbours. ``prefix`` turns a target id into
+    the classifier's label id (``t3.`` + row id).
     """
     displaced = displaced or set()
     n, m = len(rows), len(targets)
     neg = float("-inf")
     score = [[neg] * m for _ in range(n)]
+    matcher_best: list[str | None] = [None] * n
     for i, row in enumerate(rows):
+        best_m = 0.0
         for j, t in enumerate(targets):
-            s = best_similarity(row.labels, t.labels) if row.labels else 0.0
+            s, sm, _ = label_score(row, t.labels, prefix + t.id) if row.labels else (0.0, 0.0, None)
+            if sm > best_m and sm >= MIN_SCORE:
+                best_m, matcher_best[i] = sm, prefix + t.id
             if not row.labels:
                 s = UNLABELED_SCORE
             elif id(row) in displaced:
@@ -113,12 +151,25 @@ def align(rows: list[Row], targets: list[Target], displaced: set[int] | None = N
     while i > 0 or j > 0:
         pi, pj, matched = back[i][j]
         if matched:
-            out.matched[targets[pj].id] = rows[pi]
-            out.scores[targets[pj].id] = score[pi][pj]
+            tid = targets[pj].id
+            out.matched[tid] = rows[pi]
+            out.scores[tid] = score[pi][pj]
+            if (msg := disagreement(rows[pi], prefix + tid, matcher_best[pi])) is not None:
+                out.disagreements[tid] = msg
             used.add(pi)
         i, j = pi, pj
     out.unmatched = [r for k, r in enumerate(rows) if k not in used]
     return out
+
+
+def mark_disagreement(cells: list[CellValue], message: str, score: float) -> None:
+    """Cells of a row whose label the two readers read differently: confidence at most the mapping score."""
+    for cell in cells:
+        cell.confidence = min(cell.confidence, round(score, 3))
+        reason = f"row label read differently: {message}"
+        if score < REVIEW_MAPPING_SCORE and reason not in cell.review_reasons:
+            cell.needs_review = True
+            cell.review_reasons.append(reason)
 
 
 def deviation(dev_id: str, message: str, cells: list[str] | None = None, severity: str = "warning") -> Deviation:

@@ -14,6 +14,8 @@ from service.document import Block, Document
 from service.normalize import label_key
 from service.result import CellValue, Deviation, Section
 from service.schema import FormatDecision, detect_format, load_format
+from service.understand.classifier import Tagging
+from service.understand.facts import metadata
 
 _TITLE = re.compile(r"(?P<agency>[^\s，。；：、]{2,40}?)(?P<year>20\d\d)年度?政府信息公开(?:工作)?年度报告")
 _TITLE_YEAR_FIRST = re.compile(r"(?P<year>20\d\d)年度?(?P<agency>[^\s，。；：、]{2,40}?)政府信息公开(?:工作)?年度报告")
@@ -28,6 +30,8 @@ class Assembly:
     cells: dict[str, CellValue]
     deviations: list[Deviation] = field(default_factory=list)
     single_other_processing: bool = False
+    published: str | None = None
+    metadata_source: dict[str, str] = field(default_factory=dict)
 
 
 def title_facts(doc: Document) -> tuple[str | None, int | None]:
@@ -40,7 +44,7 @@ def title_facts(doc: Document) -> tuple[str | None, int | None]:
         for pattern in (_TITLE_YEAR_FIRST, _TITLE):
             m = pattern.search(text)
             if m:
-                agency = m.group("agency").strip("《》“”\"") or None
+                agency = re.sub(r"^标题[:：]", "", m.group("agency")).strip("《》“”\"") or None
                 return agency, int(m.group("year"))
     return None, None
 
@@ -56,7 +60,7 @@ def _classify_table(block: Block) -> str | None:
     return None
 
 
-def _table_rows(members: dict[str, list[tuple[int, Block]]]) -> dict[str, list[Row]]:
+def _table_rows(members: dict[str, list[tuple[int, Block]]], tagging: Tagging | None) -> dict[str, list[Row]]:
     """Rows of the three table sections; tables outside any section are placed by their content."""
     placed: dict[str, list[tuple[int, Block]]] = {s: list(members.get(s, [])) for s in ("s2", "s3", "s4")}
     for sid, blocks in members.items():
@@ -65,16 +69,29 @@ def _table_rows(members: dict[str, list[tuple[int, Block]]]) -> dict[str, list[R
         for i, b in blocks:
             if b.kind == "table" and (target := _classify_table(b)) is not None:
                 placed[target].append((i, b))
-    return {sid: rows_from_blocks(sorted(blocks, key=lambda x: x[0])) for sid, blocks in placed.items()}
+    return {sid: rows_from_blocks(sorted(blocks, key=lambda x: x[0]), tagging) for sid, blocks in placed.items()}
 
 
-def assemble(doc: Document) -> Assembly:
+def assemble(doc: Document, tagging: Tagging | None = None) -> Assembly:
+    """Cells, sections and findings of a document; ``tagging`` (the classifier's reading) is optional."""
     agency, year = title_facts(doc)
+    source = {k: "title" for k, v in (("agency", agency), ("year", year)) if v is not None}
+    published = None
+    if tagging is not None:
+        meta = metadata(tagging)
+        published = meta["published"]
+        if published is not None:
+            source["published"] = "classifier"
+        for key in ("agency", "year"):
+            if key not in source and meta[key] is not None:
+                source[key] = "classifier"
+        agency = agency if agency is not None else meta["agency"]
+        year = year if year is not None else meta["year"]
     all_text = "\n".join(b.text for b in doc.blocks)
     decision = detect_format(all_text, year)
     schema = load_format(decision.format)
-    sections, members = split_sections(doc, schema)
-    rows = _table_rows(members)
+    sections, members = split_sections(doc, schema, tagging)
+    rows = _table_rows(members, tagging)
 
     t2 = assemble_t2(rows["s2"], schema)
     t3 = assemble_t3(rows["s3"], schema)
@@ -94,4 +111,5 @@ def assemble(doc: Document) -> Assembly:
             deviations.append(Deviation(id="xxgk_section_missing", message=f"section {sec.number}、{sec.title} "
                                         "not found by its heading", severity="info"))
     return Assembly(format=decision, agency=agency, year=year, sections=sections, cells=cells,
-                    deviations=deviations, single_other_processing=t3.single_other_processing)
+                    deviations=deviations, single_other_processing=t3.single_other_processing,
+                    published=published, metadata_source=source)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from service.document import Block, Provenance, TableCell
 from service.normalize import ParsedNumber, clean, label_key, parse_number
+from service.understand.classifier import SegmentPrediction, Tagging
 
 
 @dataclass
@@ -30,6 +31,9 @@ class Row:
     provenance: Provenance
     run_together: bool = False  # value digits may have lost their separators
     block_index: int = 0
+    label_keys: list[tuple[int, ...]] = field(default_factory=list)  # segment key of each label (service.understand.encode)
+    tag: SegmentPrediction | None = None  # the classifier's reading of the row's leaf label
+    label_tags: list[SegmentPrediction | None] = field(default_factory=list)  # … of every label cell
 
     @property
     def leaf(self) -> str:
@@ -90,6 +94,7 @@ def rows_from_table(block: Block, index: int) -> list[Row]:
                 provenance=prov,
                 run_together=run_together,
                 block_index=index,
+                label_keys=[(index, c.row, c.col) for c in labels if c.text],
             )
         )
     return rows
@@ -106,23 +111,37 @@ def rows_from_text(block: Block, index: int) -> list[Row]:
         if m and label_key(m.group("label")):
             nums = re.findall(r"[+-]?\d[\d,]*(?:\.\d+)?\s*(?:万元|元)?", m.group("nums"))
             values = [Value(n, parse_number(n), block.provenance) for n in nums]
-            rows.append(Row([clean(m.group("label"))], values, block.provenance, block_index=index))
+            rows.append(Row([clean(m.group("label"))], values, block.provenance, block_index=index,
+                            label_keys=[(index,)]))
         elif all(is_value_text(tok) for tok in line.split()):
             values = [Value(t, parse_number(t), block.provenance) for t in line.split()]
             rows.append(Row([], values, block.provenance, block_index=index))
         else:
-            rows.append(Row([line], [], block.provenance, block_index=index))
+            rows.append(Row([line], [], block.provenance, block_index=index, label_keys=[(index,)]))
     return rows
 
 
-def rows_from_blocks(blocks: list[tuple[int, Block]]) -> list[Row]:
+def rows_from_blocks(blocks: list[tuple[int, Block]], tagging: Tagging | None = None) -> list[Row]:
     rows: list[Row] = []
     for index, block in blocks:
         if block.kind == "table" and block.table is not None:
             rows.extend(rows_from_table(block, index))
         elif block.kind == "paragraph":
             rows.extend(rows_from_text(block, index))
+    if tagging is not None:
+        for row in rows:
+            row.tag = leaf_tag(row, tagging)
+            row.label_tags = [tagging.label_of(k) if len(k) == 3 else None for k in row.label_keys]
     return rows
+
+
+def leaf_tag(row: Row, tagging: Tagging) -> SegmentPrediction | None:
+    """The classifier's label of the row's innermost label cell (a whole text line counts as one label)."""
+    for key in reversed(row.label_keys):
+        pred = tagging.label_of(key)
+        if pred is not None and len(key) == 3:
+            return pred
+    return None
 
 
 def trim_values(values: list[Value], expected: int) -> list[Value]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from service.assemble.common import absent_cell, cell_from_value, deviation, source_of
+from service.assemble.common import (absent_cell, cell_from_value, deviation, disagreement, label_score,
+                                     mark_disagreement, source_of)
 from service.assemble.rows import Row, Value, trim_values
 from service.assemble.splits import column_prior, heuristic_cost, make_candidates
 from service.normalize import clean, label_key, parse_number
@@ -63,6 +64,17 @@ def _note_column(value: Value, block: T2Block) -> str | None:
     return None
 
 
+def _disagreement_t2(row: Row, label_id: str, blocks: list[T2Block]) -> str | None:
+    """What the classifier and the matcher each read a matched table-2 row as, when one of them disagrees."""
+    best, matcher_best = 0.0, None
+    for block in blocks:
+        for trow in block.rows:
+            s = best_similarity([row.leaf], trow.labels())
+            if s > best and s >= MIN_SCORE:
+                best, matcher_best = s, f"t2.{block.id}.{trow.id}"
+    return disagreement(row, label_id, matcher_best)
+
+
 def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
     out = T2Result()
     blocks = schema.t2_blocks()
@@ -78,7 +90,7 @@ def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
             for i, r in enumerate(labelled):
                 if i in used:
                     continue
-                s = best_similarity([r.leaf], trow.labels())
+                s, _, _ = label_score(r, trow.labels(), f"t2.{block.id}.{trow.id}", leaf_only=True)
                 if s > best:
                     best, arg = s, i
             if arg is None or best < MIN_SCORE:
@@ -87,6 +99,7 @@ def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
                 continue
             used.add(arg)
             row = labelled[arg]
+            said = _disagreement_t2(row, f"t2.{block.id}.{trow.id}", blocks)
             vals = trim_values(row.values, ncols)
             if len(vals) < ncols and row.run_together:
                 if _split_row(out, row, vals, block, prefix):
@@ -105,6 +118,9 @@ def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
                 cell_id = f"{prefix}.{col.id}"
                 if cell_id not in out.cells:
                     out.cells[cell_id] = cell_from_value(val, value_type=col.value_type)
+            if said is not None:
+                mark_disagreement([out.cells[f"{prefix}.{c.id}"] for c in block.columns if f"{prefix}.{c.id}" in out.cells],
+                                  said, best)
     for i, row in enumerate(labelled):
         if i not in used and row.filled_values():
             out.deviations.append(deviation(

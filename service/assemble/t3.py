@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service.assemble.common import Target, absent_cell, align, cell_from_value, deviation
+from service.assemble.common import Target, absent_cell, align, cell_from_value, deviation, mark_disagreement
 from service.assemble.rows import Row, trim_values
 from service.assemble.splits import Candidates, Equation, choose, make_candidates
 from service.normalize import label_key
@@ -64,8 +64,11 @@ def _merge_displaced_labels(rows: list[Row]) -> tuple[list[Row], set[int], list[
     return data, displaced, headers
 
 
-def _header_has(headers: list[Row], word: str) -> bool:
-    return any(label_key(label) == word for h in headers for label in h.labels)
+def _header_has(headers: list[Row], word: str, label_id: str) -> bool:
+    """A header prints this column: its exact word, or a header cell the classifier reads as ``label_id``."""
+    if any(label_key(label) == word for h in headers for label in h.labels):
+        return True
+    return any(t is not None and t.label == label_id and t.confidence >= 0.5 for h in headers for t in h.label_tags)
 
 
 def _digit_tokens(row: Row) -> list[str]:
@@ -76,9 +79,9 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
     out = T3Result()
     data, displaced, headers = _merge_displaced_labels(rows)
     targets = _targets(schema)
-    al = align(data, targets, displaced)
+    al = align(data, targets, displaced, prefix="t3.")
     value_rows = [r.id for r in schema.t3_value_rows()]
-    has_other_header = _header_has(headers, "其他")
+    has_other_header = _header_has(headers, "其他", "t3.col.other_org")
 
     # (六)其他处理 printed as one row in a 2021 report
     if schema.format == "2021" and "other_processing" in al.matched:
@@ -105,6 +108,8 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
 
     fixed: dict[tuple[str, int], float] = {}
     candidates: dict[str, Candidates] = {}
+    header_columns = _header_columns(headers)
+    header_mapped: list[str] = []
     for rid in value_rows:
         row = al.matched.get(rid)
         if row is None:
@@ -119,6 +124,9 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
                 candidates[rid] = cand
                 continue
         mapping = _column_mapping(len(vals), has_other_header)
+        if mapping is None and header_columns is not None and len(header_columns) == len(vals):
+            mapping = header_columns  # a layout the count rules do not know (e.g. no 总计 column), read off the header
+            header_mapped.append(rid)
         if mapping is None:
             for c in COLUMNS:
                 out.cells[f"t3.{rid}.{c}"] = absent_cell(f"row prints {len(vals)} values, expected 7")
@@ -148,10 +156,42 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
                 "xxgk_unmapped_row",
                 f"table 3 row {row.text!r} with values {' '.join(v.raw for v in row.filled_values())} "
                 "matches no row of the format; not mapped", severity="warning"))
+    if header_mapped:
+        out.deviations.append(deviation(
+            "xxgk_columns_from_header",
+            f"table 3 rows {', '.join(header_mapped)} print {len(header_columns)} values; mapped to the columns "
+            "the classifier reads in the header: " + " ".join(c or "(subtotal)" for c in header_columns),
+            severity="warning"))
+        for col in COLUMNS:
+            if col not in header_columns:
+                for rid in header_mapped:
+                    out.cells[f"t3.{rid}.{col}"].review_reasons = [f"column {col} not printed in this table"]
     if candidates:
         _resolve_splits(out, candidates, fixed, value_rows, al.matched)
+    for rid, message in al.disagreements.items():
+        mark_disagreement([out.cells[f"t3.{rid}.{c}"] for c in COLUMNS if f"t3.{rid}.{c}" in out.cells],
+                          message, al.scores[rid])
     _missing_other(out, value_rows)
     return out
+
+
+def _header_columns(headers: list[Row]) -> list[str | None] | None:
+    """Value columns left to right as the classifier reads the header (the deepest header cell of each grid
+    column wins; a 法人或其他组织 subtotal column maps to None). None when the header is not read."""
+    deepest: dict[int, tuple[int, str]] = {}
+    for h in headers:
+        for key, tag in zip(h.label_keys, h.label_tags):
+            if tag is None or len(key) != 3 or not tag.label.startswith("t3.col.") or tag.confidence < 0.5:
+                continue
+            _, row, col = key
+            if col not in deepest or row > deepest[col][0]:
+                deepest[col] = (row, tag.label[len("t3.col."):])
+    seq = [label for _, (_, label) in sorted(deepest.items())]
+    mapping = [c if c in COLUMNS else None for c in seq]
+    named = [c for c in mapping if c is not None]
+    if "natural_person" not in named or len(named) != len(set(named)):
+        return None
+    return mapping
 
 
 def _column_mapping(n: int, has_other_header: bool) -> list[str | None] | None:

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service.assemble.common import absent_cell, cell_from_value, deviation
+from service.assemble.common import label_score, absent_cell, cell_from_value, deviation
 from service.assemble.rows import Row, Value, trim_values
 from service.assemble.splits import Equation, choose, make_candidates
 from service.result import CellValue, Deviation
 from service.schema import FormatSchema, load_labels
-from service.understand.matcher import best_similarity
 
 GROUPS = ["review", "litigation_direct", "litigation_after_review"]
 COLUMNS = ["upheld", "corrected", "other_result", "pending", "total"]
@@ -25,7 +24,7 @@ def _group_of(row: Row) -> str | None:
     synonyms = load_labels()["t4_groups"]
     best, arg = 0.0, None
     for g in GROUPS:
-        s = best_similarity(row.labels, synonyms[g]) if row.labels else 0.0
+        s = label_score(row, synonyms[g], f"t4.{g}")[0] if row.labels else 0.0
         if s > best:
             best, arg = s, g
     return arg if best >= 0.8 else None

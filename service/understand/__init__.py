@@ -1,1 +1,1 @@
-"""Understanding stage: map printed labels to schema ids (rule-based matcher now; classifier later)."""
+"""Understanding stage: the token classifier (classifier.py, models/tagger) and the rule-based matcher it is cross-checked with."""

@@ -1,0 +1,165 @@
+"""The token classifier at run time: a document -> a label for every cell and heading, labelled spans in text.
+
+The model (models/tagger/: ONNX graph or transformers weights, vocabulary, BIO tags, label set) is read from
+disk only; nothing is downloaded. Engines: ``onnx`` (onnxruntime, the default: no torch needed at run time)
+and ``torch`` (transformers; training and the parity test).
+"""
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from service.document import Document
+from service.understand.encode import SegmentKey, Vocab, segments, stream, windows
+from service.understand.labels import FACT_KINDS, load_label_set
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = ROOT / "models" / "tagger"
+_NUMBER = re.compile(r"(?<![\d.,])\d+(?:,\d{3})*(?:\.\d+)?(?![\d])")
+
+
+class ModelMissing(RuntimeError):
+    pass
+
+
+class SegmentPrediction(BaseModel):
+    """The label of a whole cell or text block: the mean of its characters' label probabilities."""
+
+    label: str  # a label id, or "O" for none
+    confidence: float
+    top: list[tuple[str, float]]  # best labels first (O included)
+
+
+class SpanPrediction(BaseModel):
+    """A labelled run of characters inside a text block or cell (a fact number, a heading, metadata)."""
+
+    key: SegmentKey
+    start: int
+    end: int
+    label: str
+    text: str
+    confidence: float
+
+
+class Tagging(BaseModel):
+    segments: dict[SegmentKey, SegmentPrediction]
+    spans: list[SpanPrediction]
+
+    def label_of(self, key: SegmentKey) -> SegmentPrediction | None:
+        return self.segments.get(tuple(key))
+
+
+class Tagger:
+    def __init__(self, model_dir: str | Path = DEFAULT_MODEL, engine: str = "onnx", threads: int = 1):
+        self.dir = Path(model_dir)
+        if not (self.dir / "tags.json").exists():
+            raise ModelMissing(f"no classifier model in {self.dir} (run `make train`)")
+        self.meta = json.loads((self.dir / "xxgk.json").read_text(encoding="utf-8"))
+        self.tags: list[str] = json.loads((self.dir / "tags.json").read_text(encoding="utf-8"))
+        self.vocab = Vocab.load(self.dir / "vocab.txt")
+        self.labels = ["O"] + [t[2:] for t in self.tags[1::2]]
+        kinds = {lab.id: lab.kind for lab in load_label_set(self.dir / "labels.yaml").labels}
+        self._fact = np.array([kinds.get(lab) in FACT_KINDS for lab in self.labels])
+        self.engine = engine
+        if engine == "onnx":
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+            self._session = ort.InferenceSession(str(self.dir / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+        elif engine == "torch":
+            import torch
+            from transformers import LayoutLMForTokenClassification
+
+            torch.set_num_threads(threads)
+            self._torch = torch
+            self._model = LayoutLMForTokenClassification.from_pretrained(self.dir).eval()
+        else:
+            raise ValueError(f"unknown classifier engine {engine!r} (onnx | torch)")
+
+    def logits(self, input_ids, bbox, token_type_ids, attention_mask) -> np.ndarray:
+        if self.engine == "onnx":
+            return self._session.run(["logits"], {"input_ids": input_ids, "bbox": bbox, "attention_mask": attention_mask,
+                                                  "token_type_ids": token_type_ids})[0]
+        torch = self._torch
+        with torch.inference_mode():
+            out = self._model(input_ids=torch.from_numpy(input_ids), bbox=torch.from_numpy(bbox),
+                              token_type_ids=torch.from_numpy(token_type_ids),
+                              attention_mask=torch.from_numpy(attention_mask))
+        return out.logits.numpy()
+
+    def tag(self, doc: Document) -> Tagging:
+        segs = segments(doc)
+        st = stream(segs, self.vocab)
+        if len(st.ids) == 0:
+            return Tagging(segments={}, spans=[])
+        w = windows(st, self.vocab, self.meta["max_len"], self.meta["overlap"])
+        logits = self.logits(w.input_ids, w.bbox, w.token_type_ids, w.attention_mask)
+        tok = logits[w.owner[:, 0], w.owner[:, 1]]  # [T, n_tags]
+        tok = np.exp(tok - tok.max(axis=1, keepdims=True))
+        tok /= tok.sum(axis=1, keepdims=True)
+        # label probabilities per token: O, then B+I of each label
+        lab = np.concatenate([tok[:, :1], tok[:, 1::2] + tok[:, 2::2]], axis=1)
+        seg_of = np.array([s for s, _ in st.where])
+        out_segments: dict[SegmentKey, SegmentPrediction] = {}
+        spans: list[SpanPrediction] = []
+        for s, seg in enumerate(segs):
+            rows = np.nonzero(seg_of == s)[0]
+            if len(rows) == 0:
+                continue
+            mean = lab[rows].mean(axis=0)
+            best = np.argsort(-mean)[:3]
+            out_segments[seg.key] = SegmentPrediction(label=self.labels[best[0]], confidence=float(mean[best[0]]),
+                                                      top=[(self.labels[i], float(mean[i])) for i in best])
+            spans.extend(self._spans(seg.key, seg.text, tok[rows], lab[rows]))
+        return Tagging(segments=out_segments, spans=spans)
+
+    def _spans(self, key: SegmentKey, text: str, tok: np.ndarray, lab: np.ndarray) -> list[SpanPrediction]:
+        """BIO decoding of one segment: a span starts at B-x (or an I-x after something else) and runs on I-x.
+
+        Facts are numbers: instead of BIO spans, every whole number of a text block is one candidate, labelled
+        by the mean of its characters' label probabilities (a fact label when that beats O and the rest)."""
+        out = [s for s in self._bio_spans(key, text, tok, lab) if not self._fact[self.labels.index(s.label)]]
+        if len(key) == 1:
+            for m in _NUMBER.finditer(text[:len(lab)]):
+                mean = lab[m.start():m.end()].mean(axis=0)
+                li = int(mean.argmax())
+                if self._fact[li]:
+                    out.append(SpanPrediction(key=key, start=m.start(), end=m.end(), label=self.labels[li],
+                                              text=m.group(), confidence=float(mean[li])))
+        return sorted(out, key=lambda s: s.start)
+
+    def _bio_spans(self, key: SegmentKey, text: str, tok: np.ndarray, lab: np.ndarray) -> list[SpanPrediction]:
+        best = tok.argmax(axis=1)
+        out: list[SpanPrediction] = []
+        cur: tuple[int, int] | None = None  # (start, label index)
+
+        def close(end: int) -> None:
+            if cur is not None:
+                start, li = cur
+                conf = float(lab[start:end, li].mean())
+                out.append(SpanPrediction(key=key, start=start, end=end, label=self.labels[li], text=text[start:end],
+                                          confidence=conf))
+
+        for i, t in enumerate(best):
+            if t == 0:
+                close(i)
+                cur = None
+                continue
+            li, is_begin = (t + 1) // 2, t % 2 == 1
+            if cur is None or is_begin or cur[1] != li:
+                close(i)
+                cur = (i, li)
+        close(len(best))
+        return out
+
+
+@lru_cache(maxsize=4)
+def get_tagger(model_dir: str | None = None, engine: str = "onnx", threads: int = 1) -> Tagger:
+    return Tagger(model_dir or DEFAULT_MODEL, engine=engine, threads=threads)
