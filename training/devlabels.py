@@ -50,36 +50,28 @@ def _lexicon() -> dict[str, dict[str, set[str]]]:
         if label_key(text):
             lex[table].setdefault(label_key(text), set()).add(lid)
 
+    def add_all(table: str, items, prefix: str) -> None:
+        for item in items:
+            for t in item.labels():
+                add(table, t, prefix + item.id)
+
     syn = load_labels()
     for fmt in FORMATS:
         s = load_format(fmt)
         add("t2", "信息内容", "t2.header")
         for block in s.t2_blocks():
-            for t in block.labels():
-                add("t2", t, f"t2.{block.id}")
-            for row in block.rows:
-                for t in row.labels():
-                    add("t2", t, f"t2.{block.id}.{row.id}")
-            for col in block.columns:
-                for t in col.labels():
-                    add("t2", t, f"t2.col.{col.id}")
+            add_all("t2", [block], "t2.")
+            add_all("t2", block.rows, f"t2.{block.id}.")
+            add_all("t2", block.columns, "t2.col.")
         add("t3", "申请人情况", "t3.header")
-        for row in s.t3_rows():
-            for t in row.labels():
-                add("t3", t, f"t3.{row.id}")
-        for col in s.t3_columns():
-            for t in col.labels():
-                add("t3", t, f"t3.col.{col.id}")
+        add_all("t3", s.t3_rows(), "t3.")
+        add_all("t3", s.t3_columns(), "t3.col.")
         for cid, words in syn["t3_columns"].items():
             for t in words:
                 add("t3", t, f"t3.col.{cid}")
         add("t4", "行政诉讼", "t4.litigation")
-        for g in s.t4_groups():
-            for t in g.labels():
-                add("t4", t, f"t4.{g.id}")
-        for c in s.t4_columns():
-            for t in c.labels():
-                add("t4", t, f"t4.col.{c.id}")
+        add_all("t4", s.t4_groups(), "t4.")
+        add_all("t4", s.t4_columns(), "t4.col.")
     return lex
 
 
