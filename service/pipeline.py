@@ -5,12 +5,12 @@ from pathlib import Path
 
 from service import PIPELINE_VERSION
 from service.assemble import assemble
+from service.config import settings
 from service.document import Document
 from service.ingest import load_document
 from service.reconcile.rules import run_checks
-from service.result import DocumentInfo, Result
-from service.config import settings
 from service.reconcile.text_checks import text_vs_table
+from service.result import DocumentInfo, Result
 from service.schema import CONFIG_DIR, load_format
 from service.understand.classifier import Tagging, get_tagger
 from service.understand.facts import extract_facts

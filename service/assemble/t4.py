@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service.assemble.common import label_score, absent_cell, cell_from_value, deviation
+from service.assemble.common import absent_cell, cell_from_value, deviation, label_score
 from service.assemble.rows import Row, Value, trim_values
 from service.assemble.splits import Equation, choose, make_candidates
 from service.result import CellValue, Deviation
