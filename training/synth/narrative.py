@@ -791,8 +791,10 @@ def _marker(ctx: _Ctx, i: int, style: int) -> str:
 # ------------------------------------------------------------------------------ section writers
 
 
-def _join_facts(ctx: _Ctx, p: _Para, fids: list[str], sep: list[str], end: str = "。") -> int:
-    """State several facts in a run ("…件，…件；…件"), skipping those unavailable; returns how many."""
+def _join_facts(ctx: _Ctx, p: _Para, fids: list[str], sep: list[str], end: str = "。",
+                after: Callable[[], None] | None = None) -> int:
+    """State several facts in a run ("…件，…件；…件"), skipping those unavailable; returns how many.
+    ``after`` writes something after each fact (a share such as （占12.5%））."""
     n = 0
     for fid in fids:
         tmp = _Para(ctx)
@@ -802,6 +804,8 @@ def _join_facts(ctx: _Ctx, p: _Para, fids: list[str], sep: list[str], end: str =
             p.text(ctx.rng.choice(sep))
         p.raw.extend(tmp.raw)
         p.labels.extend(tmp.labels)
+        if after is not None:
+            after()
         n += 1
     if n:
         p.text(end)
@@ -865,20 +869,11 @@ def _application(ctx: _Ctx, p: _Para) -> None:
         outcomes = [o for o in outcomes if _maybe(ctx, 0.8)]
         p.text(rng.choice(["从办理结果看，", "其中，", "办理结果中，", ""]))
         pct = _maybe(ctx, 0.35)
-        n = 0
-        for fid in outcomes:
-            tmp = _Para(ctx)
-            if not _fact(ctx, tmp, fid):
-                continue
-            if n:
-                p.text(rng.choice(["，", "；", "，"]))
-            p.raw.extend(tmp.raw)
-            p.labels.extend(tmp.labels)
-            if pct:
-                _emit(ctx, p, rng.choice(["（{pct}）", "，占{pct}", "（占比{pct}）"]))
-            n += 1
-        if n:
-            p.text("。")
+
+        def share() -> None:
+            _emit(ctx, p, rng.choice(["（{pct}）", "，占{pct}", "（占比{pct}）"]))
+
+        _join_facts(ctx, p, outcomes, ["，", "；", "，"], after=share if pct else None)
     if _maybe(ctx, 0.45):
         p.text(rng.choice(["全年", "本年度", "", "因政府信息公开工作，"]))
         if _maybe(ctx, 0.3):
