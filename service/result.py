@@ -73,6 +73,10 @@ class Fact(BaseModel):
     page: int | None = None
     bbox: BBox | None = None  # of the text block
     origin: Origin
+    cue: str | None = None  # the cue word(s) that say what the number counts (共收到, 主动公开…规章)
+    # where the cue stands: before the number, after it, a verb + noun; "~": the cue matched with one look-alike
+    evidence: Literal["cue", "after", "noun+verb", "cue~", "after~", "noun+verb~"] = "cue"
+    classifier: float | None = None  # the token classifier's probability for this fact id
     confidence: float
 
 

@@ -15,12 +15,12 @@ import numpy as np
 from pydantic import BaseModel
 
 from service.document import Document
+from service.understand.cues import NUMBER as _NUMBER
 from service.understand.encode import SegmentKey, Vocab, segments, stream, windows
 from service.understand.labels import FACT_KINDS, load_label_set
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = ROOT / "models" / "tagger"
-_NUMBER = re.compile(r"(?<![\d.,])\d+(?:,\d{3})*(?:\.\d+)?(?![\d])")
 
 
 class ModelMissing(RuntimeError):
@@ -46,9 +46,29 @@ class SpanPrediction(BaseModel):
     confidence: float
 
 
+class NumberPrediction(BaseModel):
+    """What the classifier makes of one whole number of a text block: probability of each fact label (and O)."""
+
+    key: SegmentKey
+    start: int
+    end: int
+    text: str
+    probs: dict[str, float]  # fact labels with probability >= 0.01, and "O"
+
+    def prob(self, label: str) -> float:
+        return self.probs.get(label, 0.0)
+
+
 class Tagging(BaseModel):
     segments: dict[SegmentKey, SegmentPrediction]
     spans: list[SpanPrediction]
+    numbers: list[NumberPrediction] = []
+
+    def number_at(self, key: SegmentKey, start: int) -> NumberPrediction | None:
+        for n in self.numbers:
+            if tuple(n.key) == tuple(key) and n.start == start:
+                return n
+        return None
 
     def label_of(self, key: SegmentKey) -> SegmentPrediction | None:
         return self.segments.get(tuple(key))
@@ -109,6 +129,7 @@ class Tagger:
         seg_of = np.array([s for s, _ in st.where])
         out_segments: dict[SegmentKey, SegmentPrediction] = {}
         spans: list[SpanPrediction] = []
+        numbers: list[NumberPrediction] = []
         for s, seg in enumerate(segs):
             rows = np.nonzero(seg_of == s)[0]
             if len(rows) == 0:
@@ -118,7 +139,18 @@ class Tagger:
             out_segments[seg.key] = SegmentPrediction(label=self.labels[best[0]], confidence=float(mean[best[0]]),
                                                       top=[(self.labels[i], float(mean[i])) for i in best])
             spans.extend(self._spans(seg.key, seg.text, tok[rows], lab[rows]))
-        return Tagging(segments=out_segments, spans=spans)
+            if len(seg.key) == 1:
+                numbers.extend(self._numbers(seg.key, seg.text, lab[rows]))
+        return Tagging(segments=out_segments, spans=spans, numbers=numbers)
+
+    def _numbers(self, key: SegmentKey, text: str, lab: np.ndarray) -> list[NumberPrediction]:
+        out = []
+        for m in _NUMBER.finditer(text[:len(lab)]):
+            mean = lab[m.start():m.end()].mean(axis=0)
+            probs = {self.labels[i]: round(float(mean[i]), 4) for i in np.nonzero(self._fact & (mean >= 0.01))[0]}
+            probs["O"] = round(float(mean[0]), 4)
+            out.append(NumberPrediction(key=key, start=m.start(), end=m.end(), text=m.group(), probs=probs))
+        return out
 
     def _spans(self, key: SegmentKey, text: str, tok: np.ndarray, lab: np.ndarray) -> list[SpanPrediction]:
         """BIO decoding of one segment: a span starts at B-x (or an I-x after something else) and runs on I-x.

@@ -12,11 +12,10 @@ from service.normalize import parse_number
 from service.result import Fact
 from service.schema import CONFIG_DIR, load_format
 from service.understand.classifier import SpanPrediction, Tagging
-from service.understand.labels import FACT_KINDS, load_label_set
+from service.understand.cues import grammar_for, read_numbers
 
 FACTS_FILE = CONFIG_DIR / "classifier" / "facts.yaml"
 _SENTENCE_END = "。！？；;!?\n"
-_NUMBER = re.compile(r"^\d[\d,]*(?:\.\d+)?$")
 
 
 @lru_cache(maxsize=1)
@@ -50,25 +49,55 @@ def sentence_around(text: str, start: int, end: int) -> str:
     return text[a:b].strip()
 
 
-def extract_facts(doc: Document, tagging: Tagging, fmt: str, min_confidence: float = 0.5) -> list[Fact]:
-    kinds = {lab.id: lab.kind for lab in load_label_set().labels}
+# confidence of a fact by the evidence that chose it (service.understand.cues), moved by the classifier's reading
+BASE_CONFIDENCE = {"cue": 0.9, "after": 0.9, "noun+verb": 0.8, "cue~": 0.75, "after~": 0.75, "noun+verb~": 0.65}
+AGREE_BONUS, DISAGREE_PENALTY, TIE_PENALTY = 0.08, 0.25, 0.3
+FUZZY_NEEDS = 0.3  # classifier probability (any fact label) a look-alike cue needs
+
+
+def extract_facts(doc: Document, tagging: Tagging | None, fmt: str, min_confidence: float = 0.5) -> list[Fact]:
+    """Every number of the document's text that states a catalog quantity, with its fact id for format ``fmt``.
+
+    The cue grammar (:mod:`service.understand.cues`) decides which quantity a number states; the classifier's
+    probabilities for that number (``tagging.numbers``) confirm it (+), contradict it (-) or break a tie
+    between equally cued facts. Facts below ``min_confidence`` are dropped."""
+    grammar = grammar_for(fmt)
     out: list[Fact] = []
-    for span in tagging.spans:
-        if kinds.get(span.label) not in FACT_KINDS or len(span.key) != 1 or span.confidence < min_confidence:
+    for b, block in enumerate(doc.blocks):
+        if block.kind == "table" or not block.text:
             continue
-        text = span.text.strip()
-        if not _NUMBER.match(text):
-            continue  # a fact is a whole number (the tagger proposes every maximal number of a text block)
-        fid = fact_id_for_format(span.label, fmt)
-        if fid is None:
-            continue
-        block = doc.blocks[span.key[0]]
-        parsed = parse_number(text)
-        out.append(Fact(
-            id=fid, kind="text" if fid.startswith("x.") else "cell", value=parsed.value, text=text,
-            sentence=sentence_around(block.text, span.start, span.end), block=span.key[0], start=span.start,
-            end=span.end, page=block.provenance.page, bbox=block.provenance.bbox, origin=block.provenance.origin,
-            confidence=round(span.confidence, 4)))
+        for r in read_numbers(block.text, grammar):
+            if r.label is None:
+                continue
+            pred = tagging.number_at((b,), r.start) if tagging is not None else None
+            probs: dict[str, float] = {}
+            if pred is not None:
+                for lab, p in pred.probs.items():
+                    if lab != "O" and (fid := fact_id_for_format(lab, fmt)) is not None:
+                        probs[fid] = probs.get(fid, 0.0) + p
+            label = r.label
+            if r.strength.endswith("~") and (max(probs.values(), default=0.0) < FUZZY_NEEDS):
+                continue  # a cue read through a look-alike character counts only when the classifier sees a fact
+            conf = BASE_CONFIDENCE[r.strength]
+            if r.alternatives:  # equally cued facts: the classifier picks, at a lower confidence
+                label = max((r.label, *r.alternatives), key=lambda x: probs.get(x, 0.0))
+                conf -= TIE_PENALTY
+            p_same = probs.get(label, 0.0)
+            p_other = max((p for lab, p in probs.items() if lab != label), default=0.0)
+            if p_same >= 0.5:
+                conf += AGREE_BONUS
+            elif p_other >= 0.5:
+                conf -= DISAGREE_PENALTY
+            conf = round(min(conf, 0.99), 4)
+            if conf < min_confidence:
+                continue
+            value = parse_number(r.text).value
+            out.append(Fact(
+                id=label, kind="text" if label.startswith("x.") else "cell", value=value, text=r.text,
+                sentence=sentence_around(block.text, r.start, r.end), block=b, start=r.start, end=r.end,
+                page=block.provenance.page, bbox=block.provenance.bbox, origin=block.provenance.origin,
+                cue=r.cue, evidence=r.strength, classifier=round(p_same, 4) if pred is not None else None,
+                confidence=conf))
     return out
 
 

@@ -8,7 +8,9 @@
     [(e.text, e.label_) for e in doc.ents]      # [('95', 't3.new_received.total'), ('93', 't3.results_total.total')]
     render_facts(doc)                           # displaCy HTML for the review screen
 
-Each entity carries the classifier's confidence in ``ent._.confidence``. The paragraph is read as one text
+Facts are read like in the pipeline (cue grammar + classifier, :func:`service.understand.facts.extract_facts`)
+for the report format ``report_format`` (fact ids differ between 2019 and 2021: 规章 counts). Each entity carries
+its confidence in ``ent._.confidence`` and the cue word that decided it in ``ent._.cue``. The paragraph is read as one text
 block (no table context); characters are normalised like every other input, offsets map back to the original.
 """
 from __future__ import annotations
@@ -22,10 +24,11 @@ from spacy.util import filter_spans
 from service.document import Block, Document, Origin, Provenance
 from service.normalize import clean
 from service.understand.classifier import get_tagger
-from service.understand.labels import FACT_KINDS, load_label_set
+from service.understand.facts import extract_facts
 
-if not Span.has_extension("confidence"):
-    Span.set_extension("confidence", default=None)
+for _ext in ("confidence", "cue"):
+    if not Span.has_extension(_ext):
+        Span.set_extension(_ext, default=None)
 
 
 def _normalised_with_offsets(text: str) -> tuple[str, list[int]]:
@@ -43,41 +46,42 @@ def _normalised_with_offsets(text: str) -> tuple[str, list[int]]:
 
 
 class FactsComponent:
-    def __init__(self, model_dir: str | None, engine: str, min_confidence: float):
+    def __init__(self, model_dir: str | None, engine: str, min_confidence: float, report_format: str):
         self.tagger = get_tagger(model_dir, engine, 1)
-        kinds = {lab.id: lab.kind for lab in load_label_set().labels}
-        self.fact_labels = {lid for lid, kind in kinds.items() if kind in FACT_KINDS}
         self.min_confidence = min_confidence
+        self.report_format = report_format
 
     def __call__(self, doc: Doc) -> Doc:
         text, origin = _normalised_with_offsets(doc.text)
         if not text.strip():
             return doc
         block = Block(kind="paragraph", text=text, raw=doc.text, provenance=Provenance(origin=Origin.TEXT))
-        tagging = self.tagger.tag(Document(path="<spacy>", sha256="", kind="text", blocks=[block]))
+        document = Document(path="<spacy>", sha256="", kind="text", blocks=[block])
+        facts = extract_facts(document, self.tagger.tag(document), self.report_format, self.min_confidence)
         spans = []
-        for sp in tagging.spans:
-            if sp.label not in self.fact_labels or sp.confidence < self.min_confidence:
-                continue
-            start, end = origin[sp.start], origin[sp.end - 1] + 1
-            span = doc.char_span(start, end, label=sp.label, alignment_mode="expand")
+        for fact in facts:
+            start, end = origin[fact.start], origin[fact.end - 1] + 1
+            span = doc.char_span(start, end, label=fact.id, alignment_mode="expand")
             if span is not None:
-                span._.confidence = sp.confidence
+                span._.confidence = fact.confidence
+                span._.cue = fact.cue
                 spans.append(span)
         doc.ents = filter_spans(spans)
         return doc
 
 
-@Language.factory("xxgk_facts", default_config={"model_dir": None, "engine": "onnx", "min_confidence": 0.5})
-def make_facts_component(nlp: Language, name: str, model_dir: str | None, engine: str, min_confidence: float):
-    return FactsComponent(model_dir, engine, min_confidence)
+@Language.factory("xxgk_facts", default_config={"model_dir": None, "engine": "onnx", "min_confidence": 0.5,
+                                                 "report_format": "2021"})
+def make_facts_component(nlp: Language, name: str, model_dir: str | None, engine: str, min_confidence: float,
+                         report_format: str):
+    return FactsComponent(model_dir, engine, min_confidence, report_format)
 
 
-def facts_nlp(model_dir: str | None = None) -> Language:
+def facts_nlp(model_dir: str | None = None, report_format: str = "2021") -> Language:
     import spacy
 
     nlp = spacy.blank("zh")
-    nlp.add_pipe("xxgk_facts", config={"model_dir": model_dir})
+    nlp.add_pipe("xxgk_facts", config={"model_dir": model_dir, "report_format": report_format})
     return nlp
 
 
