@@ -22,20 +22,34 @@ class ClassifierSettings(BaseModel):
     engine: str = "onnx"
     model_dir: str = "models/tagger"
     threads: int = 1
-    facts: bool = False
+    facts: bool = True
     min_fact_confidence: float = 0.5
+
+
+class ReconcileSettings(BaseModel):
+    enabled: bool = True
+    rule_cost: float = 7.0
+    heuristic_rule_cost: float = 3.5
+    doubt: float = 0.6
+    review_below: float = 0.9
+    prior_doubled: float = 0.004
+    prior_repeated: float = 0.004
+    prior_missed_edge: float = 0.0004
+    prior_missed_zero: float = 0.05
+    calibration_file: str = "configs/reconcile/calibration.yaml"
 
 
 class Settings(BaseModel):
     ocr: OcrSettings = OcrSettings()
     classifier: ClassifierSettings = ClassifierSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
 
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
     data = yaml.safe_load((CONFIG_DIR / "pipeline.yaml").read_text(encoding="utf-8")) or {}
     sections = {}
-    for name, model in (("ocr", OcrSettings), ("classifier", ClassifierSettings)):
+    for name, model in (("ocr", OcrSettings), ("classifier", ClassifierSettings), ("reconcile", ReconcileSettings)):
         values = dict(data.get(name, {}))
         for key in model.model_fields:
             env = os.environ.get(f"XXGK_{name.upper()}_{key.upper()}")

@@ -8,6 +8,7 @@ from service.assemble import assemble
 from service.config import settings
 from service.document import Document
 from service.ingest import load_document
+from service.reconcile.repair import reconcile_cells
 from service.reconcile.rules import run_checks
 from service.reconcile.text_checks import text_vs_table
 from service.result import DocumentInfo, Result
@@ -39,6 +40,9 @@ def extract_document(doc: Document) -> Result:
     cfg = settings().classifier
     facts = extract_facts(doc, tagging, asm.format.format, cfg.min_fact_confidence) \
         if tagging is not None and cfg.facts else []
+    rec_cfg = settings().reconcile
+    if rec_cfg.enabled:
+        reconcile_cells(asm.cells, schema, rec_cfg, single_other_processing=asm.single_other_processing)
     checks = run_checks(asm.cells, schema, single_other_processing=asm.single_other_processing)
     checks += text_vs_table(facts, asm.cells)
     for dev in asm.deviations:

@@ -11,7 +11,7 @@ from service.result import CellValue, Result
 from service.schema import load_format
 
 _STYLE = {"read": "", "blank": "dim", "not_applicable": "dim", "absent": "red", "inferred": "yellow",
-          "unparseable": "red"}
+          "unparseable": "red", "repaired": "cyan"}
 
 
 def _fmt(cell: CellValue | None) -> str:
@@ -25,6 +25,8 @@ def _fmt(cell: CellValue | None) -> str:
         text = "absent" if cell.inferred_value is None else f"({cell.inferred_value:g})"
     elif cell.status == "unparseable":
         text = f"?{cell.raw}"
+    elif cell.status == "repaired":
+        text = f"{cell.value}←{cell.original_value}"
     else:
         text = f"{cell.value:g}" if isinstance(cell.value, float) else str(cell.value)
     if cell.needs_review:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from service.document import BBox, Origin
+from service.document import BBox, OcrText, Origin
 
 SCHEMA_VERSION = "1.0"
 
@@ -17,6 +17,7 @@ CellStatus = Literal[
     "not_applicable",  # printed '/', '—', '不适用' …
     "absent",  # the document has no such cell (lost column, missing total)
     "inferred",  # value not printed as such; derived (rule, split of run-together digits …), see inferred_by
+    "repaired",  # an OCR reading replaced by a likelier one that the rules support; original_value keeps the reading
     "unparseable",  # printed text that is not a number
 ]
 
@@ -41,6 +42,10 @@ class CellValue(BaseModel):
     inferred_value: int | float | None = None  # for absent cells: what a rule implies (never put in value)
     inferred_by: str | None = None  # rule or method behind an inferred value
     alternatives: list[int | float] = Field(default_factory=list)  # other readings that also fit
+    original_value: int | float | None = None  # repaired cells: the value as read (raw keeps the text)
+    repaired_by: list[str] = Field(default_factory=list)  # repaired cells: the rules the repair satisfies
+    # the OCR reading behind the value (characters with their alternatives): in-process only, not in the output
+    ocr: OcrText | None = Field(default=None, exclude=True)
 
 
 class Check(BaseModel):
@@ -124,7 +129,7 @@ class Result(BaseModel):
 
 
 def json_schema() -> dict:
-    return Result.model_json_schema()
+    return Result.model_json_schema(mode="serialization")
 
 
 def write_json_schema(path: Path) -> None:

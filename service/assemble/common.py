@@ -36,9 +36,11 @@ def cell_from_value(value: Value, *, value_type: str = "count") -> CellValue:
             note=parsed.note,
             needs_review=bool(reasons),
             review_reasons=reasons,
+            ocr=value.ocr,
         )
     if parsed.status == "blank":
-        return CellValue(value=None, raw=value.raw, status="blank", source=src, confidence=value.provenance.confidence)
+        return CellValue(value=None, raw=value.raw, status="blank", source=src, confidence=value.provenance.confidence,
+                         ocr=value.ocr)
     if parsed.status == "not_applicable":
         return CellValue(value=None, raw=value.raw, status="not_applicable", source=src)
     return CellValue(

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from service.document import Block, Provenance, TableCell
+from service.document import Block, OcrText, Provenance, TableCell
 from service.normalize import ParsedNumber, clean, label_key, parse_number
 from service.understand.classifier import SegmentPrediction, Tagging
 
@@ -16,6 +16,7 @@ class Value:
     raw: str
     parsed: ParsedNumber
     provenance: Provenance
+    ocr: OcrText | None = None  # the recognizer's characters and their alternatives (OCR'd cells)
 
     @property
     def blank(self) -> bool:
@@ -90,7 +91,7 @@ def rows_from_table(block: Block, index: int) -> list[Row]:
         rows.append(
             Row(
                 labels=[c.text for c in labels if c.text],
-                values=[Value(c.raw, parse_number(c.text), c.provenance) for c in values],
+                values=[Value(c.raw, parse_number(c.text), c.provenance, c.ocr) for c in values],
                 provenance=prov,
                 run_together=run_together,
                 block_index=index,

@@ -22,14 +22,17 @@ class Equation:
     op: str
     rhs: tuple[str, ...]
     text: str
+    rule: str = ""  # the spec rule id it expands
+    status: str = ""  # the rule's spec status: stated | implied | heuristic
 
 
-def parse_equation(text: str) -> Equation:
+def parse_equation(text: str, rule: str = "", status: str = "") -> Equation:
     parts = _RELATION.split(text)
     if len(parts) != 3:
         raise ValueError(f"not an equation: {text!r}")
     lhs, op, rhs = parts
-    return Equation(tuple(t.strip() for t in lhs.split("+")), op, tuple(t.strip() for t in rhs.split("+")), text)
+    return Equation(tuple(t.strip() for t in lhs.split("+")), op, tuple(t.strip() for t in rhs.split("+")), text,
+                    rule, status)
 
 
 def _instance(rule: Rule, eq: Equation) -> str:
@@ -89,20 +92,29 @@ def _domain_check(rule: Rule, cells: dict[str, CellValue], schema: FormatSchema)
                  + ("; not an integer: " + ", ".join(fractional) if fractional else ""))
 
 
-def run_checks(cells: dict[str, CellValue], schema: FormatSchema, *, single_other_processing: bool = False) -> list[Check]:
-    """All within-report rules of the format, one Check per rule instance."""
+def report_rules(schema: FormatSchema, *, single_other_processing: bool = False) -> list[Rule]:
+    """The within-report rules of the format (definitions and cross-report rules left out)."""
     rules = list(schema.rules)
     if single_other_processing and schema.format == "2021":
         # （六）其他处理 printed as one row: the table-3 sums run over it, as in the 2019 format
         old = {r.id: r for r in load_format("2019").rules}
         rules = [old.get(r.id, r) if r.id in ("t3_row_total", "t3_results_total") else r for r in rules]
+    return [r for r in rules if r.kind not in ("definition", "cross_report") and r.status != "derived_definition"]
+
+
+def equations(schema: FormatSchema, *, single_other_processing: bool = False) -> list[Equation]:
+    """Every rule equation of the format (domain rules are not equations)."""
+    return [parse_equation(text, rule.id, rule.status) for rule in report_rules(schema, single_other_processing=single_other_processing)
+            if rule.kind != "domain" for text in rule.expanded]
+
+
+def run_checks(cells: dict[str, CellValue], schema: FormatSchema, *, single_other_processing: bool = False) -> list[Check]:
+    """All within-report rules of the format, one Check per rule instance."""
     checks: list[Check] = []
-    for rule in rules:
-        if rule.kind in ("definition", "cross_report") or rule.status == "derived_definition":
-            continue
+    for rule in report_rules(schema, single_other_processing=single_other_processing):
         if rule.kind == "domain":
             checks.append(_domain_check(rule, cells, schema))
             continue
         for text in rule.expanded:
-            checks.append(_check_equation(rule, parse_equation(text), cells))
+            checks.append(_check_equation(rule, parse_equation(text, rule.id), cells))
     return checks

@@ -62,20 +62,31 @@ class NumberPrediction(BaseModel):
 class Tagging(BaseModel):
     segments: dict[SegmentKey, SegmentPrediction]
     spans: list[SpanPrediction]
-    numbers: list[NumberPrediction] = []
-
-    def number_at(self, key: SegmentKey, start: int) -> NumberPrediction | None:
-        for n in self.numbers:
-            if tuple(n.key) == tuple(key) and n.start == start:
-                return n
-        return None
+    numbers: list[NumberPrediction] = []  # every whole number of a text block
 
     def label_of(self, key: SegmentKey) -> SegmentPrediction | None:
         return self.segments.get(tuple(key))
 
 
+PLAIN_MIN_CHARS = 41  # longer than any heading the assembler asks the classifier about
+PLAIN_FROM_BLOCK = 12  # metadata (agency, year, date) is looked for in the blocks before this one
+_DIGIT = re.compile(r"\d")
+
+
+def _plain(seg) -> bool:
+    """A paragraph no use of the classifier needs: past the title lines, longer than a heading, without a digit
+    (so without a fact, a table label or a heading)."""
+    return (seg.kind == "text" and seg.key[0] >= PLAIN_FROM_BLOCK and len(seg.text) >= PLAIN_MIN_CHARS
+            and not _DIGIT.search(seg.text))
+
+
 class Tagger:
-    def __init__(self, model_dir: str | Path = DEFAULT_MODEL, engine: str = "onnx", threads: int = 1):
+    """``skip_plain``: leave out the paragraphs nothing downstream reads (see :func:`_plain`); they cost about a
+    third of the tokens of a narrative-heavy report."""
+
+    def __init__(self, model_dir: str | Path = DEFAULT_MODEL, engine: str = "onnx", threads: int = 1,
+                 skip_plain: bool = True):
+        self.skip_plain = skip_plain
         self.dir = Path(model_dir)
         if not (self.dir / "tags.json").exists():
             raise ModelMissing(f"no classifier model in {self.dir} (run `make train`)")
@@ -115,7 +126,7 @@ class Tagger:
         return out.logits.numpy()
 
     def tag(self, doc: Document) -> Tagging:
-        segs = segments(doc)
+        segs = [s for s in segments(doc) if not (self.skip_plain and _plain(s))]
         st = stream(segs, self.vocab)
         if len(st.ids) == 0:
             return Tagging(segments={}, spans=[])

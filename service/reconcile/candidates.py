@@ -1,0 +1,120 @@
+"""Candidate readings of a table cell: what an OCR'd number could also be, each with a probability.
+
+Digital sources (HTML, text layers, Word, text) give one reading, the printed one: it is never changed.
+An OCR'd cell gives its reading plus
+* **alternatives** from the recognizer's top-k per character (``OcrChar.alternatives``; "" = no character, the
+  CTC blank): the readings of highest joint probability (beam search over the characters);
+* a **doubled digit** read once (CTC merges two equal neighbours when it sees no gap: 11 → 1) and a digit read
+  twice (1 → 11), at the prior probabilities of ``configs/reconcile.yaml``;
+* a **missed digit** at either end of the number (a detector crop that cut it off);
+* the **0 of an empty-looking cell** (a lone 0 the detector missed) where the table prints its zeros as 0.
+Probabilities are normalised over a cell's candidates; the solver weighs them against the table rules.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from dataclasses import dataclass
+
+from service.document import OcrText
+from service.result import CellValue
+
+_COUNT = re.compile(r"^(0|[1-9]\d*)$")
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Prior probabilities of the structural errors (relative to the reading as printed)."""
+
+    doubled: float = 0.004  # two equal digits merged into one (per digit)
+    repeated: float = 0.004  # one digit read twice (per pair of equal neighbours)
+    missed_edge: float = 0.0004  # a digit lost at either end (per digit value and end)
+    missed_zero: float = 0.05  # a blank cell that printed a 0 (tables whose zeros are printed as 0)
+    min_char: float = 0.002  # character alternatives below this are ignored
+    beam: int = 12  # readings kept by the beam over the characters
+    keep: int = 10  # candidates kept per cell (the reading as printed always among them)
+
+
+@dataclass(frozen=True)
+class Reading:
+    value: int | None  # None: blank
+    text: str
+    prob: float  # normalised over the cell's candidates
+    how: str  # "as read" | "character alternative" | "doubled digit" | "repeated digit" | "missed digit" | "missed 0"
+
+    @property
+    def cost(self) -> float:
+        return -math.log(max(self.prob, 1e-12))
+
+
+def _value(text: str) -> int | None | bool:
+    """An integer count, None for blank, False for anything else."""
+    if text == "":
+        return None
+    t = text.replace(",", "")
+    return int(t) if _COUNT.match(t) else False
+
+
+def _beam(ocr: OcrText, priors: Priors) -> list[tuple[float, str]]:
+    """The most probable strings under the per-character alternatives: (probability, text)."""
+    beams: list[tuple[float, str]] = [(1.0, "")]
+    for ch in ocr.chars:
+        options = [(t, p) for t, p in ch.alternatives if p >= priors.min_char and (t == "" or t.isdigit() or t == ",")]
+        if not any(t == ch.text for t, _ in options):
+            options.append((ch.text, max(ch.confidence, priors.min_char)))
+        total = sum(p for _, p in options)
+        nxt = [(bp * p / total, bt + t) for bp, bt in beams for t, p in options]
+        beams = heapq.nlargest(priors.beam, nxt)
+    return beams
+
+
+def candidates(cell: CellValue, *, zeros_printed: bool = False, priors: Priors = Priors()) -> list[Reading]:
+    """The candidate readings of a cell (first: the reading as printed). One reading when nothing can differ."""
+    as_read = Reading(cell.value if isinstance(cell.value, int) else None,
+                      "" if cell.value is None else str(cell.value), 1.0, "as read")
+    ocr = cell.ocr
+    if ocr is None or cell.status not in ("read", "blank") or isinstance(cell.value, float):
+        return [as_read]
+    if cell.status == "blank":
+        if not zeros_printed:
+            return [as_read]
+        return _normalise({None: (1.0 - priors.missed_zero, "", "as read"), 0: (priors.missed_zero, "0", "missed 0")})
+    weights: dict[int | None, tuple[float, str, str]] = {}
+
+    def add(value: int | None | bool, p: float, text: str, how: str) -> None:
+        if value is False or p <= 0:
+            return
+        if value not in weights or weights[value][0] < p:
+            weights[value] = (p, text, how)
+
+    beams = _beam(ocr, priors) if ocr.chars else [(1.0, ocr.text)]
+    printed = str(cell.value)
+    p_read = max((p for p, t in beams if _value(t) == cell.value), default=None)
+    if p_read is None:  # the beam lost the reading as printed (a digit read through a look-alike): keep it
+        p_read = beams[0][0] if beams else 1.0
+    add(cell.value, p_read, printed, "as read")
+    for p, text in beams:
+        add(_value(text), p, text, "character alternative")
+    digits = printed
+    for i, d in enumerate(digits):  # a doubled digit read once
+        add(_value(digits[:i + 1] + d + digits[i + 1:]), p_read * priors.doubled, digits[:i + 1] + d + digits[i + 1:],
+            "doubled digit")
+    for i in range(len(digits) - 1):  # a digit read twice
+        if digits[i] == digits[i + 1]:
+            add(_value(digits[:i] + digits[i + 1:]), p_read * priors.repeated, digits[:i] + digits[i + 1:],
+                "repeated digit")
+    for d in "0123456789":  # a digit lost at either end
+        add(_value(d + digits), p_read * priors.missed_edge, d + digits, "missed digit")
+        add(_value(digits + d), p_read * priors.missed_edge, digits + d, "missed digit")
+    best = sorted(weights.items(), key=lambda kv: -kv[1][0])
+    kept = dict(best[:priors.keep])
+    kept.setdefault(cell.value, weights[cell.value])
+    return _normalise(kept, first=cell.value)
+
+
+def _normalise(weights: dict[int | None, tuple[float, str, str]], first: int | None = None) -> list[Reading]:
+    total = sum(p for p, _, _ in weights.values())
+    out = [Reading(v, t, p / total, how) for v, (p, t, how) in weights.items()]
+    out.sort(key=lambda r: (r.value != first or r.how != "as read", -r.prob))
+    return out

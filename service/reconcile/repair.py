@@ -1,0 +1,157 @@
+"""The reconcile stage: apply the solver's readings, give every cell one calibrated confidence, flag for review.
+
+* A cell whose chosen reading differs from the one read becomes ``repaired``: ``value`` is the repaired number,
+  ``original_value`` / ``raw`` keep what was read, ``repaired_by`` names the rules the repair satisfies.
+* Confidence combines the reading (the chosen candidate's probability), the mapping (lowered where the label
+  readers disagreed) and rule support (rules that hold around the cell make a misreading unlikely; a broken
+  one makes every reading in it doubtful), then goes through the isotonic map fitted on the scanned dev
+  reports (``configs/reconcile/calibration.yaml``, by ``benchmarks/bench_reconcile.py --fit``).
+* ``needs_review`` when the calibrated confidence is below ``review_below`` (configs/pipeline.yaml), with the
+  reasons: low reading confidence, repaired by <rule>, source rule failure, mapping uncertain, inferred.
+  Where a rule stays broken in an OCR'd table, the prime suspects are flagged: a cell in two broken rules, else
+  the least certain reading of the rule. Digital sources are read exactly: their broken rules are findings in
+  ``checks``, not cells to review.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from service.config import ReconcileSettings
+from service.reconcile.candidates import Priors, candidates
+from service.reconcile.rules import Equation, equations
+from service.reconcile.solver import Reconciliation, holds, reconcile
+from service.result import CellValue
+from service.schema import CONFIG_DIR, FormatSchema
+
+LOW_READING = "low reading confidence"
+SOURCE_FAILURE = "source rule failure"
+MAPPING = "mapping uncertain"
+INFERRED = "inferred"
+
+
+@dataclass
+class Calibration:
+    raw: np.ndarray
+    calibrated: np.ndarray
+
+    def __call__(self, x: float) -> float:
+        if len(self.raw) == 0:
+            return x
+        return float(np.interp(x, self.raw, self.calibrated))
+
+
+@lru_cache(maxsize=4)
+def load_calibration(path: str) -> Calibration:
+    file = Path(path) if Path(path).is_absolute() else CONFIG_DIR.parent / path
+    if not file.exists():
+        return Calibration(np.array([]), np.array([]))
+    data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    points = data.get("points") or []
+    return Calibration(np.array([p[0] for p in points], dtype=float), np.array([p[1] for p in points], dtype=float))
+
+
+def raw_confidence(reading: float, mapping: float, holding: int, broken: int) -> float:
+    """The uncalibrated confidence of a cell: reading probability, confirmed or doubted by the rules around it."""
+    if broken:
+        score = reading * 0.5
+    elif holding:
+        score = 1.0 - (1.0 - reading) * 0.1 ** min(holding, 2)
+    else:
+        score = reading
+    return round(score * mapping, 6)
+
+
+def _suspects(broken: list[Equation], cells: dict[str, CellValue], reading: dict[str, float]) -> set[str]:
+    """OCR'd cells to review for the rules that stay broken."""
+    count: dict[str, int] = {}
+    for eq in broken:
+        for c in set(eq.lhs + eq.rhs):
+            if c in reading:
+                count[c] = count.get(c, 0) + 1
+    out = {c for c, n in count.items() if n >= 2}
+    for eq in broken:
+        ocr = [c for c in eq.lhs + eq.rhs if c in reading]
+        if ocr and not out.intersection(ocr):
+            out.add(min(ocr, key=lambda c: (reading[c], c)))
+    return out
+
+
+def reconcile_cells(cells: dict[str, CellValue], schema: FormatSchema, cfg: ReconcileSettings, *,
+                    single_other_processing: bool = False) -> Reconciliation:
+    """Reconcile ``cells`` in place (values, status, confidence, review flags); returns the solver's account."""
+    priors = Priors(doubled=cfg.prior_doubled, repeated=cfg.prior_repeated, missed_edge=cfg.prior_missed_edge,
+                    missed_zero=cfg.prior_missed_zero)
+    rec = reconcile(cells, schema, single_other_processing=single_other_processing, priors=priors,
+                    rule_cost=cfg.rule_cost, heuristic_rule_cost=cfg.heuristic_rule_cost, doubt=cfg.doubt)
+    for cid, d in rec.repaired.items():
+        cell = cells[cid]
+        cell.original_value = cell.value
+        cell.value = d.reading.value
+        cell.status = "repaired"
+        cell.repaired_by = d.rules
+        cell.alternatives = [r.value for r in d.candidates if r.value is not None and r.value != d.reading.value][:3]
+        cell.review_reasons.append(f"repaired by {', '.join(d.rules) or 'the rules'} ({d.reading.how}: read "
+                                   f"{d.original.text or 'blank'}, rules say {d.reading.text or 'blank'})")
+
+    if rec.repaired:  # values inferred from the readings (a lost 其他 column, a missing 总计) follow the repair
+        for cid, value in rec.implied.items():
+            if cells[cid].inferred_by is not None:
+                cells[cid].inferred_value = value
+
+    # reading probability of every OCR'd cell (the chosen candidate's; as read when the solver did not look)
+    reading: dict[str, float] = {}
+    for cid, cell in cells.items():
+        if cell.ocr is None or cell.status not in ("read", "blank", "repaired"):
+            continue
+        if cid in rec.decisions:
+            reading[cid] = rec.decisions[cid].reading.prob
+        else:
+            reading[cid] = candidates(cell, priors=priors)[0].prob
+    holding: dict[str, int] = {}
+    broken: dict[str, int] = {}
+    broken_eqs: list[Equation] = []
+    for eq in equations(schema, single_other_processing=single_other_processing):
+        ids = set(eq.lhs + eq.rhs)
+        if any(cells.get(c) is None for c in ids):
+            continue
+        ok = holds(eq, cells)
+        if not ok:
+            broken_eqs.append(eq)
+        for c in ids:
+            (holding if ok else broken)[c] = (holding if ok else broken).get(c, 0) + 1
+    suspects = _suspects(broken_eqs, cells, reading)
+    calibrate = load_calibration(cfg.calibration_file)
+    for cid, cell in cells.items():
+        if cell.status in ("absent", "not_applicable", "unparseable"):
+            continue
+        mapping = cell.confidence if any(r.startswith("row label read differently") for r in cell.review_reasons) \
+            else 1.0
+        if cell.status == "inferred":  # derived (split digits, a rule): its own confidence is the reading's
+            raw = raw_confidence(cell.confidence, mapping, holding.get(cid, 0), 0)
+        elif cid in reading:
+            raw = raw_confidence(reading[cid], mapping, holding.get(cid, 0), broken.get(cid, 0) if cid in suspects
+                                 else 0)
+        else:  # digital: read exactly; only the mapping can be wrong
+            raw = raw_confidence(1.0, mapping, holding.get(cid, 0), 0)
+        cell.confidence = round(calibrate(raw), 4)
+        reasons = []
+        if cid in reading and reading[cid] < cfg.doubt:
+            reasons.append(LOW_READING)
+        if cid in suspects:
+            rules = sorted({eq.rule for eq in broken_eqs if cid in eq.lhs + eq.rhs})
+            reasons.append(f"{SOURCE_FAILURE}: {', '.join(rules)}")
+        if mapping < 1.0:
+            reasons.append(MAPPING)
+        if cell.status == "inferred":
+            reasons.append(INFERRED)
+        for r in reasons:
+            if r not in cell.review_reasons:
+                cell.review_reasons.append(r)
+        if cell.confidence < cfg.review_below or cid in suspects:
+            cell.needs_review = True
+    return rec

@@ -1,0 +1,92 @@
+"""Reconciliation on a real scan: candidates from the recognizer, CP-SAT under the rules, repairs and flags."""
+from __future__ import annotations
+
+import pytest
+
+from service.document import Document, OcrChar, OcrText
+from service.ingest import load_document
+from service.pipeline import extract_document
+from service.reconcile.candidates import candidates
+from tests.conftest import DEV, ROOT, truth
+
+SCAN = ROOT / "datasets" / "scans" / "seed-moderate-200dpi.pdf"
+CELL = "t3.new_received.total"  # 2 in the seed report (1 natural person + 1 company)
+
+
+@pytest.fixture(scope="module")
+def scan() -> Document:
+    return load_document(SCAN)
+
+
+def _cell_at(doc: Document, text: str, row_label: str):
+    """(block, index) of the OCR'd value cell printing ``text`` in the row whose first cell starts with the label."""
+    for b, block in enumerate(doc.blocks):
+        if block.table is None:
+            continue
+        rows = {}
+        for i, cell in enumerate(block.table.cells):
+            rows.setdefault(cell.row, []).append((i, cell))
+        for cells in rows.values():
+            if cells[0][1].text.startswith(row_label):
+                for i, cell in cells[1:]:
+                    if cell.text == text and cell.ocr is not None:
+                        return b, i
+    raise AssertionError(f"no cell {text!r} in a row {row_label!r}")
+
+
+def _misread(doc: Document, row_label: str, text: str, new: str, alternatives) -> Document:
+    doc = doc.model_copy(deep=True)
+    b, i = _cell_at(doc, text, row_label)
+    cell = doc.blocks[b].table.cells[i]
+    first = cell.ocr.chars[0]
+    chars = tuple(OcrChar(text=ch, confidence=alternatives[0][1] if k == 0 else first.confidence, box=first.box,
+                          alternatives=alternatives if k == 0 else ((ch, first.confidence),))
+                  for k, ch in enumerate(new))
+    doc.blocks[b].table.cells[i] = cell.model_copy(update={
+        "text": new, "raw": new, "ocr": OcrText(text=new, confidence=chars[0].confidence, box=cell.ocr.box,
+                                                chars=chars)})
+    return doc
+
+
+def test_the_scan_as_read_needs_no_repair(scan):
+    result = extract_document(scan)
+    want = truth("seed")["cells"]
+    assert all(c.status != "repaired" for c in result.cells.values())
+    assert result.cells[CELL].value == want[CELL] == 2
+    assert result.cells[CELL].confidence >= 0.9 and not result.cells[CELL].needs_review
+
+
+def test_a_misread_digit_with_the_right_one_second_is_repaired_by_the_rules(scan):
+    # 2 read as 7 (7 at 0.7, the 2 second at 0.25): the row total and the column sums say 2
+    doc = _misread(scan, "一、本年新收", "2", "7", (("7", 0.7), ("2", 0.25)))
+    result = extract_document(doc)
+    got = result.cells[CELL]
+    assert (got.value, got.status, got.original_value) == (2, "repaired", 7)
+    assert "t3_row_total" in got.repaired_by and got.raw == "7"
+    assert any(r.startswith("repaired by") for r in got.review_reasons)
+    failing = [c for c in result.checks if c.status == "fail" and CELL in c.cells]
+    assert failing == []  # the rules hold with the repaired value
+
+
+def test_a_confident_misreading_that_cannot_be_repaired_is_flagged_not_hidden(scan):
+    doc = _misread(scan, "一、本年新收", "2", "5", (("5", 0.97),))  # 5 instead of 2, no alternative
+    result = extract_document(doc)
+    got = result.cells[CELL]
+    assert got.value == 5 and got.status == "read"  # what the scan says is kept ...
+    assert got.needs_review and any(r.startswith("source rule failure") for r in got.review_reasons)  # ... flagged
+    assert [c.rule for c in result.checks if c.status == "fail" and CELL in c.cells]  # and the rule fails
+
+
+def test_digital_cells_have_one_candidate_and_are_never_changed():
+    result = extract_document(load_document(DEV / "seed" / "source.txt"))
+    assert all(len(candidates(c)) == 1 for c in result.cells.values())
+    assert all(c.status != "repaired" for c in result.cells.values())
+
+
+def test_candidates_of_an_ocr_reading(scan):
+    doc = _misread(scan, "一、本年新收", "2", "22", (("2", 0.99),))
+    result = extract_document(doc)
+    got = result.cells[CELL]
+    assert (got.value, got.original_value) == (2, 22)  # a digit read twice, and the rules pick the single one
+    cands = {r.value: r.how for r in candidates(got.model_copy(update={"value": 22, "status": "read"}))}
+    assert cands[22] == "as read" and cands[2] == "repeated digit" and cands[222] == "doubled digit"
