@@ -63,6 +63,30 @@ def matcher_label(seg: Segment, table: str | None) -> str:
     return arg if best >= MIN_SCORE else "O"
 
 
+def matcher_scores(seg: Segment, table: str) -> dict[str, float]:
+    """The matcher's similarity of a segment to every label of ``table`` (headings: 1.0 for the pattern's)."""
+    if table == "heading":
+        sid = section_of_heading(seg.text)
+        return {f"sec.{sid}": 1.0} if sid else {}
+    out: dict[str, float] = {}
+    for key, ids in _lexicon()[table].items():
+        s = similarity(seg.text, key)
+        label = sorted(ids)[0]
+        out[label] = max(out.get(label, 0.0), s)
+    return out
+
+
+def combined_label(pred, seg: Segment, table: str) -> str:
+    """The label the assembler's scoring favours: per label the better of the classifier's probability and the
+    matcher's similarity (service.assemble.common.label_score), the best label if it clears the matcher's
+    threshold or the classifier's own choice."""
+    scores = {lab: sc for lab, sc in matcher_scores(seg, table).items() if sc >= MIN_SCORE}
+    for lab, p in (pred.top if pred is not None else []):
+        if lab != "O" and table_of(lab) == table:
+            scores[lab] = max(scores.get(lab, 0.0), p)
+    return max(scores, key=lambda lab: (scores[lab], lab)) if scores else "O"
+
+
 def block_tables(gold: list[tuple[Segment, str]]) -> dict[int, str]:
     votes: dict[int, Counter] = {}
     for seg, lab in gold:
@@ -104,7 +128,7 @@ def score(tagger: Tagger, doc: Document, gold: list[tuple[Segment, str]]) -> dic
     from service.understand.encode import segments as segs_of
 
     current = {s.key: s for s in segs_of(doc)}
-    out: dict[str, list[bool]] = {"classifier": [], "matcher": [], "matcher_free": [], "values": []}
+    out: dict[str, list[bool]] = {"classifier": [], "matcher": [], "matcher_free": [], "combined": [], "values": []}
     for seg, lab in gold:
         if lab == "-":
             continue
@@ -117,6 +141,7 @@ def score(tagger: Tagger, doc: Document, gold: list[tuple[Segment, str]]) -> dic
         out["classifier"].append(got == lab)
         out["matcher"].append(matcher_label(current[seg.key], table) == lab)
         out["matcher_free"].append(matcher_label(current[seg.key], None) == lab)
+        out["combined"].append(combined_label(pred, current[seg.key], table) == lab)
     return out
 
 
@@ -212,8 +237,8 @@ def main() -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
     tagger = Tagger(args.model, engine="onnx", threads=1)
 
-    clean = {"classifier": [], "matcher": [], "matcher_free": [], "values": []}
-    noisy = {"classifier": [], "matcher": [], "matcher_free": [], "values": []}
+    clean = {"classifier": [], "matcher": [], "matcher_free": [], "combined": [], "values": []}
+    noisy = {"classifier": [], "matcher": [], "matcher_free": [], "combined": [], "values": []}
     rates = []
     print("1-2. label mapping on the dev reports (clean | OCR-corrupted labels)")
     for name in SOURCES:
@@ -228,10 +253,11 @@ def main() -> None:
         print(f"  {name:10s} classifier {pct(c['classifier'])} matcher {pct(c['matcher'])} | corrupted {rate:.1%}: "
               f"classifier {pct(n['classifier'])} matcher {pct(n['matcher'])} text alone {pct(n['matcher_free'])}")
     print("  (matcher = the rule-based matcher told which table a cell is in, as the assembler uses it;")
-    print("   matcher on text alone = the same matcher given only the cell text, as the classifier is)")
+    print("   matcher on text alone = the same matcher given only the cell text, as the classifier is;")
+    print("   classifier + matcher = per label the better of the two scores, as the assembler combines them)")
     for title, res in (("clean", clean), (f"corrupted ({statistics.mean(rates):.1%} of label characters)", noisy)):
         print(f"  mapping, {title}: classifier {pct(res['classifier'])}  matcher {pct(res['matcher'])}  "
-              f"matcher on text alone {pct(res['matcher_free'])}")
+              f"matcher on text alone {pct(res['matcher_free'])}  classifier + matcher {pct(res['combined'])}")
     print(f"  value cells, clean:  classifier {pct(clean['values'])}")
     n = max(len(noisy["classifier"]), 1)
     for key, name in (("matcher", "matcher"), ("matcher_free", "matcher on text alone")):

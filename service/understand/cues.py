@@ -27,6 +27,7 @@ strength. :mod:`service.understand.facts` combines it with the classifier's own 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -211,8 +212,10 @@ def _evidence(grammar: tuple[FactCues, ...], unit: str, sentence: str, item_left
     return strong or weak
 
 
-def read_numbers(text: str, grammar: tuple[FactCues, ...]) -> list[CueReading]:
-    """A reading of every number of ``text`` (a cleaned text block)."""
+def read_numbers(text: str, grammar: tuple[FactCues, ...],
+                 fuzzy_ok: Callable[[int], bool] | None = None) -> list[CueReading]:
+    """A reading of every number of ``text`` (a cleaned text block). ``fuzzy_ok(start)``: whether look-alike cue
+    words are worth trying for the number at ``start`` (default: always)."""
     out: list[CueReading] = []
     for m in NUMBER.finditer(text):
         start, end = m.span()
@@ -237,6 +240,8 @@ def read_numbers(text: str, grammar: tuple[FactCues, ...]) -> list[CueReading]:
         sentence = text[_last_stop(text, start, "。\n"):_next_stop(text, unit_end, "。\n")]
         pool: list[tuple[tuple, str, str, str]] = []  # (rank, label, cue, how)
         for fuzzy in (False, True):  # exact cue words first; one look-alike character only when none speaks
+            if fuzzy and fuzzy_ok is not None and not fuzzy_ok(start):
+                break
             pool = _evidence(grammar, unit, sentence, item_left, item_right, part_left, fuzzy)
             if pool:
                 break

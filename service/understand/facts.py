@@ -62,19 +62,31 @@ def extract_facts(doc: Document, tagging: Tagging | None, fmt: str, min_confiden
     probabilities for that number (``tagging.numbers``) confirm it (+), contradict it (-) or break a tie
     between equally cued facts. Facts below ``min_confidence`` are dropped."""
     grammar = grammar_for(fmt)
+    by_place = {(tuple(n.key), n.start): n for n in tagging.numbers} if tagging is not None else {}
+
+    def fact_probs(b: int, start: int) -> dict[str, float] | None:
+        pred = by_place.get(((b,), start))
+        if pred is None:
+            return None
+        probs: dict[str, float] = {}
+        for lab, p in pred.probs.items():
+            if lab != "O" and (fid := fact_id_for_format(lab, fmt)) is not None:
+                probs[fid] = probs.get(fid, 0.0) + p
+        return probs
+
     out: list[Fact] = []
     for b, block in enumerate(doc.blocks):
         if block.kind == "table" or not block.text:
             continue
-        for r in read_numbers(block.text, grammar):
+
+        def fuzzy_ok(start: int, b: int = b) -> bool:
+            return max((fact_probs(b, start) or {}).values(), default=0.0) >= FUZZY_NEEDS
+
+        for r in read_numbers(block.text, grammar, fuzzy_ok):
             if r.label is None:
                 continue
-            pred = tagging.number_at((b,), r.start) if tagging is not None else None
-            probs: dict[str, float] = {}
-            if pred is not None:
-                for lab, p in pred.probs.items():
-                    if lab != "O" and (fid := fact_id_for_format(lab, fmt)) is not None:
-                        probs[fid] = probs.get(fid, 0.0) + p
+            seen = fact_probs(b, r.start)
+            probs = seen or {}
             label = r.label
             if r.strength.endswith("~") and (max(probs.values(), default=0.0) < FUZZY_NEEDS):
                 continue  # a cue read through a look-alike character counts only when the classifier sees a fact
@@ -96,7 +108,7 @@ def extract_facts(doc: Document, tagging: Tagging | None, fmt: str, min_confiden
                 id=label, kind="text" if label.startswith("x.") else "cell", value=value, text=r.text,
                 sentence=sentence_around(block.text, r.start, r.end), block=b, start=r.start, end=r.end,
                 page=block.provenance.page, bbox=block.provenance.bbox, origin=block.provenance.origin,
-                cue=r.cue, evidence=r.strength, classifier=round(p_same, 4) if pred is not None else None,
+                cue=r.cue, evidence=r.strength, classifier=round(p_same, 4) if seen is not None else None,
                 confidence=conf))
     return out
 
