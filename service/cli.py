@@ -1,4 +1,4 @@
-"""Command line: xxgk extract | check | eval."""
+"""Command line: xxgk extract | check | series | eval."""
 from __future__ import annotations
 
 import sys
@@ -56,6 +56,28 @@ def check_cmd(file: Path = typer.Argument(..., help="report file")) -> None:
     result = _extract(file)
     failed = print_report(result, console)
     raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+@app.command("series")
+def series_cmd(files: list[Path] = typer.Argument(..., help="reports of one or more agencies, several years")) -> None:
+    """Checks across the years of one agency: 上年结转 = last year's 结转下年度, table 2's 现行有效件数 carry.
+
+    Heuristic findings (never changes). Exit code 0 when every assessable check passes, 1 otherwise.
+    """
+    from service.reconcile.cross import cross_report_checks
+
+    checks = cross_report_checks([_extract(f) for f in files])
+    table = Table(title="checks across reports")
+    for col in ("agency", "years", "rule", "instance", "status", "detail"):
+        table.add_column(col)
+    for c in checks:
+        style = {"pass": "green", "fail": "red"}.get(c.status, "dim")
+        table.add_row(c.agency, f"{c.years[0]}→{c.years[1]}", c.rule, c.instance, f"[{style}]{c.status}[/{style}]",
+                      c.message)
+    console.print(table)
+    if not checks:
+        console.print("no two consecutive years of one agency among these reports")
+    raise typer.Exit(EXIT_FINDINGS if any(c.status == "fail" for c in checks) else EXIT_OK)
 
 
 @app.command("eval")
