@@ -34,10 +34,11 @@ test: install-dev  ## run the whole test suite
 eval: install  ## accuracy on the dev reports
 	$(VENV)/bin/xxgk eval datasets/dev-reports --all-sources
 
-bench: install  ## benchmarks (figures quoted in the README); the scan benchmark takes ~15 minutes
+bench: install-dev  ## benchmarks (figures quoted in the README); the scan benchmarks take ~15 + ~8 minutes
 	$(PY) benchmarks/bench_digital.py
 	$(PY) benchmarks/bench_ocr.py
 	$(PY) benchmarks/bench_classifier.py
+	$(PY) benchmarks/bench_reconcile.py
 	$(PY) benchmarks/bench_scan.py --presets moderate fax
 
 train: install-dev  ## retrain the token classifier end to end into models/tagger (≈45 min on 2 cores), then benchmark it
