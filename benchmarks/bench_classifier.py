@@ -269,7 +269,7 @@ def main() -> None:
           f"recall {recall:.2%}")
     if errors:
         print("\n".join(errors[:40]))
-    for rate in (0.0, args.rate):
+    for rate in (0.0, args.rate) if args.synthetic_docs else ():
         for name, t in (("cue grammar + classifier", tagger), ("cue grammar alone", None)):
             p, r, n = synthetic_facts(t, args.synthetic_seed, args.synthetic_docs, rate)
             print(f"  held-out synthetic reports ({args.synthetic_docs}, seed {args.synthetic_seed}, "

@@ -32,6 +32,8 @@ class ReconcileSettings(BaseModel):
     heuristic_rule_cost: float = 3.5
     doubt: float = 0.6
     review_below: float = 0.9
+    unchecked_min_reading: float = 0.975
+    review_repairs: bool = True
     prior_doubled: float = 0.004
     prior_repeated: float = 0.004
     prior_missed_edge: float = 0.0004

@@ -63,8 +63,9 @@ def _beam(ocr: OcrText, priors: Priors) -> list[tuple[float, str]]:
         options = [(t, p) for t, p in ch.alternatives if p >= priors.min_char and (t == "" or t.isdigit() or t == ",")]
         if not any(t == ch.text for t, _ in options):
             options.append((ch.text, max(ch.confidence, priors.min_char)))
-        total = sum(p for _, p in options)
-        nxt = [(bp * p / total, bt + t) for bp, bt in beams for t, p in options]
+        # not renormalised: the mass of the classes the recognizer did not list stays unexplained, so a
+        # character read at 0.6 with nothing second keeps a reading probability of 0.6
+        nxt = [(bp * p, bt + t) for bp, bt in beams for t, p in options]
         beams = heapq.nlargest(priors.beam, nxt)
     return beams
 
@@ -114,7 +115,9 @@ def candidates(cell: CellValue, *, zeros_printed: bool = False, priors: Priors =
 
 
 def _normalise(weights: dict[int | None, tuple[float, str, str]], first: int | None = None) -> list[Reading]:
-    total = sum(p for p, _, _ in weights.values())
+    """Probabilities over the candidates; the reading as printed keeps at most its own probability (the rest of
+    the recognizer's mass went to characters it did not list)."""
+    total = max(sum(p for p, _, _ in weights.values()), 1.0)
     out = [Reading(v, t, p / total, how) for v, (p, t, how) in weights.items()]
     out.sort(key=lambda r: (r.value != first or r.how != "as read", -r.prob))
     return out

@@ -7,7 +7,10 @@
   one makes every reading in it doubtful), then goes through the isotonic map fitted on the scanned dev
   reports (``configs/reconcile/calibration.yaml``, by ``benchmarks/bench_reconcile.py --fit``).
 * ``needs_review`` when the calibrated confidence is below ``review_below`` (configs/pipeline.yaml), with the
-  reasons: low reading confidence, repaired by <rule>, source rule failure, mapping uncertain, inferred.
+  reasons: low reading confidence, repaired by <rule>, source rule failure, mapping uncertain, inferred (and
+  "not found in the scan" for absent cells of a scan). A reading no rule checks (table 2) is flagged below
+  ``unchecked_min_reading``: nothing else can catch a misreading there. Every repair is reviewed
+  (``review_repairs``): a reviewer confirms what the rules chose.
   Where a rule stays broken in an OCR'd table, the prime suspects are flagged: a cell in two broken rules, else
   the least certain reading of the rule. Digital sources are read exactly: their broken rules are findings in
   ``checks``, not cells to review.
@@ -24,7 +27,7 @@ import yaml
 from service.config import ReconcileSettings
 from service.reconcile.candidates import Priors, candidates
 from service.reconcile.rules import Equation, equations
-from service.reconcile.solver import Reconciliation, holds, reconcile
+from service.reconcile.solver import Reconciliation, blank_side, holds, reconcile
 from service.result import CellValue
 from service.schema import CONFIG_DIR, FormatSchema
 
@@ -32,6 +35,7 @@ LOW_READING = "low reading confidence"
 SOURCE_FAILURE = "source rule failure"
 MAPPING = "mapping uncertain"
 INFERRED = "inferred"
+NOT_FOUND = "not found in the scan"
 
 
 @dataclass
@@ -115,18 +119,27 @@ def reconcile_cells(cells: dict[str, CellValue], schema: FormatSchema, cfg: Reco
     holding: dict[str, int] = {}
     broken: dict[str, int] = {}
     broken_eqs: list[Equation] = []
+    covered: set[str] = set()  # cells some rule of the format checks
     for eq in equations(schema, single_other_processing=single_other_processing):
+        if eq.op == "==":  # an inequality that holds says little about a reading
+            covered.update(eq.lhs + eq.rhs)
         ids = set(eq.lhs + eq.rhs)
         if any(cells.get(c) is None for c in ids):
             continue
         ok = holds(eq, cells)
+        if not ok and blank_side(eq, cells):
+            continue  # broken because a whole side is printed blank: a finding in checks, no reading to doubt
         if not ok:
             broken_eqs.append(eq)
         for c in ids:
             (holding if ok else broken)[c] = (holding if ok else broken).get(c, 0) + 1
     suspects = _suspects(broken_eqs, cells, reading)
     calibrate = load_calibration(cfg.calibration_file)
+    scanned = bool(reading)
     for cid, cell in cells.items():
+        if cell.status == "absent" and scanned and cell.inferred_value is None and not cell.needs_review:
+            cell.needs_review = True  # in a scan, a cell not found may be a cell not read
+            cell.review_reasons.append(NOT_FOUND)
         if cell.status in ("absent", "not_applicable", "unparseable"):
             continue
         mapping = cell.confidence if any(r.startswith("row label read differently") for r in cell.review_reasons) \
@@ -140,8 +153,11 @@ def reconcile_cells(cells: dict[str, CellValue], schema: FormatSchema, cfg: Reco
             raw = raw_confidence(1.0, mapping, holding.get(cid, 0), 0)
         cell.confidence = round(calibrate(raw), 4)
         reasons = []
+        unchecked = cid in reading and cid not in covered and reading[cid] < cfg.unchecked_min_reading
         if cid in reading and reading[cid] < cfg.doubt:
             reasons.append(LOW_READING)
+        elif unchecked:
+            reasons.append(f"{LOW_READING} (no rule checks this cell)")
         if cid in suspects:
             rules = sorted({eq.rule for eq in broken_eqs if cid in eq.lhs + eq.rhs})
             reasons.append(f"{SOURCE_FAILURE}: {', '.join(rules)}")
@@ -152,6 +168,7 @@ def reconcile_cells(cells: dict[str, CellValue], schema: FormatSchema, cfg: Reco
         for r in reasons:
             if r not in cell.review_reasons:
                 cell.review_reasons.append(r)
-        if cell.confidence < cfg.review_below or cid in suspects:
+        repaired = cell.status == "repaired" and cfg.review_repairs
+        if cell.confidence < cfg.review_below or cid in suspects or unchecked or repaired:
             cell.needs_review = True
     return rec

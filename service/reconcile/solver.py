@@ -80,6 +80,15 @@ def holds(eq: Equation, cells: dict[str, CellValue]) -> bool:
     return {"==": abs(lhs - rhs) <= 1e-6, "<=": lhs <= rhs + 1e-6, ">=": lhs >= rhs - 1e-6}[eq.op]
 
 
+def blank_side(eq: Equation, cells: dict[str, CellValue]) -> bool:
+    """Whether one side of the equation is printed all blank (a 总计 left empty: counted as 0 by the checks, but
+    the author stated nothing there)."""
+    def blank(ids: tuple[str, ...]) -> bool:
+        return all((c := cells.get(cid)) is not None and c.status == "blank" for cid in ids)
+
+    return blank(eq.lhs) or blank(eq.rhs)
+
+
 def reconcile(cells: dict[str, CellValue], schema: FormatSchema, *, single_other_processing: bool = False,
               priors: Priors = Priors(), rule_cost: float = 7.0, heuristic_rule_cost: float = 3.5, doubt: float = 0.6,
               time_limit: float = 2.0) -> Reconciliation:
@@ -94,6 +103,8 @@ def reconcile(cells: dict[str, CellValue], schema: FormatSchema, *, single_other
     every = [eq for eq in equations(schema, single_other_processing=single_other_processing)
              if all(_constant(cells.get(c)) is not None or len(cands.get(c, ())) > 1 or _free(cells.get(c))
                     for c in eq.lhs + eq.rhs)]
+    # a rule that fails because one side is printed blank (a blank 总计) says nothing about the readings
+    every = [eq for eq in every if holds(eq, cells) or not blank_side(eq, cells)]
     failing = [eq for eq in every if not holds(eq, cells)]
     variable = {c for eq in failing for c in eq.lhs + eq.rhs if len(cands.get(c, ())) > 1}
     variable |= {cid for cid, cs in cands.items() if len(cs) > 1 and cs[0].prob < doubt}
