@@ -45,6 +45,8 @@ CN = "一二三四五六七八九十"
 
 
 CRAWLED_SHARE = 0.08  # reports saved by a crawler as one run of text (cells run together, like dev r005/r010)
+SCATTERED_SHARE = 0.07  # tables read off a PDF text layer line by line (spanning labels cut up, like dev r013)
+T4_NOTES = ["注：行政复议、行政诉讼数量含上年度结转数量。", "注：本表数据含上年度结转案件。", "备注：无"]
 
 
 def _pick(rng: random.Random, table: dict[Any, float]) -> Any:
@@ -101,6 +103,42 @@ class _Grid:
             if all(not (c.row < at < c.row + c.rowspan) or c.label != VAL for c in self.cells):
                 out.append(at)
         return out
+
+    def scattered(self, rng: random.Random) -> "_Grid":
+        """The grid as a PDF text layer gives it line by line (dev r013): a label spanning rows is cut into
+        fragments on the rows it covers (（三）不 | 予公开), a long label wraps onto the next line, blank cells
+        vanish and each line's pieces are numbered left to right with no spans. Fragments keep their label."""
+        pieces: list[tuple[int, float, str, str]] = []  # (row, col order, text, label)
+        for c in self.cells:
+            text = c.text.strip()
+            if not text:
+                continue
+            k = min(c.rowspan, rng.choice([2, 2, 3]), len(text) // 2)
+            if c.label != VAL and c.rowspan >= 2 and k >= 2:
+                size = -(-len(text) // k)
+                first = c.row + (c.rowspan - k) // 2
+                for j in range(k):
+                    part = text[j * size:(j + 1) * size]
+                    if part:
+                        pieces.append((first + j, c.col, part, c.label))
+            elif c.label not in (VAL, OUTSIDE) and len(text) >= 14 and rng.random() < 0.4:
+                cut = rng.randint(len(text) // 2, len(text) - 3)
+                pieces.append((c.row, c.col, text[:cut], c.label))
+                pieces.append((c.row + 1, c.col - 0.5, text[cut:], c.label))  # before the next line's own cells
+            else:
+                pieces.append((c.row, c.col, text, c.label))
+        g = _Grid(1)
+        for row in sorted({p[0] for p in pieces}):
+            line = sorted((p for p in pieces if p[0] == row), key=lambda p: p[1])
+            for k, (_, _, text, label) in enumerate(line):
+                g.add(row, k, text, label)
+        g.n_cols = max((c.col + 1 for c in g.cells), default=1)
+        taken = {(c.row, c.col) for c in g.cells}
+        for r in range(g.n_rows):  # the document model's grids are rectangles: pad the short lines
+            for k in range(g.n_cols):
+                if (r, k) not in taken:
+                    g.add(r, k, "", VAL)
+        return g
 
 
 # ------------------------------------------------------------------ numbers
@@ -588,6 +626,8 @@ def _t4_grid(rng: random.Random, vals: dict[str, dict[str, int]], style: _Style,
         x = vals[gr][c]
         g.add(r, k, style.count(x), VAL)
         meta["truth"][f"t4.{gr}.{c}"] = parse_number(style.count(x)).value
+    if rng.random() < 0.06:  # a note row under the table, part of the grid (dev r013)
+        g.add(r + 1, 0, rng.choice(T4_NOTES), OUTSIDE, colspan=n)
     return g
 
 
@@ -795,6 +835,7 @@ class _Builder:
     page: int = 1
     used: float = 0.0  # lines used on the current page
     page_lines: float = 46.0
+    scatter_rng: random.Random | None = None  # set: tables are scattered like a PDF text layer's (dev r013)
 
     def _advance(self, lines: float) -> None:
         if self.used + lines > self.page_lines and self.used > 0:
@@ -826,6 +867,8 @@ class _Builder:
         self._put(grid)
 
     def _put(self, grid: _Grid) -> None:
+        if self.scatter_rng is not None:
+            grid = grid.scattered(self.scatter_rng)
         self._advance(grid.n_rows * 1.6)
         index = len(self.blocks)
         prov = _prov(self.page)
@@ -878,6 +921,9 @@ def synth_doc(rng: random.Random, fmt: str | None = None) -> SynthDoc:
     narrative = _narrative(rng, fmt, printed, agency.name, year)
 
     b = _Builder(page_lines=rng.choice([40.0, 46.0, 52.0]))
+    meta["scattered_tables"] = rng.random() < SCATTERED_SHARE
+    if meta["scattered_tables"]:
+        b.scatter_rng = random.Random(rng.random())
     lines, spans = _title(rng, agency.name, year)
     for line, sp in zip(lines, spans):
         b.text("paragraph", line, sp)
