@@ -34,10 +34,12 @@ class ReconcileSettings(BaseModel):
     review_below: float = 0.9
     unchecked_min_reading: float = 0.975
     review_repairs: bool = True
+    max_repairs: int = 4
     prior_doubled: float = 0.004
     prior_repeated: float = 0.004
     prior_missed_edge: float = 0.0004
     prior_missed_zero: float = 0.05
+    prior_split: float = 0.002
     calibration_file: str = "configs/reconcile/calibration.yaml"
 
 

@@ -7,7 +7,9 @@ An OCR'd cell gives its reading plus
 * a **doubled digit** read once (CTC merges two equal neighbours when it sees no gap: 11 → 1) and a digit read
   twice (1 → 11), at the prior probabilities of ``configs/reconcile.yaml``;
 * a **missed digit** at either end of the number (a detector crop that cut it off);
-* the **0 of an empty-looking cell** (a lone 0 the detector missed) where the table prints its zeros as 0.
+* the **0 of an empty-looking cell** (a lone 0 the detector missed) where the table prints its zeros as 0;
+* a **number split across two cells** (a digit read in the neighbouring cell: 1 | 23 for 12 | 3): a choice shared
+  by the two side-by-side cells, made in the solver (:func:`service.reconcile.solver.side_by_side`).
 Probabilities are normalised over a cell's candidates; the solver weighs them against the table rules.
 """
 from __future__ import annotations
@@ -31,9 +33,10 @@ class Priors:
     repeated: float = 0.004  # one digit read twice (per pair of equal neighbours)
     missed_edge: float = 0.0004  # a digit lost at either end (per digit value and end)
     missed_zero: float = 0.05  # a blank cell that printed a 0 (tables whose zeros are printed as 0)
+    split: float = 0.002  # a digit of one cell read in its neighbour (per pair of side-by-side cells and direction)
     min_char: float = 0.002  # character alternatives below this are ignored
     beam: int = 12  # readings kept by the beam over the characters
-    keep: int = 10  # candidates kept per cell (the reading as printed always among them)
+    keep: int = 8  # candidates kept per cell (the reading as printed always among them)
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def candidates(cell: CellValue, *, zeros_printed: bool = False, priors: Priors =
         if digits[i] == digits[i + 1]:
             add(_value(digits[:i] + digits[i + 1:]), p_read * priors.repeated, digits[:i] + digits[i + 1:],
                 "repeated digit")
-    for d in "0123456789":  # a digit lost at either end
+    for d in "0123456789" if cell.value != 0 else "":  # a digit lost at either end (a lone 0 is not cut)
         add(_value(d + digits), p_read * priors.missed_edge, d + digits, "missed digit")
         add(_value(digits + d), p_read * priors.missed_edge, digits + d, "missed digit")
     best = sorted(weights.items(), key=lambda kv: -kv[1][0])

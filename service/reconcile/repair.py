@@ -89,9 +89,10 @@ def reconcile_cells(cells: dict[str, CellValue], schema: FormatSchema, cfg: Reco
                     single_other_processing: bool = False) -> Reconciliation:
     """Reconcile ``cells`` in place (values, status, confidence, review flags); returns the solver's account."""
     priors = Priors(doubled=cfg.prior_doubled, repeated=cfg.prior_repeated, missed_edge=cfg.prior_missed_edge,
-                    missed_zero=cfg.prior_missed_zero)
+                    missed_zero=cfg.prior_missed_zero, split=cfg.prior_split)
     rec = reconcile(cells, schema, single_other_processing=single_other_processing, priors=priors,
-                    rule_cost=cfg.rule_cost, heuristic_rule_cost=cfg.heuristic_rule_cost, doubt=cfg.doubt)
+                    rule_cost=cfg.rule_cost, heuristic_rule_cost=cfg.heuristic_rule_cost, doubt=cfg.doubt,
+                    max_repairs=cfg.max_repairs)
     for cid, d in rec.repaired.items():
         cell = cells[cid]
         cell.original_value = cell.value

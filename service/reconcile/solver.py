@@ -9,6 +9,7 @@ rules that the repair satisfies; the rules still broken are findings about the s
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -36,7 +37,7 @@ class Decision:
 class Reconciliation:
     decisions: dict[str, Decision]  # every cell that had more than one candidate
     broken: list[Equation]  # the equations the chosen readings still break
-    status: str  # "optimal" | "feasible" | "skipped" | solver status name
+    status: str  # "optimal" | "skipped" | "too many repairs" | the solver's status when not optimal
     seconds: float
     implied: dict[str, int] = field(default_factory=dict)  # absent cells: the value the chosen readings imply
 
@@ -80,6 +81,37 @@ def holds(eq: Equation, cells: dict[str, CellValue]) -> bool:
     return {"==": abs(lhs - rhs) <= 1e-6, "<=": lhs <= rhs + 1e-6, ">=": lhs >= rhs - 1e-6}[eq.op]
 
 
+def side_by_side(cells: dict[str, CellValue]) -> list[tuple[str, str]]:
+    """Pairs (left, right) of OCR'd value cells printed next to each other in one table row (same schema row,
+    same page, boxes overlapping vertically, nothing between them)."""
+    rows: dict[tuple[str, int | None], list[tuple[float, float, float, float, str]]] = {}
+    for cid, cell in cells.items():
+        src = cell.source
+        if cell.ocr is None or src is None or src.bbox is None or cell.status not in ("read", "blank"):
+            continue
+        rows.setdefault((cid.rsplit(".", 1)[0], src.page), []).append((*src.bbox, cid))
+    out = []
+    for boxes in rows.values():
+        boxes.sort()
+        for (x0, y0, x1, y1, a), (u0, v0, u1, v1, b) in zip(boxes, boxes[1:]):
+            if min(y1, v1) - max(y0, v0) >= 0.5 * min(y1 - y0, v1 - v0):
+                out.append((a, b))
+    return out
+
+
+def _moves(left: CellValue, right: CellValue) -> list[tuple[int, int]]:
+    """(left, right) values if a digit printed in one cell was read in its neighbour: 1 | 23 -> 12 | 3, 12 | 3 ->
+    1 | 23."""
+    a = "" if left.value is None else str(left.value)
+    b = "" if right.value is None else str(right.value)
+    out = []
+    if len(b) >= 2 and (len(b) == 2 or b[1] != "0"):
+        out.append((int(a + b[0]), int(b[1:])))
+    if len(a) >= 2 and (a[-1] != "0" or not b):
+        out.append((int(a[:-1]), int(a[-1] + b)))
+    return [(x, y) for x, y in out if (x, y) != (left.value, right.value)]
+
+
 def blank_side(eq: Equation, cells: dict[str, CellValue]) -> bool:
     """Whether one side of the equation is printed all blank (a 总计 left empty: counted as 0 by the checks, but
     the author stated nothing there)."""
@@ -91,9 +123,11 @@ def blank_side(eq: Equation, cells: dict[str, CellValue]) -> bool:
 
 def reconcile(cells: dict[str, CellValue], schema: FormatSchema, *, single_other_processing: bool = False,
               priors: Priors = Priors(), rule_cost: float = 7.0, heuristic_rule_cost: float = 3.5, doubt: float = 0.6,
-              time_limit: float = 2.0) -> Reconciliation:
+              max_repairs: int = 4, time_limit: float = 1.0) -> Reconciliation:
     """The least-cost readings under the rules. ``rule_cost``: the cost of a broken rule, in nats; ``doubt``: a
-    cell whose reading as printed has less probability than this is open to change even under rules that hold."""
+    cell whose reading as printed has less probability than this is open to change even under rules that hold.
+    Readings change only when the solver proves its choice optimal and it repairs at most ``max_repairs`` cells
+    (more is no longer a small explanation of the broken rules: the reviewer decides)."""
     t0 = time.perf_counter()
     zeros = _zeros_printed(cells)
     cands = {cid: candidates(cell, zeros_printed=cid.split(".")[0] in zeros, priors=priors)
@@ -108,6 +142,8 @@ def reconcile(cells: dict[str, CellValue], schema: FormatSchema, *, single_other
     failing = [eq for eq in every if not holds(eq, cells)]
     variable = {c for eq in failing for c in eq.lhs + eq.rhs if len(cands.get(c, ())) > 1}
     variable |= {cid for cid, cs in cands.items() if len(cs) > 1 and cs[0].prob < doubt}
+    pairs = [(a, b) for a, b in side_by_side(cells) if a in variable or b in variable]
+    variable |= {c for pair in pairs for c in pair if len(cands.get(c, ())) > 1}  # a digit may have moved
     eqs = [eq for eq in every if any(c in variable for c in eq.lhs + eq.rhs)]
     if not variable or not eqs:
         return Reconciliation({}, failing, "skipped", time.perf_counter() - t0)
@@ -115,20 +151,32 @@ def reconcile(cells: dict[str, CellValue], schema: FormatSchema, *, single_other
 
     model = cp_model.CpModel()
     free: dict[str, cp_model.IntVar] = {}  # absent cells: unknowns the rules may set (their inference is redone)
-    pick: dict[str, list[cp_model.IntVar]] = {}
     cost_terms = []
+    options: dict[str, list[tuple[Reading, cp_model.IntVar]]] = {}
     for cid in sorted(involved):
-        xs = [model.NewBoolVar(f"{cid}#{k}") for k in range(len(cands[cid]))]
-        model.AddExactlyOne(xs)
-        pick[cid] = xs
         base = cands[cid][0].cost
-        cost_terms += [round(SCALE * (r.cost - base)) * x for r, x in zip(cands[cid], xs)]
+        options[cid] = []
+        for k, r in enumerate(cands[cid]):
+            x = model.NewBoolVar(f"{cid}#{k}")
+            options[cid].append((r, x))
+            cost_terms.append(round(SCALE * (r.cost - base)) * x)
+    for a, b in pairs:  # a number split across two cells: one choice shared by both cells
+        if a not in options or b not in options:
+            continue
+        for k, (va, vb) in enumerate(_moves(cells[a], cells[b])):
+            m = model.NewBoolVar(f"{a}~{b}#{k}")
+            how = "split across cells"
+            options[a].append((Reading(va, str(va), cands[a][0].prob * priors.split, how), m))
+            options[b].append((Reading(vb, str(vb), cands[b][0].prob, how), m))
+            cost_terms.append(round(SCALE * -math.log(priors.split)) * m)
+    for opts in options.values():
+        model.AddExactlyOne([x for _, x in opts])
 
     def expr(ids: tuple[str, ...]):
         terms, const = [], 0
         for c in ids:
-            if c in pick:
-                terms += [(r.value or 0) * x for r, x in zip(cands[c], pick[c])]
+            if c in options:
+                terms += [(r.value or 0) * x for r, x in options[c]]
             elif _free(cells.get(c)):
                 if c not in free:
                     free[c] = model.NewIntVar(0, FREE_MAX, f"free:{c}")
@@ -155,18 +203,20 @@ def reconcile(cells: dict[str, CellValue], schema: FormatSchema, *, single_other
     solver.parameters.max_time_in_seconds = time_limit
     solver.parameters.num_workers = 1
     status = solver.Solve(model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return Reconciliation({}, failing, solver.StatusName(status), time.perf_counter() - t0)
+    if status != cp_model.OPTIMAL:  # only a proven least-cost choice changes a reading
+        return Reconciliation({}, failing, solver.StatusName(status).lower(), time.perf_counter() - t0)
     decisions: dict[str, Decision] = {}
-    for cid, xs in pick.items():
-        k = next(i for i, x in enumerate(xs) if solver.Value(x))
-        decisions[cid] = Decision(cid, cands[cid][k], cands[cid][0], cands[cid])
+    for cid, opts in options.items():
+        chosen = next(r for r, x in opts if solver.Value(x))
+        decisions[cid] = Decision(cid, chosen, cands[cid][0], [r for r, _ in opts])
     broken = [eq for eq, kept in ok if not solver.Value(kept)]
     held = [eq for eq, kept in ok if solver.Value(kept)]
     for d in decisions.values():
         if d.reading.value != d.original.value:
             d.rules = sorted({eq.rule for eq in held if d.cell_id in eq.lhs + eq.rhs})
-    name = "optimal" if status == cp_model.OPTIMAL else "feasible"
     implied = {c: solver.Value(v) for c, v in free.items()}
-    return Reconciliation(decisions, broken, name, time.perf_counter() - t0, implied)
+    changed = [d for d in decisions.values() if d.reading.value != d.original.value]
+    if len(changed) > max_repairs:  # no small explanation: leave the readings to the reviewer
+        return Reconciliation({}, failing, "too many repairs", time.perf_counter() - t0)
+    return Reconciliation(decisions, broken, "optimal", time.perf_counter() - t0, implied)
 

@@ -90,3 +90,22 @@ def test_candidates_of_an_ocr_reading(scan):
     assert (got.value, got.original_value) == (2, 22)  # a digit read twice, and the rules pick the single one
     cands = {r.value: r.how for r in candidates(got.model_copy(update={"value": 22, "status": "read"}))}
     assert cands[22] == "as read" and cands[2] == "repeated digit" and cands[222] == "doubled digit"
+
+
+def test_a_digit_read_in_the_neighbouring_cell_is_moved_back(scan):
+    # row 一: 自然人 1 | 商业企业 1 | ... | 总计 2; the first 1 drifted right: read as blank | 11
+    doc = scan.model_copy(deep=True)
+    b, i = _cell_at(doc, "1", "一、本年新收")
+    grid = doc.blocks[b].table
+    left = grid.cells[i]
+    j = next(k for k, c in enumerate(grid.cells) if c.row == left.row and c.col == left.col + left.colspan)
+    right = grid.cells[j]
+    one = right.ocr.chars[0]
+    grid.cells[i] = left.model_copy(update={"text": "", "raw": "", "ocr": left.ocr.model_copy(
+        update={"text": "", "chars": ()})})
+    grid.cells[j] = right.model_copy(update={"text": "11", "raw": "11", "ocr": right.ocr.model_copy(
+        update={"text": "11", "chars": (one, one)})})
+    result = extract_document(doc)
+    a, c = result.cells["t3.new_received.natural_person"], result.cells["t3.new_received.commercial_enterprise"]
+    assert (a.value, a.status, c.value, c.status, c.original_value) == (1, "repaired", 1, "repaired", 11)
+    assert "split across cells" in a.review_reasons[0] and a.needs_review and c.needs_review
