@@ -49,6 +49,9 @@ class OcrText(BaseModel):
     confidence: float  # mean of the character confidences; 0.0 for no text
     box: BBox  # the crop (or line) in page pixels
     chars: tuple[OcrChar, ...] = Field(default=())
+    # table cells with no characters: True when the crop held ink the recognizer read as nothing (an
+    # empty-looking cell that may print a faint 0), False when it was clean, None when not known
+    ink: bool | None = None
 
     @property
     def min_confidence(self) -> float:

@@ -529,5 +529,6 @@ def _table_cell(cell: JoinedCell, read: dict[tuple[int, GridCell], CellText], sc
         provenance=Provenance(
             page=first.page, bbox=(x0, y0, x1, y1), origin=Origin.OCR, confidence=confidence
         ),
-        ocr=OcrText(text=raw, confidence=_mean_confidence(chars), box=first.cell.bbox, chars=chars),
+        ocr=OcrText(text=raw, confidence=_mean_confidence(chars), box=first.cell.bbox, chars=chars,
+                    ink=None if chars else not all(part.empty for part in parts)),
     )

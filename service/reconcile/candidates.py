@@ -7,7 +7,8 @@ An OCR'd cell gives its reading plus
 * a **doubled digit** read once (CTC merges two equal neighbours when it sees no gap: 11 → 1) and a digit read
   twice (1 → 11), at the prior probabilities of ``configs/reconcile.yaml``;
 * a **missed digit** at either end of the number (a detector crop that cut it off);
-* the **0 of an empty-looking cell** (a lone 0 the detector missed) where the table prints its zeros as 0;
+* the **0 of an empty-looking cell**: a cell whose crop held ink the recognizer read as nothing (``OcrText.ink``)
+  is most likely a faint 0 where the table prints its zeros as 0 (the rules cannot tell: a blank counts as 0);
 * a **number split across two cells** (a digit read in the neighbouring cell: 1 | 23 for 12 | 3): a choice shared
   by the two side-by-side cells, made in the solver (:func:`service.reconcile.solver.side_by_side`).
 Probabilities are normalised over a cell's candidates; the solver weighs them against the table rules.
@@ -33,6 +34,7 @@ class Priors:
     repeated: float = 0.004  # one digit read twice (per pair of equal neighbours)
     missed_edge: float = 0.0004  # a digit lost at either end (per digit value and end)
     missed_zero: float = 0.05  # a blank cell that printed a 0 (tables whose zeros are printed as 0)
+    ink_zero: float = 0.8  # a cell with ink read as nothing is a 0 (tables whose zeros are printed as 0)
     split: float = 0.002  # a digit of one cell read in its neighbour (per pair of side-by-side cells and direction)
     min_char: float = 0.002  # character alternatives below this are ignored
     beam: int = 12  # readings kept by the beam over the characters
@@ -81,9 +83,13 @@ def candidates(cell: CellValue, *, zeros_printed: bool = False, priors: Priors =
     if ocr is None or cell.status not in ("read", "blank") or isinstance(cell.value, float):
         return [as_read]
     if cell.status == "blank":
-        if not zeros_printed:
+        if ocr.ink:  # ink the recognizer read as nothing: most likely a faint 0 where the table prints zeros
+            p0 = priors.ink_zero if zeros_printed else 0.5
+        elif ocr.ink is None and zeros_printed:
+            p0 = priors.missed_zero
+        else:
             return [as_read]
-        return _normalise({None: (1.0 - priors.missed_zero, "", "as read"), 0: (priors.missed_zero, "0", "missed 0")})
+        return _normalise({None: (1.0 - p0, "", "as read"), 0: (p0, "0", "missed 0")})
     weights: dict[int | None, tuple[float, str, str]] = {}
 
     def add(value: int | None | bool, p: float, text: str, how: str) -> None:

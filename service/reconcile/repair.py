@@ -27,7 +27,7 @@ import yaml
 from service.config import ReconcileSettings
 from service.reconcile.candidates import Priors, candidates
 from service.reconcile.rules import Equation, equations
-from service.reconcile.solver import Reconciliation, blank_side, holds, reconcile
+from service.reconcile.solver import Reconciliation, blank_side, holds, reconcile, zeros_printed
 from service.result import CellValue
 from service.schema import CONFIG_DIR, FormatSchema
 
@@ -90,6 +90,14 @@ def reconcile_cells(cells: dict[str, CellValue], schema: FormatSchema, cfg: Reco
     """Reconcile ``cells`` in place (values, status, confidence, review flags); returns the solver's account."""
     priors = Priors(doubled=cfg.prior_doubled, repeated=cfg.prior_repeated, missed_edge=cfg.prior_missed_edge,
                     missed_zero=cfg.prior_missed_zero, split=cfg.prior_split)
+    zeros = zeros_printed(cells)
+    for cid, cell in cells.items():  # ink read as nothing: the rules cannot decide (blank counts as 0), the ink can
+        if cell.status == "blank" and cell.ocr is not None and cell.ocr.ink:
+            best = max(candidates(cell, zeros_printed=cid.split(".")[0] in zeros, priors=priors), key=lambda r: r.prob)
+            if best.value == 0:
+                cell.original_value, cell.value, cell.status = None, 0, "repaired"
+                cell.review_reasons.append("repaired: an empty-looking cell with ink, read as 0 (the table prints its "
+                                           "zeros)")
     rec = reconcile(cells, schema, single_other_processing=single_other_processing, priors=priors,
                     rule_cost=cfg.rule_cost, heuristic_rule_cost=cfg.heuristic_rule_cost, doubt=cfg.doubt,
                     max_repairs=cfg.max_repairs)

@@ -46,7 +46,7 @@ class Reconciliation:
         return {cid: d for cid, d in self.decisions.items() if d.reading.value != d.original.value}
 
 
-def _zeros_printed(cells: dict[str, CellValue]) -> set[str]:
+def zeros_printed(cells: dict[str, CellValue]) -> set[str]:
     """Tables (t2/t3/t4) whose OCR'd cells print zeros as 0 (three or more): a blank there may be a lost 0."""
     count: dict[str, int] = {}
     for cid, cell in cells.items():
@@ -129,7 +129,7 @@ def reconcile(cells: dict[str, CellValue], schema: FormatSchema, *, single_other
     Readings change only when the solver proves its choice optimal and it repairs at most ``max_repairs`` cells
     (more is no longer a small explanation of the broken rules: the reviewer decides)."""
     t0 = time.perf_counter()
-    zeros = _zeros_printed(cells)
+    zeros = zeros_printed(cells)
     cands = {cid: candidates(cell, zeros_printed=cid.split(".")[0] in zeros, priors=priors)
              for cid, cell in cells.items()}
     # As read, every rule that holds costs nothing to keep: only cells of a broken rule (and readings the

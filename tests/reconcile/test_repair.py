@@ -109,3 +109,20 @@ def test_a_digit_read_in_the_neighbouring_cell_is_moved_back(scan):
     a, c = result.cells["t3.new_received.natural_person"], result.cells["t3.new_received.commercial_enterprise"]
     assert (a.value, a.status, c.value, c.status, c.original_value) == (1, "repaired", 1, "repaired", 11)
     assert "split across cells" in a.review_reasons[0] and a.needs_review and c.needs_review
+
+
+def test_an_empty_looking_cell_with_ink_is_a_zero_to_review(scan):
+    # the seed's table 3 prints its zeros as 0; a 0 the recognizer read as nothing, but whose crop held ink
+    doc = scan.model_copy(deep=True)
+    b, i = _cell_at(doc, "0", "二、上年结转")
+    cell = doc.blocks[b].table.cells[i]
+    doc.blocks[b].table.cells[i] = cell.model_copy(update={"text": "", "raw": "", "ocr": cell.ocr.model_copy(
+        update={"text": "", "chars": (), "ink": True})})
+    result = extract_document(doc)
+    got = result.cells["t3.carried_over.natural_person"]
+    assert (got.value, got.status, got.original_value, got.needs_review) == (0, "repaired", None, True)
+    clean = doc.model_copy(deep=True)  # the same cell with a clean crop stays blank: blank is not zero
+    c = clean.blocks[b].table.cells[i]
+    clean.blocks[b].table.cells[i] = c.model_copy(update={"ocr": c.ocr.model_copy(update={"ink": False})})
+    kept = extract_document(clean).cells["t3.carried_over.natural_person"]
+    assert (kept.value, kept.status) == (None, "blank")
