@@ -121,10 +121,7 @@ def reconcile_cells(cells: dict[str, CellValue], schema: FormatSchema, cfg: Reco
     for cid, cell in cells.items():
         if cell.ocr is None or cell.status not in ("read", "blank", "repaired"):
             continue
-        if cid in rec.decisions:
-            reading[cid] = rec.decisions[cid].reading.prob
-        else:
-            reading[cid] = candidates(cell, priors=priors)[0].prob
+        reading[cid] = rec.decisions[cid].reading.prob if cid in rec.decisions else rec.readings.get(cid, 1.0)
     holding: dict[str, int] = {}
     broken: dict[str, int] = {}
     broken_eqs: list[Equation] = []

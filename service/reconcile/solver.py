@@ -40,6 +40,7 @@ class Reconciliation:
     status: str  # "optimal" | "skipped" | "too many repairs" | the solver's status when not optimal
     seconds: float
     implied: dict[str, int] = field(default_factory=dict)  # absent cells: the value the chosen readings imply
+    readings: dict[str, float] = field(default_factory=dict)  # OCR'd cells: probability of the reading as read
 
     @property
     def repaired(self) -> dict[str, Decision]:
@@ -132,6 +133,7 @@ def reconcile(cells: dict[str, CellValue], schema: FormatSchema, *, single_other
     zeros = zeros_printed(cells)
     cands = {cid: candidates(cell, zeros_printed=cid.split(".")[0] in zeros, priors=priors)
              for cid, cell in cells.items()}
+    readings = {cid: cs[0].prob for cid, cs in cands.items() if cells[cid].ocr is not None}
     # As read, every rule that holds costs nothing to keep: only cells of a broken rule (and readings the
     # recognizer itself doubts) are open to change; all the rules they take part in constrain them.
     every = [eq for eq in equations(schema, single_other_processing=single_other_processing)
@@ -146,7 +148,7 @@ def reconcile(cells: dict[str, CellValue], schema: FormatSchema, *, single_other
     variable |= {c for pair in pairs for c in pair if len(cands.get(c, ())) > 1}  # a digit may have moved
     eqs = [eq for eq in every if any(c in variable for c in eq.lhs + eq.rhs)]
     if not variable or not eqs:
-        return Reconciliation({}, failing, "skipped", time.perf_counter() - t0)
+        return Reconciliation({}, failing, "skipped", time.perf_counter() - t0, readings=readings)
     involved = {c for eq in eqs for c in eq.lhs + eq.rhs if c in variable}
 
     model = cp_model.CpModel()
@@ -204,7 +206,8 @@ def reconcile(cells: dict[str, CellValue], schema: FormatSchema, *, single_other
     solver.parameters.num_workers = 1
     status = solver.Solve(model)
     if status != cp_model.OPTIMAL:  # only a proven least-cost choice changes a reading
-        return Reconciliation({}, failing, solver.StatusName(status).lower(), time.perf_counter() - t0)
+        return Reconciliation({}, failing, solver.StatusName(status).lower(), time.perf_counter() - t0,
+                              readings=readings)
     decisions: dict[str, Decision] = {}
     for cid, opts in options.items():
         chosen = next(r for r, x in opts if solver.Value(x))
@@ -217,6 +220,6 @@ def reconcile(cells: dict[str, CellValue], schema: FormatSchema, *, single_other
     implied = {c: solver.Value(v) for c, v in free.items()}
     changed = [d for d in decisions.values() if d.reading.value != d.original.value]
     if len(changed) > max_repairs:  # no small explanation: leave the readings to the reviewer
-        return Reconciliation({}, failing, "too many repairs", time.perf_counter() - t0)
-    return Reconciliation(decisions, broken, "optimal", time.perf_counter() - t0, implied)
+        return Reconciliation({}, failing, "too many repairs", time.perf_counter() - t0, readings=readings)
+    return Reconciliation(decisions, broken, "optimal", time.perf_counter() - t0, implied, readings)
 

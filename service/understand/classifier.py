@@ -165,18 +165,8 @@ class Tagger:
 
     def _spans(self, key: SegmentKey, text: str, tok: np.ndarray, lab: np.ndarray) -> list[SpanPrediction]:
         """BIO decoding of one segment: a span starts at B-x (or an I-x after something else) and runs on I-x.
-
-        Facts are numbers: instead of BIO spans, every whole number of a text block is one candidate, labelled
-        by the mean of its characters' label probabilities (a fact label when that beats O and the rest)."""
-        out = [s for s in self._bio_spans(key, text, tok, lab) if not self._fact[self.labels.index(s.label)]]
-        if len(key) == 1:
-            for m in _NUMBER.finditer(text[:len(lab)]):
-                mean = lab[m.start():m.end()].mean(axis=0)
-                li = int(mean.argmax())
-                if self._fact[li]:
-                    out.append(SpanPrediction(key=key, start=m.start(), end=m.end(), label=self.labels[li],
-                                              text=m.group(), confidence=float(mean[li])))
-        return sorted(out, key=lambda s: s.start)
+        Fact labels are left out: facts are numbers, read per number (``Tagging.numbers``)."""
+        return [s for s in self._bio_spans(key, text, tok, lab) if not self._fact[self.labels.index(s.label)]]
 
     def _bio_spans(self, key: SegmentKey, text: str, tok: np.ndarray, lab: np.ndarray) -> list[SpanPrediction]:
         best = tok.argmax(axis=1)

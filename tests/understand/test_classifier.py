@@ -96,6 +96,7 @@ def test_tagging_is_deterministic_and_offsets_are_exact():
         text = block.text if len(span.key) == 1 else next(
             c.text for c in block.table.cells if (c.row, c.col) == span.key[1:])
         assert text[span.start:span.end] == span.text
+    assert a.numbers and all(doc.blocks[n.key[0]].text[n.start:n.end] == n.text for n in a.numbers)
 
 
 def test_random_noise_rarely_moves_labels():
