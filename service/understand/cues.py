@@ -6,11 +6,13 @@ The token classifier proposes fact labels for numbers, but it ties numbers to th
 
 * a number is a candidate when a count unit follows it (件, 条, 场 …, the fact's ``units``) and nothing marks it
   as something else (a percentage, a date, an ordinal 第N, an approximation 约 / 余, a 文号);
-* **item** = the text between the nearest separators (，、；。：and brackets) around the number; **sentence part**
-  = the text back to the previous ；。 (or to the enclosing bracket);
+* **item** = the text between the nearest separators (，、；。：and brackets) around the number (an item that is only
+  a filler — 共, 合计 — or a bracket takes in the item before it); **sentence part** = the text back to the previous
+  ；。 (or to the enclosing bracket);
 * strong evidence: one of the fact's ``cues`` in the item before the number (共受理政府信息公开申请 1295 件), or
-  one of its ``after`` cues after it (1件结转下年度继续办理). The cue that ends nearest the number wins, the
-  longer one on a tie (予以公开及部分公开 beats 部分公开);
+  one of its ``after`` cues after it (1件结转下年度继续办理). Cues rank by their distance from the number minus
+  their length: the nearest wins, a longer one may stand further away (作出不予公开答复2件: 不予公开, not 答复), a
+  tie goes to the longer (予以公开及部分公开 beats 部分公开);
 * ``light`` cues (答复 of the application counts) rank after every other fact's cue in the item: 予以公开类答复14件
   is a 予以公开 count;
 * weak evidence, only when no cue speaks: one of the fact's ``nouns`` in the item, after the nearest of its
@@ -20,6 +22,9 @@ The token classifier proposes fact labels for numbers, but it ties numbers to th
 * a number inside a bracket that starts with 其中 is a sub-count, never a fact, and so is a number listed after a
   verb of publication contents (刊登 …) in its sentence part; ``requires`` words must appear in
   the sentence (申请 for the application counts).
+
+Exact cue words first; only where none speaks, cue words of four or more characters with one look-alike character
+(OCR: 政府倍息 for 政府信息), which the caller admits only where the classifier sees a fact.
 
 The result is a :class:`CueReading` per candidate number: the fact chosen (or None), the cue that decided and its
 strength. :mod:`service.understand.facts` combines it with the classifier's own reading.
