@@ -9,6 +9,7 @@ from service.understand.matcher import MIN_SCORE, best_similarity
 
 UNLABELED_SCORE = 0.3  # a value row without a label may fill a gap in the expected order
 REVIEW_MAPPING_SCORE = 0.8  # below this, a row mapped despite a disagreement of the two label readers is reviewed
+DISAGREEMENT = "row label read differently"  # review reason prefix of cells whose row the two readers read apart
 
 
 def source_of(value: Value) -> CellSource:
@@ -168,7 +169,7 @@ def mark_disagreement(cells: list[CellValue], message: str, score: float) -> Non
     """Cells of a row whose label the two readers read differently: confidence at most the mapping score."""
     for cell in cells:
         cell.confidence = min(cell.confidence, round(score, 3))
-        reason = f"row label read differently: {message}"
+        reason = f"{DISAGREEMENT}: {message}"
         if score < REVIEW_MAPPING_SCORE and reason not in cell.review_reasons:
             cell.needs_review = True
             cell.review_reasons.append(reason)

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from service.assemble.common import DISAGREEMENT
 from service.config import ReconcileSettings
 from service.reconcile.candidates import Priors, candidates
 from service.reconcile.rules import Equation, equations
@@ -90,17 +91,34 @@ def reconcile_cells(cells: dict[str, CellValue], schema: FormatSchema, cfg: Reco
     """Reconcile ``cells`` in place (values, status, confidence, review flags); returns the solver's account."""
     priors = Priors(doubled=cfg.prior_doubled, repeated=cfg.prior_repeated, missed_edge=cfg.prior_missed_edge,
                     missed_zero=cfg.prior_missed_zero, split=cfg.prior_split)
+    _zeros_with_ink(cells, priors)
+    rec = reconcile(cells, schema, single_other_processing=single_other_processing, priors=priors,
+                    rule_cost=cfg.rule_cost, heuristic_rule_cost=cfg.heuristic_rule_cost, doubt=cfg.doubt,
+                    max_repairs=cfg.max_repairs)
+    _apply(rec, cells)
+    # reading probability of every OCR'd cell (the chosen candidate's; as read when the solver did not look)
+    reading = {cid: rec.decisions[cid].reading.prob if cid in rec.decisions else rec.readings.get(cid, 1.0)
+               for cid, cell in cells.items() if cell.ocr is not None and cell.status in ("read", "blank", "repaired")}
+    support = _support(cells, schema, single_other_processing)
+    suspects = _suspects(support.broken_eqs, cells, reading)
+    _score_and_flag(cells, cfg, reading, support, suspects)
+    return rec
+
+
+def _zeros_with_ink(cells: dict[str, CellValue], priors: Priors) -> None:
+    """Blank cells whose crop held ink, in tables that print zeros: 0 (the rules cannot decide, blank counts as 0)."""
     zeros = zeros_printed(cells)
-    for cid, cell in cells.items():  # ink read as nothing: the rules cannot decide (blank counts as 0), the ink can
+    for cid, cell in cells.items():
         if cell.status == "blank" and cell.ocr is not None and cell.ocr.ink:
             best = max(candidates(cell, zeros_printed=cid.split(".")[0] in zeros, priors=priors), key=lambda r: r.prob)
             if best.value == 0:
                 cell.original_value, cell.value, cell.status = None, 0, "repaired"
                 cell.review_reasons.append("repaired: an empty-looking cell with ink, read as 0 (the table prints its "
                                            "zeros)")
-    rec = reconcile(cells, schema, single_other_processing=single_other_processing, priors=priors,
-                    rule_cost=cfg.rule_cost, heuristic_rule_cost=cfg.heuristic_rule_cost, doubt=cfg.doubt,
-                    max_repairs=cfg.max_repairs)
+
+
+def _apply(rec: Reconciliation, cells: dict[str, CellValue]) -> None:
+    """The solver's repairs into the cells, the original reading kept; inferred values follow the repair."""
     for cid, d in rec.repaired.items():
         cell = cells[cid]
         cell.original_value = cell.value
@@ -110,25 +128,25 @@ def reconcile_cells(cells: dict[str, CellValue], schema: FormatSchema, cfg: Reco
         cell.alternatives = [r.value for r in d.candidates if r.value is not None and r.value != d.reading.value][:3]
         cell.review_reasons.append(f"repaired by {', '.join(d.rules) or 'the rules'} ({d.reading.how}: read "
                                    f"{d.original.text or 'blank'}, rules say {d.reading.text or 'blank'})")
-
     if rec.repaired:  # values inferred from the readings (a lost 其他 column, a missing 总计) follow the repair
         for cid, value in rec.implied.items():
             if cells[cid].inferred_by is not None:
                 cells[cid].inferred_value = value
 
-    # reading probability of every OCR'd cell (the chosen candidate's; as read when the solver did not look)
-    reading: dict[str, float] = {}
-    for cid, cell in cells.items():
-        if cell.ocr is None or cell.status not in ("read", "blank", "repaired"):
-            continue
-        reading[cid] = rec.decisions[cid].reading.prob if cid in rec.decisions else rec.readings.get(cid, 1.0)
-    holding: dict[str, int] = {}
-    broken: dict[str, int] = {}
-    broken_eqs: list[Equation] = []
-    covered: set[str] = set()  # cells some rule of the format checks
+
+@dataclass
+class _Support:
+    holding: dict[str, int]  # per cell: rules that hold
+    broken: dict[str, int]  # per cell: rules still broken (not counting those broken by a blank side)
+    broken_eqs: list[Equation]
+    covered: set[str]  # cells an equality rule checks
+
+
+def _support(cells: dict[str, CellValue], schema: FormatSchema, single_other_processing: bool) -> _Support:
+    out = _Support({}, {}, [], set())
     for eq in equations(schema, single_other_processing=single_other_processing):
         if eq.op == "==":  # an inequality that holds says little about a reading
-            covered.update(eq.lhs + eq.rhs)
+            out.covered.update(eq.lhs + eq.rhs)
         ids = set(eq.lhs + eq.rhs)
         if any(cells.get(c) is None for c in ids):
             continue
@@ -136,10 +154,16 @@ def reconcile_cells(cells: dict[str, CellValue], schema: FormatSchema, cfg: Reco
         if not ok and blank_side(eq, cells):
             continue  # broken because a whole side is printed blank: a finding in checks, no reading to doubt
         if not ok:
-            broken_eqs.append(eq)
+            out.broken_eqs.append(eq)
+        count = out.holding if ok else out.broken
         for c in ids:
-            (holding if ok else broken)[c] = (holding if ok else broken).get(c, 0) + 1
-    suspects = _suspects(broken_eqs, cells, reading)
+            count[c] = count.get(c, 0) + 1
+    return out
+
+
+def _score_and_flag(cells: dict[str, CellValue], cfg: ReconcileSettings, reading: dict[str, float],
+                    support: _Support, suspects: set[str]) -> None:
+    """One calibrated confidence per cell, the review reasons and ``needs_review``."""
     calibrate = load_calibration(cfg.calibration_file)
     scanned = bool(reading)
     for cid, cell in cells.items():
@@ -148,24 +172,24 @@ def reconcile_cells(cells: dict[str, CellValue], schema: FormatSchema, cfg: Reco
             cell.review_reasons.append(NOT_FOUND)
         if cell.status in ("absent", "not_applicable", "unparseable"):
             continue
-        mapping = cell.confidence if any(r.startswith("row label read differently") for r in cell.review_reasons) \
-            else 1.0
+        disputed = any(r.startswith(DISAGREEMENT) for r in cell.review_reasons)
+        mapping = cell.confidence if disputed else 1.0
+        holding = support.holding.get(cid, 0)
         if cell.status == "inferred":  # derived (split digits, a rule): its own confidence is the reading's
-            raw = raw_confidence(cell.confidence, mapping, holding.get(cid, 0), 0)
+            raw = raw_confidence(cell.confidence, mapping, holding, 0)
         elif cid in reading:
-            raw = raw_confidence(reading[cid], mapping, holding.get(cid, 0), broken.get(cid, 0) if cid in suspects
-                                 else 0)
+            raw = raw_confidence(reading[cid], mapping, holding, support.broken.get(cid, 0) if cid in suspects else 0)
         else:  # digital: read exactly; only the mapping can be wrong
-            raw = raw_confidence(1.0, mapping, holding.get(cid, 0), 0)
+            raw = raw_confidence(1.0, mapping, holding, 0)
         cell.confidence = round(calibrate(raw), 4)
         reasons = []
-        unchecked = cid in reading and cid not in covered and reading[cid] < cfg.unchecked_min_reading
+        unchecked = cid in reading and cid not in support.covered and reading[cid] < cfg.unchecked_min_reading
         if cid in reading and reading[cid] < cfg.doubt:
             reasons.append(LOW_READING)
         elif unchecked:
             reasons.append(f"{LOW_READING} (no rule checks this cell)")
         if cid in suspects:
-            rules = sorted({eq.rule for eq in broken_eqs if cid in eq.lhs + eq.rhs})
+            rules = sorted({eq.rule for eq in support.broken_eqs if cid in eq.lhs + eq.rhs})
             reasons.append(f"{SOURCE_FAILURE}: {', '.join(rules)}")
         if mapping < 1.0:
             reasons.append(MAPPING)
@@ -177,4 +201,3 @@ def reconcile_cells(cells: dict[str, CellValue], schema: FormatSchema, cfg: Reco
         repaired = cell.status == "repaired" and cfg.review_repairs
         if cell.confidence < cfg.review_below or cid in suspects or unchecked or repaired:
             cell.needs_review = True
-    return rec
