@@ -45,7 +45,7 @@ CN = "一二三四五六七八九十"
 
 
 CRAWLED_SHARE = 0.08  # reports saved by a crawler as one run of text (cells run together, like dev r005/r010)
-SCATTERED_SHARE = 0.07  # tables read off a PDF text layer line by line (spanning labels cut up, like dev r013)
+SCATTERED_SHARE = 0.15  # tables read off a PDF text layer line by line (spanning labels cut up, like dev r013)
 T4_NOTES = ["注：行政复议、行政诉讼数量含上年度结转数量。", "注：本表数据含上年度结转案件。", "备注：无"]
 
 
@@ -106,7 +106,8 @@ class _Grid:
 
     def scattered(self, rng: random.Random) -> "_Grid":
         """The grid as a PDF text layer gives it line by line (dev r013): a label spanning rows is cut into
-        fragments on the rows it covers (（三）不 | 予公开), a long label wraps onto the next line, blank cells
+        fragments on the rows it covers (（三）不 | 予公开), a long label wraps onto the next line, a narrow table-3
+        column header wraps every two characters (科研 | 机构), blank cells
         vanish and each line's pieces are numbered left to right with no spans. Fragments keep their label."""
         pieces: list[tuple[int, float, str, str]] = []  # (row, col order, text, label)
         for c in self.cells:
@@ -121,6 +122,9 @@ class _Grid:
                     part = text[j * size:(j + 1) * size]
                     if part:
                         pieces.append((first + j, c.col, part, c.label))
+            elif c.label.startswith("t3.col.") and c.rowspan == 1 and len(text) >= 4 and rng.random() < 0.6:
+                for j in range(0, len(text), 2):  # a narrow header column wraps every two characters (科研 | 机构)
+                    pieces.append((c.row + j // 2, c.col, text[j:j + 2], c.label))
             elif c.label not in (VAL, OUTSIDE) and len(text) >= 14 and rng.random() < 0.4:
                 cut = rng.randint(len(text) // 2, len(text) - 3)
                 pieces.append((c.row, c.col, text[:cut], c.label))
