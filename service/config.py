@@ -38,7 +38,6 @@ class ReconcileSettings(BaseModel):
     prior_doubled: float = 0.004
     prior_repeated: float = 0.004
     prior_missed_edge: float = 0.0004
-    prior_missed_zero: float = 0.05
     prior_split: float = 0.002
     calibration_file: str = "configs/reconcile/calibration.yaml"
 

@@ -33,7 +33,6 @@ class Priors:
     doubled: float = 0.004  # two equal digits merged into one (per digit)
     repeated: float = 0.004  # one digit read twice (per pair of equal neighbours)
     missed_edge: float = 0.0004  # a digit lost at either end (per digit value and end)
-    missed_zero: float = 0.05  # a blank cell that printed a 0 (tables whose zeros are printed as 0)
     ink_zero: float = 0.8  # a cell with ink read as nothing is a 0 (tables whose zeros are printed as 0)
     split: float = 0.002  # a digit of one cell read in its neighbour (per pair of side-by-side cells and direction)
     min_char: float = 0.002  # character alternatives below this are ignored
@@ -85,9 +84,7 @@ def candidates(cell: CellValue, *, zeros_printed: bool = False, priors: Priors =
     if cell.status == "blank":
         if ocr.ink:  # ink the recognizer read as nothing: most likely a faint 0 where the table prints zeros
             p0 = priors.ink_zero if zeros_printed else 0.5
-        elif ocr.ink is None and zeros_printed:
-            p0 = priors.missed_zero
-        else:
+        else:  # a clean crop (or not known): the rules cannot tell a lost 0 from a blank, so blank it stays
             return [as_read]
         return _normalise({None: (1.0 - p0, "", "as read"), 0: (p0, "0", "missed 0")})
     weights: dict[int | None, tuple[float, str, str]] = {}

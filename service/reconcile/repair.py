@@ -90,7 +90,7 @@ def reconcile_cells(cells: dict[str, CellValue], schema: FormatSchema, cfg: Reco
                     single_other_processing: bool = False) -> Reconciliation:
     """Reconcile ``cells`` in place (values, status, confidence, review flags); returns the solver's account."""
     priors = Priors(doubled=cfg.prior_doubled, repeated=cfg.prior_repeated, missed_edge=cfg.prior_missed_edge,
-                    missed_zero=cfg.prior_missed_zero, split=cfg.prior_split)
+                    split=cfg.prior_split)
     _zeros_with_ink(cells, priors)
     rec = reconcile(cells, schema, single_other_processing=single_other_processing, priors=priors,
                     rule_cost=cfg.rule_cost, heuristic_rule_cost=cfg.heuristic_rule_cost, doubt=cfg.doubt,

@@ -44,24 +44,32 @@ def _instance(rule: Rule, eq: Equation) -> str:
     return ".".join(first[1:])
 
 
+def rule_value(cell: CellValue | None) -> float | None:
+    """A cell's number in a rule: its value, 0 for blank and n/a, an absent cell's inferred value; None: not
+    assessable."""
+    if cell is None:
+        return None
+    if cell.value is not None:
+        return float(cell.value)
+    if cell.status in ("blank", "not_applicable"):
+        return 0.0
+    if cell.status == "absent" and cell.inferred_value is not None:
+        return float(cell.inferred_value)
+    return None
+
+
 def _check_equation(rule: Rule, eq: Equation, cells: dict[str, CellValue]) -> Check:
     blank, inferred, missing = [], [], []
 
     def value(cell_id: str) -> float:
         cell = cells.get(cell_id)
-        if cell is None:
+        number = rule_value(cell)
+        if number is None:
             missing.append(cell_id)
             return 0.0
-        if cell.value is not None:
-            return float(cell.value)
-        if cell.status in ("blank", "not_applicable"):
-            blank.append(cell_id)
-            return 0.0
-        if cell.status == "absent" and cell.inferred_value is not None:
-            inferred.append(cell_id)
-            return float(cell.inferred_value)
-        missing.append(cell_id)
-        return 0.0
+        if cell.value is None:  # counted though not printed as a number: listed with the check
+            (blank if cell.status in ("blank", "not_applicable") else inferred).append(cell_id)
+        return number
 
     lhs = sum(value(c) for c in eq.lhs)
     rhs = sum(value(c) for c in eq.rhs)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ortools.sat.python import cp_model
 
 from service.reconcile.candidates import Priors, Reading, candidates
-from service.reconcile.rules import Equation, equations
+from service.reconcile.rules import Equation, equations, rule_value
 from service.result import CellValue
 from service.schema import FormatSchema
 
@@ -60,22 +60,9 @@ def _free(cell: CellValue | None) -> bool:
     return cell is not None and cell.status == "absent"
 
 
-def _constant(cell: CellValue | None) -> float | None:
-    """A cell's value in a rule when it has a single reading (blank and n/a count 0), None: not assessable."""
-    if cell is None:
-        return None
-    if cell.value is not None:
-        return float(cell.value)
-    if cell.status in ("blank", "not_applicable"):
-        return 0.0
-    if cell.status == "absent" and cell.inferred_value is not None:
-        return float(cell.inferred_value)
-    return None
-
-
 def holds(eq: Equation, cells: dict[str, CellValue]) -> bool:
     """Whether the equation holds on the cells' current values (True when not assessable)."""
-    values = [_constant(cells.get(c)) for c in eq.lhs + eq.rhs]
+    values = [rule_value(cells.get(c)) for c in eq.lhs + eq.rhs]
     if any(v is None for v in values):
         return True  # not assessable as read
     lhs, rhs = sum(values[:len(eq.lhs)]), sum(values[len(eq.lhs):])
@@ -137,7 +124,7 @@ def reconcile(cells: dict[str, CellValue], schema: FormatSchema, *, single_other
     # As read, every rule that holds costs nothing to keep: only cells of a broken rule (and readings the
     # recognizer itself doubts) are open to change; all the rules they take part in constrain them.
     every = [eq for eq in equations(schema, single_other_processing=single_other_processing)
-             if all(_constant(cells.get(c)) is not None or len(cands.get(c, ())) > 1 or _free(cells.get(c))
+             if all(rule_value(cells.get(c)) is not None or len(cands.get(c, ())) > 1 or _free(cells.get(c))
                     for c in eq.lhs + eq.rhs)]
     # a rule that fails because one side is printed blank (a blank 总计) says nothing about the readings
     every = [eq for eq in every if holds(eq, cells) or not blank_side(eq, cells)]
@@ -145,7 +132,7 @@ def reconcile(cells: dict[str, CellValue], schema: FormatSchema, *, single_other
     variable = {c for eq in failing for c in eq.lhs + eq.rhs if len(cands.get(c, ())) > 1}
     variable |= {cid for cid, cs in cands.items() if len(cs) > 1 and cs[0].prob < doubt}
     pairs = [(a, b) for a, b in side_by_side(cells) if a in variable or b in variable]
-    variable |= {c for pair in pairs for c in pair if len(cands.get(c, ())) > 1}  # a digit may have moved
+    variable |= {c for pair in pairs for c in pair}  # a digit may have moved (a blank cell included)
     eqs = [eq for eq in every if any(c in variable for c in eq.lhs + eq.rhs)]
     if not variable or not eqs:
         return Reconciliation({}, failing, "skipped", time.perf_counter() - t0, readings=readings)
@@ -184,7 +171,7 @@ def reconcile(cells: dict[str, CellValue], schema: FormatSchema, *, single_other
                     free[c] = model.NewIntVar(0, FREE_MAX, f"free:{c}")
                 terms.append(free[c])
             else:
-                const += round(_constant(cells.get(c)) or 0)
+                const += round(rule_value(cells.get(c)) or 0)
         return sum(terms) + const
 
     ok: list[tuple[Equation, cp_model.IntVar]] = []
