@@ -1,4 +1,4 @@
-"""Command line: xxgk extract | check | series | eval."""
+"""Command line: xxgk extract | check | series | eval | serve | token | batch | export."""
 from __future__ import annotations
 
 import sys
@@ -122,6 +122,188 @@ def eval_cmd(
     acc = right / total if total else 1.0
     console.print(f"total: {right}/{total} cells right ({100 * acc:.2f}%), formats {'right' if formats_ok else 'WRONG'}")
     raise typer.Exit(EXIT_OK if right == total and formats_ok else EXIT_FINDINGS)
+
+
+# ------------------------------------------------------------------ the service
+
+
+@app.command("serve")
+def serve_cmd(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, help="port"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="store (default: $XXGK_DATA_DIR or "
+                                                                      "~/.local/share/xxgk)"),
+    workers: int = typer.Option(1, help="extraction worker processes"),
+    local: bool = typer.Option(False, "--local", help="no tokens: every request acts as admin (loopback only; "
+                                                      "for a demo on one's own machine)"),
+    load: list[Path] = typer.Option([], "--load", help="register these report files at start (e.g. the sample)"),
+) -> None:
+    """Run the HTTP service: API under /v1 (docs at /docs), review UI at /ui, /healthz, /metrics."""
+    import os
+
+    import uvicorn
+
+    from service.api.app import create_app
+    from service.api.core import LOOPBACK, ServiceConfig
+
+    local = local or os.environ.get("XXGK_AUTH", "") == "local"
+    if local and host not in LOOPBACK:
+        err.print(f"[red]error:[/red] --local serves without tokens: only on a loopback address, not {host}")
+        raise typer.Exit(EXIT_INPUT)
+    cfg = ServiceConfig(data_dir=data_dir, workers=workers, local=local)
+    if load:
+        _preload(cfg, load)
+    err.print(f"xxgk on http://{host}:{port}/ui/ (API docs http://{host}:{port}/docs)"
+              + (" — local mode, no tokens" if local else ""))
+    uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning")
+
+
+def _preload(cfg, files: list[Path]) -> None:
+    from service.store import BlobStore, crud, data_dir, database_url, open_store
+
+    data = data_dir(cfg.data_dir)
+    engine, sessions = open_store(database_url(data, cfg.database_url))
+    blobs = BlobStore(data)
+    with sessions() as s:
+        for f in files:
+            if not f.is_file():
+                err.print(f"[red]error:[/red] {f}: file not found")
+                raise typer.Exit(EXIT_INPUT)
+            raw = f.read_bytes()
+            crud.register(s, blobs.put(raw), f.name, len(raw), actor="serve --load", role="admin")
+    engine.dispose()
+
+
+token_app = typer.Typer(help="API tokens (bearer) for the service.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    role: str = typer.Option(..., help="uploader | reviewer | admin"),
+    name: Optional[str] = typer.Option(None, help="who holds it (shown in the audit log)"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="store (default: $XXGK_DATA_DIR)"),
+) -> None:
+    """Create a token; prints it as the last line (it is stored only as a hash: keep it)."""
+    from service.store import crud, data_dir as resolve, database_url, open_store
+
+    if role not in crud.ROLES:
+        err.print(f"[red]error:[/red] --role must be one of {', '.join(crud.ROLES)}")
+        raise typer.Exit(EXIT_INPUT)
+    engine, sessions = open_store(database_url(resolve(data_dir)))
+    with sessions() as s:
+        token = crud.create_token(s, role, name or role)
+    engine.dispose()
+    err.print(f"token for {name or role} ({role}):")
+    print(token)
+
+
+@token_app.command("revoke")
+def token_revoke(name: str = typer.Argument(..., help="the token holder's name"),
+                 data_dir: Optional[Path] = typer.Option(None, "--data-dir")) -> None:
+    """Revoke every token of a holder."""
+    from service.store import crud, data_dir as resolve, database_url, open_store
+
+    engine, sessions = open_store(database_url(resolve(data_dir)))
+    with sessions() as s:
+        n = crud.revoke_token(s, name)
+    engine.dispose()
+    console.print(f"revoked {n} token(s) of {name}")
+
+
+def _store_url(db: str) -> str:
+    from service.store import sqlite_url
+
+    return db if "://" in db else sqlite_url(db)
+
+
+def _files_dir(db: str, files_dir: Optional[Path]) -> Path:
+    if files_dir is not None:
+        return files_dir
+    if "://" in db:
+        from service.store import data_dir
+
+        return data_dir()
+    p = Path(db).expanduser().resolve()
+    return p.parent / f"{p.stem}.files"
+
+
+@app.command("batch")
+def batch_cmd(
+    inputs: list[str] = typer.Argument(..., help="files, folders, glob patterns ('scans/**/*.pdf') or zip archives"),
+    db: str = typer.Option("results.db", "--db", help="SQLite file, or a database URL"),
+    workers: int = typer.Option(1, "--workers", "-w", help="worker processes (the cores are shared among them)"),
+    files_dir: Optional[Path] = typer.Option(None, "--files-dir", help="where the files are kept (default: "
+                                                                        "<db>.files beside the database)"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="run files that failed before again"),
+) -> None:
+    """Digitize many reports into one store. Resumable: a file already done by this pipeline version is skipped.
+
+    Exit code 0 when every file was read, 1 when some failed (listed), 2 when an input matches nothing."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    from service.batch import run_batch
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
+               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task("extracting", total=None, rate="")
+
+        def show(done: int, total: int, pages: int, seconds: float) -> None:
+            rate = f"{pages / seconds:.2f} pages/s" if seconds > 0 else ""
+            bar.update(task, completed=done, total=total, rate=rate)
+
+        summary = run_batch(inputs, _store_url(db), _files_dir(db, files_dir), workers=workers,
+                            retry_failed=retry_failed, progress=show)
+    rate = f", {summary.pages / summary.seconds:.2f} pages/s" if summary.seconds else ""
+    console.print(f"{summary.files} files: {summary.done} extracted, {summary.skipped} skipped (done before), "
+                  f"{summary.failed} failed; {summary.pages} pages in {summary.seconds:.1f} s{rate}")
+    for name, error in summary.errors:
+        console.print(f"  [red]failed[/red] {name}: {error}")
+    for raw in summary.not_found:
+        err.print(f"[red]error:[/red] {raw}: no such file, folder or matching pattern")
+    if summary.not_found:
+        raise typer.Exit(EXIT_INPUT)
+    raise typer.Exit(EXIT_FINDINGS if summary.failed else EXIT_OK)
+
+
+@app.command("export")
+def export_cmd(
+    output: Path = typer.Option(..., "-o", "--output", help="file to write (.csv, .xlsx, .jsonl, .parquet)"),
+    db: str = typer.Option("results.db", "--db", help="SQLite file, or a database URL"),
+    fmt: Optional[str] = typer.Option(None, "--format", help="csv | xlsx | jsonl | parquet (default: from -o)"),
+    shape: str = typer.Option("long", "--shape", help="long: a row per report × cell; wide: a row per report"),
+    approved_only: bool = typer.Option(False, "--approved-only", help="only reports a reviewer approved"),
+) -> None:
+    """Export the newest result of every report in a store."""
+    from service.export import FORMATS, SHAPES, long_rows, wide_row, write_rows
+    from service.store import crud, open_store
+    from service.store.orm import Report
+
+    fmt = fmt or output.suffix.lstrip(".").lower()
+    if fmt not in FORMATS or shape not in SHAPES:
+        err.print(f"[red]error:[/red] --format one of {', '.join(FORMATS)} (got {fmt!r}); "
+                  f"--shape one of {', '.join(SHAPES)} (got {shape!r})")
+        raise typer.Exit(EXIT_INPUT)
+    if "://" not in db and not Path(db).exists():
+        err.print(f"[red]error:[/red] {db}: no such database")
+        raise typer.Exit(EXIT_INPUT)
+    engine, sessions = open_store(_store_url(db))
+    rows = []
+    reports = 0
+    with sessions() as s:
+        for report in s.query(Report).filter(Report.status == "done").order_by(Report.created_at, Report.id):
+            if approved_only and report.approved_at is None:
+                continue
+            result = crud.result_of(s, report.id)
+            meta = {"id": report.id, "filename": report.filename, "sha256": report.sha256,
+                    "version": report.version, "approved": report.approved_at is not None}
+            rows.extend(long_rows(meta, result) if shape == "long" else [wide_row(meta, result)])
+            reports += 1
+    engine.dispose()
+    n = write_rows(rows, output, fmt)
+    console.print(f"wrote {n} rows ({reports} reports, {shape}) to {output}")
 
 
 def main() -> None:  # pragma: no cover

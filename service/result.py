@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from service.document import BBox, OcrText, Origin
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: cell version, status corrected
 
 CellStatus = Literal[
     "read",  # printed value, read as is
@@ -19,6 +19,7 @@ CellStatus = Literal[
     "inferred",  # value not printed as such; derived (rule, split of run-together digits …), see inferred_by
     "repaired",  # an OCR reading replaced by a likelier one that the rules support; original_value keeps the reading
     "unparseable",  # printed text that is not a number
+    "corrected",  # a reviewer's value (service: PATCH /v1/reports/{id}/cells/{cell_id}); original_value keeps the machine's
 ]
 
 
@@ -42,8 +43,9 @@ class CellValue(BaseModel):
     inferred_value: int | float | None = None  # for absent cells: what a rule implies (never put in value)
     inferred_by: str | None = None  # rule or method behind an inferred value
     alternatives: list[int | float] = Field(default_factory=list)  # other readings that also fit
-    original_value: int | float | None = None  # repaired cells: the value as read (raw keeps the text)
+    original_value: int | float | None = None  # repaired / corrected cells: the value as read (raw keeps the text)
     repaired_by: list[str] = Field(default_factory=list)  # repaired cells: the rules the repair satisfies
+    version: int = 1  # 1 as extracted; each reviewer correction adds one (a correction names the version it saw)
     # the OCR reading behind the value (characters with their alternatives): in-process only, not in the output
     ocr: OcrText | None = Field(default=None, exclude=True)
 

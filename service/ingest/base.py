@@ -33,6 +33,9 @@ class IngestError(Exception):
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
+    def __reduce__(self):  # travels from a worker process to the parent intact
+        return IngestError, (self.path, self.reason)
+
 
 class Backend(ABC):
     name: str = ""

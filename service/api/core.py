@@ -1,0 +1,63 @@
+"""Service settings and the objects one app holds: store, blobs, worker pool, metrics."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.jobs import WorkerPool
+from service.store import BlobStore, data_dir, database_url, open_store
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@dataclass
+class ServiceConfig:
+    data_dir: Path | None = None  # --data-dir, else XXGK_DATA_DIR, else ~/.local/share/xxgk
+    database_url: str | None = None  # else XXGK_DATABASE_URL, else SQLite in the data directory
+    workers: int = int(os.environ.get("XXGK_WORKERS", "1"))
+    local: bool = os.environ.get("XXGK_AUTH", "") == "local"  # no tokens: every request acts as admin "local"
+    max_upload_mb: int = int(os.environ.get("XXGK_MAX_UPLOAD_MB", "200"))
+    start_workers: bool = True
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.requests = Counter("xxgk_http_requests", "HTTP requests", ["method", "route", "status"], registry=r)
+        self.latency = Histogram("xxgk_http_request_seconds", "HTTP request latency", ["route"], registry=r,
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.uploads = Counter("xxgk_uploads", "uploads by outcome (new, duplicate, rejected)", ["outcome"],
+                               registry=r)
+        self.corrections = Counter("xxgk_corrections", "cell corrections by outcome (applied, stale)", ["outcome"],
+                                   registry=r)
+
+
+class Service:
+    def __init__(self, cfg: ServiceConfig):
+        self.cfg = cfg
+        self.data = data_dir(cfg.data_dir)
+        self.url = database_url(self.data, cfg.database_url)
+        self.engine: Engine
+        self.sessions: sessionmaker[Session]
+        self.engine, self.sessions = open_store(self.url)
+        self.blobs = BlobStore(self.data)
+        self.pages_dir = self.data / "pages"
+        self.metrics = Metrics()
+        self.pool = WorkerPool(self.sessions, self.blobs, cfg.workers)
+
+    def start(self) -> None:
+        if self.cfg.start_workers:
+            self.pool.start()
+
+    def stop(self) -> None:
+        if self.cfg.start_workers:
+            self.pool.stop()
+        self.engine.dispose()

@@ -1,0 +1,151 @@
+"""Bulk digitization: many files into one store, resumable, in worker processes (``xxgk batch``).
+
+Inputs are files, folders (searched recursively for report files), glob patterns and zip archives (their
+report files). Every file is registered by content (sha256); a file already done by this pipeline version is
+skipped, so a second run over the same inputs does nothing and an interrupted run picks up where it stopped.
+Per-file errors are recorded in the store (the report's status ``failed`` and its error) and summarised.
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import time
+import zipfile
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from service import PIPELINE_VERSION
+from service.jobs import describe, init_worker, run_extraction, threads_per_worker
+from service.store import BlobStore, crud, open_store
+from service.store.orm import Job, Report
+
+REPORT_SUFFIXES = frozenset({".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt", ".png", ".jpg", ".jpeg",
+                             ".tif", ".tiff"})
+
+
+@dataclass
+class Item:
+    name: str  # what the summary shows: the path, or archive.zip!member
+    data: bytes
+
+
+@dataclass
+class BatchSummary:
+    files: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    pages: int = 0
+    seconds: float = 0.0
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (file, error)
+    not_found: list[str] = field(default_factory=list)
+
+
+def expand(inputs: list[str]) -> tuple[list[Item], list[str]]:
+    """The report files named by ``inputs``; returns (items, inputs that matched nothing)."""
+    items: list[Item] = []
+    missing: list[str] = []
+    seen: set[str] = set()
+
+    def add_file(path: Path, explicit: bool) -> None:
+        key = str(path.resolve())
+        if key in seen:
+            return
+        seen.add(key)
+        if path.suffix.lower() == ".zip":
+            with zipfile.ZipFile(path) as zf:
+                for info in sorted(zf.infolist(), key=lambda i: i.filename):
+                    if not info.is_dir() and Path(info.filename).suffix.lower() in REPORT_SUFFIXES:
+                        items.append(Item(f"{path}!{info.filename}", zf.read(info)))
+        elif explicit or path.suffix.lower() in REPORT_SUFFIXES:
+            items.append(Item(str(path), path.read_bytes()))
+
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            for p in sorted(path.rglob("*")):
+                if p.is_file() and (p.suffix.lower() in REPORT_SUFFIXES or p.suffix.lower() == ".zip"):
+                    add_file(p, explicit=False)
+        elif path.is_file():
+            add_file(path, explicit=True)
+        else:
+            matches = sorted(glob.glob(raw, recursive=True))
+            files = [Path(m) for m in matches if Path(m).is_file()]
+            if not files:
+                missing.append(raw)
+            for p in files:
+                add_file(p, explicit=False)
+    return items, missing
+
+
+def run_batch(inputs: list[str], url: str, files_dir: Path, *, workers: int = 1, retry_failed: bool = False,
+              progress=None) -> BatchSummary:
+    """Extract every report file of ``inputs`` into the store at ``url`` with ``workers`` processes.
+
+    ``progress(done_files, total_files, pages, seconds)`` is called after each file (for a progress bar)."""
+    import multiprocessing
+
+    engine, sessions = open_store(url)
+    blobs = BlobStore(files_dir)
+    items, missing = expand(inputs)
+    summary = BatchSummary(files=len(items), not_found=missing)
+    with sessions() as s:
+        crud.recover(s)  # jobs an interrupted run left running
+        for item in items:
+            sha = hashlib.sha256(item.data).hexdigest()
+            report = s.query(Report).filter(Report.sha256 == sha).one_or_none()
+            if report is not None and report.pipeline_version == PIPELINE_VERSION and (
+                    report.status == "done" or (report.status == "failed" and not retry_failed)):
+                summary.skipped += 1
+                if report.status == "failed":
+                    summary.errors.append((item.name, report.error or "failed"))
+                    summary.failed += 1
+                continue
+            blobs.put(item.data)
+            if report is None:
+                crud.register(s, sha, Path(item.name.split("!")[-1]).name, len(item.data), actor="batch", role="admin",
+                              source="batch")
+            elif report.status in ("done", "failed"):  # done by an older pipeline, or failed and retried
+                crud.requeue(s, report)
+        queued = s.query(Job).filter(Job.status == "queued").count()
+    names = {hashlib.sha256(i.data).hexdigest(): i.name for i in items}
+    total = queued
+    start = time.perf_counter()
+    done_files = 0
+    if progress:
+        progress(0, total, 0, 0.0)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
+                             initargs=(threads_per_worker(workers),)) as pool:
+        inflight: dict[Future, crud.Claimed] = {}
+        while True:
+            while len(inflight) < workers * 2:
+                with sessions() as s:
+                    job = crud.claim(s)
+                if job is None:
+                    break
+                inflight[pool.submit(run_extraction, str(blobs.path(job.sha256)), job.filename)] = job
+            if not inflight:
+                break
+            finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                job = inflight.pop(fut)
+                name = names.get(job.sha256, job.filename)
+                with sessions() as s:
+                    exc = fut.exception()
+                    if exc is None:
+                        result = fut.result()
+                        crud.complete(s, job.job_id, result, actor="batch")
+                        summary.done += 1
+                        summary.pages += int(result["document"].get("pages") or 0)
+                    else:
+                        crud.fail(s, job.job_id, describe(exc))
+                        summary.failed += 1
+                        summary.errors.append((name, describe(exc)))
+                done_files += 1
+                if progress:
+                    progress(done_files, total, summary.pages, time.perf_counter() - start)
+    summary.seconds = time.perf_counter() - start
+    engine.dispose()
+    return summary

@@ -1,0 +1,312 @@
+"""Operations on the store: register uploads, run the job queue, keep result versions, corrections, approvals,
+the review queue and tokens. Every function takes a SQLAlchemy session and commits what it changes."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service import PIPELINE_VERSION
+from service.store.orm import AuditEntry, Cell, Job, Report, ResultVersion, Token, utcnow
+
+ROLES = ("uploader", "reviewer", "admin")
+MAX_ATTEMPTS = 3  # a job interrupted this many times (crash, kill) fails instead of looping
+
+
+class NotFound(LookupError):
+    pass
+
+
+class StaleVersion(Exception):
+    def __init__(self, current: int):
+        self.current = current
+        super().__init__(f"the cell is at version {current}")
+
+
+class Conflict(Exception):
+    pass
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+# ------------------------------------------------------------------ reports and jobs
+
+
+def register(session: Session, sha256: str, filename: str, size: int, *, actor: str, role: str,
+             source: str = "upload") -> tuple[Report, bool]:
+    """The report of a file (by content): an existing one, or a new one with a queued job. Returns (report, new)."""
+    existing = session.scalar(select(Report).where(Report.sha256 == sha256))
+    if existing is not None:
+        return existing, False
+    report = Report(id=new_id(), sha256=sha256, filename=filename, size=size, status="queued", source=source)
+    session.add(report)
+    session.add(Job(id=new_id(), report_id=report.id, status="queued"))
+    session.add(AuditEntry(actor=actor, role=role, action="upload", report_id=report.id,
+                           new={"filename": filename, "sha256": sha256, "size": size}))
+    try:
+        session.commit()
+    except IntegrityError:  # the same file uploaded at the same moment by another request
+        session.rollback()
+        report = session.scalar(select(Report).where(Report.sha256 == sha256))
+        if report is None:
+            raise
+        return report, False
+    return report, True
+
+
+def requeue(session: Session, report: Report) -> Job:
+    """A new job for a report (a failed one, or one done by an older pipeline)."""
+    report.status = "queued"
+    report.error = None
+    job = Job(id=new_id(), report_id=report.id, status="queued")
+    session.add(job)
+    session.commit()
+    return job
+
+
+@dataclass
+class Claimed:
+    job_id: str
+    report_id: str
+    sha256: str
+    filename: str
+
+
+def claim(session: Session) -> Claimed | None:
+    """Take the oldest queued job (atomically: two workers never take the same job)."""
+    while True:
+        row = session.execute(select(Job.id, Job.report_id).where(Job.status == "queued")
+                              .order_by(Job.created_at, Job.id).limit(1)).first()
+        if row is None:
+            return None
+        now = utcnow()
+        taken = session.execute(update(Job).where(Job.id == row.id, Job.status == "queued")
+                                .values(status="running", started_at=now, attempts=Job.attempts + 1))
+        if taken.rowcount != 1:
+            session.rollback()
+            continue
+        session.execute(update(Report).where(Report.id == row.report_id).values(status="running", error=None))
+        session.commit()
+        report = session.get(Report, row.report_id)
+        return Claimed(row.id, row.report_id, report.sha256, report.filename)
+
+
+def recover(session: Session) -> int:
+    """After a restart: jobs left running were interrupted; queue them again (or fail them after MAX_ATTEMPTS)."""
+    jobs = session.scalars(select(Job).where(Job.status == "running")).all()
+    for job in jobs:
+        report = session.get(Report, job.report_id)
+        if job.attempts >= MAX_ATTEMPTS:
+            job.status, job.finished_at = "failed", utcnow()
+            job.error = f"interrupted {job.attempts} times (the worker crashed or the server stopped)"
+            report.status, report.error = "failed", job.error
+        else:
+            job.status = "queued"
+            report.status = "queued"
+    session.commit()
+    return len(jobs)
+
+
+def complete(session: Session, job_id: str, result: dict, *, actor: str = "machine") -> None:
+    """Store the machine extraction as result version 1 (or the next version after a re-run)."""
+    job = session.get(Job, job_id)
+    report = session.get(Report, job.report_id)
+    version = report.version + 1
+    _write_version(session, report, result, version, "machine", actor)
+    report.status, report.error = "done", None
+    report.pipeline_version = result.get("pipeline_version")
+    report.format, report.agency, report.year = result.get("format"), result.get("agency"), result.get("year")
+    report.pages = (result.get("document") or {}).get("pages")
+    job.status, job.finished_at, job.error = "done", utcnow(), None
+    session.commit()
+
+
+def fail(session: Session, job_id: str, error: str) -> None:
+    job = session.get(Job, job_id)
+    report = session.get(Report, job.report_id)
+    job.status, job.finished_at, job.error = "failed", utcnow(), error
+    report.status, report.error = "failed", error
+    report.pipeline_version = PIPELINE_VERSION  # the pipeline that could not read it (batch skips it until --retry-failed)
+    session.commit()
+
+
+def _write_version(session: Session, report: Report, result: dict, version: int, kind: str, actor: str) -> None:
+    cells = result.get("cells", {})
+    for cell in cells.values():
+        cell.setdefault("version", 1)
+    session.add(ResultVersion(report_id=report.id, version=version, kind=kind, result=result, created_by=actor))
+    existing = {c.cell_id: c for c in session.scalars(select(Cell).where(Cell.report_id == report.id))}
+    for cid, cell in cells.items():
+        row = existing.get(cid)
+        if row is None:
+            row = Cell(report_id=report.id, cell_id=cid)
+            session.add(row)
+        row.value = cell.get("value")
+        row.raw = cell.get("raw")
+        row.status = cell.get("status", "read")
+        row.confidence = float(cell.get("confidence", 1.0))
+        row.needs_review = bool(cell.get("needs_review"))
+        row.reasons = "; ".join(cell.get("review_reasons") or [])
+        row.version = int(cell.get("version", 1))
+    report.version = version
+    report.needs_review = sum(1 for c in cells.values() if c.get("needs_review"))
+    report.failing_checks = sum(1 for c in result.get("checks", []) if c.get("status") == "fail")
+
+
+def result_of(session: Session, report_id: str, version: int | None = None) -> dict | None:
+    q = select(ResultVersion.result).where(ResultVersion.report_id == report_id)
+    q = q.where(ResultVersion.version == version) if version else q.order_by(ResultVersion.version.desc())
+    return session.scalar(q.limit(1))
+
+
+def versions_of(session: Session, report_id: str) -> list[ResultVersion]:
+    return list(session.scalars(select(ResultVersion).where(ResultVersion.report_id == report_id)
+                                .order_by(ResultVersion.version)))
+
+
+def get_report(session: Session, report_id: str) -> Report:
+    report = session.get(Report, report_id)
+    if report is None:
+        raise NotFound(f"no report {report_id}")
+    return report
+
+
+def list_reports(session: Session, *, status: str | None = None, agency: str | None = None,
+                 year: int | None = None, needs_review: bool | None = None, limit: int = 100,
+                 offset: int = 0) -> tuple[list[Report], int]:
+    q = select(Report)
+    if status:
+        q = q.where(Report.status == status)
+    if agency:
+        q = q.where(Report.agency.contains(agency))
+    if year is not None:
+        q = q.where(Report.year == year)
+    if needs_review is True:
+        q = q.where(Report.needs_review > 0, Report.approved_at.is_(None))
+    elif needs_review is False:
+        q = q.where((Report.needs_review == 0) | Report.approved_at.is_not(None))
+    total = session.scalar(select(func.count()).select_from(q.subquery()))
+    rows = session.scalars(q.order_by(Report.created_at.desc(), Report.id).limit(limit).offset(offset)).all()
+    return list(rows), int(total or 0)
+
+
+def review_queue(session: Session, limit: int = 50, offset: int = 0) -> tuple[list[tuple[Cell, Report]], int]:
+    """Cells needing review in reports not yet approved, least confident first."""
+    q = (select(Cell, Report).join(Report, Report.id == Cell.report_id)
+         .where(Cell.needs_review.is_(True), Report.approved_at.is_(None), Report.status == "done"))
+    total = session.scalar(select(func.count()).select_from(q.subquery()))
+    rows = session.execute(q.order_by(Cell.confidence, Report.created_at, Cell.cell_id).limit(limit).offset(offset)).all()
+    return [(c, r) for c, r in rows], int(total or 0)
+
+
+# ------------------------------------------------------------------ corrections and approval
+
+
+def correct(session: Session, report_id: str, cell_id: str, value: int | float | None, expected_version: int,
+            reason: str | None, *, actor: str, role: str) -> tuple[dict, dict]:
+    """A reviewer's value for one cell: a new result version with the checks re-run. Returns (cell, result).
+
+    Raises NotFound (no report, no result, no such cell), StaleVersion (``expected_version`` is not the cell's
+    version: someone else changed it), Conflict (the report is approved)."""
+    from service.review import apply_correction
+
+    report = get_report(session, report_id)
+    if report.approved_at is not None:
+        raise Conflict("the report is approved; corrections are closed")
+    current = result_of(session, report_id)
+    if current is None:
+        raise NotFound(f"report {report_id} has no result yet (status {report.status})")
+    if cell_id not in current.get("cells", {}):
+        raise NotFound(f"no cell {cell_id} in this report's format ({current.get('format')})")
+    cell_version = int(current["cells"][cell_id].get("version", 1))
+    if cell_version != expected_version:
+        raise StaleVersion(cell_version)
+    result = copy.deepcopy(current)
+    old = {k: current["cells"][cell_id].get(k) for k in ("value", "status", "version")}
+    apply_correction(result, cell_id, value, actor=actor, reason=reason)
+    new_version = report.version + 1
+    _write_version(session, report, result, new_version, "correction", actor)
+    cell = result["cells"][cell_id]
+    session.add(AuditEntry(actor=actor, role=role, action="correct", report_id=report_id, cell_id=cell_id, old=old,
+                           new={"value": cell.get("value"), "status": cell["status"], "version": cell["version"],
+                                "result_version": new_version}, reason=reason))
+    try:
+        session.commit()
+    except IntegrityError:  # another correction of this report committed the same result version first
+        session.rollback()
+        now = result_of(session, report_id)
+        raise StaleVersion(int(now["cells"][cell_id].get("version", 1))) from None
+    return cell, result
+
+
+def approve(session: Session, report_id: str, *, actor: str, role: str, reason: str | None = None) -> Report:
+    report = get_report(session, report_id)
+    if report.status != "done":
+        raise Conflict(f"the report is {report.status}, not done")
+    if report.approved_at is not None:
+        return report
+    report.approved_at, report.approved_by = utcnow(), actor
+    session.add(AuditEntry(actor=actor, role=role, action="approve", report_id=report_id,
+                           new={"result_version": report.version, "needs_review": report.needs_review},
+                           reason=reason))
+    session.commit()
+    return report
+
+
+def audit_log(session: Session, report_id: str | None = None, limit: int = 200) -> list[AuditEntry]:
+    q = select(AuditEntry)
+    if report_id:
+        q = q.where(AuditEntry.report_id == report_id)
+    return list(session.scalars(q.order_by(AuditEntry.id).limit(limit)))
+
+
+# ------------------------------------------------------------------ tokens
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, role: str, name: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    token = "xxgk_" + secrets.token_urlsafe(24)
+    session.add(Token(name=name, role=role, token_sha256=_hash(token)))
+    session.commit()
+    return token
+
+
+def lookup_token(session: Session, token: str) -> Token | None:
+    row = session.scalar(select(Token).where(Token.token_sha256 == _hash(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    return row
+
+
+def revoke_token(session: Session, name: str) -> int:
+    rows = session.scalars(select(Token).where(Token.name == name, Token.revoked_at.is_(None))).all()
+    for row in rows:
+        row.revoked_at = datetime.now(timezone.utc)
+    session.commit()
+    return len(rows)
+
+
+def recover_one(session: Session, job_id: str, why: str) -> None:
+    """A job whose worker died: queue it again, or fail it after MAX_ATTEMPTS."""
+    job = session.get(Job, job_id)
+    report = session.get(Report, job.report_id)
+    if job.attempts >= MAX_ATTEMPTS:
+        job.status, job.finished_at, job.error = "failed", utcnow(), f"{why} ({job.attempts} attempts)"
+        report.status, report.error = "failed", job.error
+    else:
+        job.status, report.status = "queued", "queued"
+    session.commit()

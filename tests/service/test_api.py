@@ -1,0 +1,199 @@
+"""The HTTP API end to end on SQLite and PostgreSQL: real uploads extracted by real worker processes."""
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api.app import create_app
+from service.api.core import ServiceConfig
+from service.store import crud, open_store
+from tests.conftest import DEV
+from tests.service.conftest import PG_URL, SEED, _backends, _reset_postgres
+
+PDF = DEV / "r001" / "source.pdf"
+
+
+@pytest.fixture(scope="module", params=_backends())
+def api(request, tmp_path_factory):
+    """A running service (one worker process) and a token per role."""
+    data = tmp_path_factory.mktemp(f"svc-{request.param}")
+    url = None
+    if request.param == "postgresql":
+        _reset_postgres(PG_URL)
+        url = PG_URL
+    cfg = ServiceConfig(data_dir=data, database_url=url, workers=1, local=False)
+    with TestClient(create_app(cfg)) as client:
+        svc = client.app.state.service
+        with svc.sessions() as s:
+            tokens = {role: crud.create_token(s, role, f"{role}-1") for role in crud.ROLES}
+        yield client, tokens
+
+
+def auth(tokens, role):
+    return {"Authorization": f"Bearer {tokens[role]}"}
+
+
+def wait_done(client, tokens, report_id, timeout=180):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        body = client.get(f"/v1/reports/{report_id}", headers=auth(tokens, "uploader")).json()
+        if body["status"] in ("done", "failed"):
+            return body
+        time.sleep(0.3)
+    raise AssertionError(f"report {report_id} not done after {timeout} s: {body['status']}")
+
+
+def upload(client, tokens, path, name=None, role="uploader"):
+    with open(path, "rb") as f:
+        return client.post("/v1/reports", files={"file": (name or path.name, f)}, headers=auth(tokens, role))
+
+
+@pytest.fixture(scope="module")
+def seed_report(api):
+    client, tokens = api
+    r = upload(client, tokens, SEED)
+    assert r.status_code == 202 and r.json()["status"] == "queued" and r.json()["job"]
+    return wait_done(client, tokens, r.json()["id"])
+
+
+def test_every_endpoint_checks_its_role(api, seed_report):
+    client, tokens = api
+    rid = seed_report["id"]
+    assert client.get("/v1/reports").status_code == 401
+    assert client.get("/v1/reports", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.get("/healthz").status_code == 200  # liveness probes carry no token
+    cases = [("get", "/v1/reports", "uploader"), ("get", f"/v1/reports/{rid}", "uploader"),
+             ("get", "/v1/review/queue", "reviewer"), ("get", f"/v1/reports/{rid}/audit", "reviewer"),
+             ("post", f"/v1/reports/{rid}/approve", "reviewer"), ("get", "/metrics", "admin"),
+             ("get", f"/v1/reports/{rid}/export.json", "uploader")]
+    for method, path, role in cases:
+        assert getattr(client, method)(path).status_code == 401, path
+    assert client.get("/v1/review/queue", headers=auth(tokens, "uploader")).status_code == 403
+    assert client.patch(f"/v1/reports/{rid}/cells/t3.new_received.total", headers=auth(tokens, "uploader"),
+                        json={"value": 1, "expected_version": 1}).status_code == 403
+    assert upload(client, tokens, SEED, role="reviewer").status_code == 403
+    assert client.get("/metrics", headers=auth(tokens, "reviewer")).status_code == 403
+    assert client.get("/v1/review/queue", headers=auth(tokens, "admin")).status_code == 200
+
+
+def test_upload_extracts_and_the_same_file_is_the_same_report(api, seed_report):
+    client, tokens = api
+    assert seed_report["status"] == "done" and seed_report["error"] is None
+    result = seed_report["result"]
+    assert result["format"] == "2021" and result["document"]["path"] == "source.txt"
+    assert all(c["version"] == 1 for c in result["cells"].values())
+    again = upload(client, tokens, SEED, name="copy-of-seed.txt")
+    assert again.status_code == 200 and again.json()["id"] == seed_report["id"] and again.json()["duplicate"]
+    listing = client.get("/v1/reports", params={"year": result["year"]}, headers=auth(tokens, "uploader")).json()
+    assert [r["id"] for r in listing["items"]] == [seed_report["id"]]
+    assert client.get("/v1/reports", params={"status": "failed"}, headers=auth(tokens, "uploader")).json()["total"] == 0
+
+
+def test_bad_uploads_get_clear_errors_and_store_nothing(api):
+    client, tokens = api
+    before = client.get("/v1/reports", headers=auth(tokens, "uploader")).json()["total"]
+    r = client.post("/v1/reports", files={"file": ("empty.pdf", b"")}, headers=auth(tokens, "uploader"))
+    assert r.status_code == 400 and "empty" in r.json()["detail"]
+    r = client.post("/v1/reports", files={"file": ("tool.exe", b"MZ\x90\x00\x03" + bytes(200))},
+                    headers=auth(tokens, "uploader"))
+    assert r.status_code == 415 and "unsupported file type" in r.json()["detail"]
+    assert client.get("/v1/reports", headers=auth(tokens, "uploader")).json()["total"] == before
+    assert client.get("/v1/reports/nope", headers=auth(tokens, "uploader")).status_code == 404
+
+
+def test_correction_reruns_the_checks_and_refuses_a_stale_version(api, seed_report):
+    client, tokens = api
+    rid = seed_report["id"]
+    cid = "t3.new_received.natural_person"
+    cell = seed_report["result"]["cells"][cid]
+    url = f"/v1/reports/{rid}/cells/{cid}"
+    r = client.patch(url, json={"value": cell["value"] + 5, "expected_version": 1, "reason": "试验"},
+                     headers=auth(tokens, "reviewer"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["cell"]["status"] == "corrected" and body["cell"]["version"] == 2
+    broken = [c for c in body["checks"] if c["status"] == "fail" and cid in c["cells"]]
+    assert broken and body["failing_checks"] >= len(broken)
+    stale = client.patch(url, json={"value": cell["value"], "expected_version": 1}, headers=auth(tokens, "reviewer"))
+    assert stale.status_code == 409 and stale.json()["detail"]["current_version"] == 2
+    r = client.patch(url, json={"value": cell["value"], "expected_version": 2, "reason": "原值"},
+                     headers=auth(tokens, "reviewer"))
+    assert r.status_code == 200
+    assert not [c for c in r.json()["checks"] if c["status"] == "fail" and cid in c["cells"]]
+    got = client.get(f"/v1/reports/{rid}", headers=auth(tokens, "uploader")).json()
+    assert got["version"] == 3 and got["result"]["cells"][cid]["version"] == 3
+    first = client.get(f"/v1/reports/{rid}", params={"version": 1}, headers=auth(tokens, "uploader")).json()
+    assert first["result"]["cells"][cid]["status"] == cell["status"]
+    audit = client.get(f"/v1/reports/{rid}/audit", headers=auth(tokens, "reviewer")).json()
+    corrections = [a for a in audit if a["action"] == "correct"]
+    assert [(a["actor"], a["old"]["value"], a["new"]["value"], a["reason"]) for a in corrections] == [
+        ("reviewer-1", cell["value"], cell["value"] + 5, "试验"), ("reviewer-1", cell["value"] + 5, cell["value"], "原值")]
+    assert client.patch(f"/v1/reports/{rid}/cells/t9.x", json={"value": 1, "expected_version": 1},
+                        headers=auth(tokens, "reviewer")).status_code == 404
+
+
+def test_review_queue_exports_and_approval(api, seed_report):
+    client, tokens = api
+    rid = seed_report["id"]
+    queue = client.get("/v1/review/queue", headers=auth(tokens, "reviewer")).json()
+    mine = [i for i in queue["items"] if i["report_id"] == rid]
+    assert mine and [i["confidence"] for i in queue["items"]] == sorted(i["confidence"] for i in queue["items"])
+    csv_body = client.get(f"/v1/reports/{rid}/export.csv", headers=auth(tokens, "uploader"))
+    rows = list(csv.DictReader(io.StringIO(csv_body.content.decode("utf-8-sig"))))
+    assert len(rows) == len(seed_report["result"]["cells"]) and rows[0]["report_id"] == rid
+    assert csv_body.headers["content-type"].startswith("text/csv")
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(client.get(f"/v1/reports/{rid}/export.xlsx", headers=auth(tokens, "uploader")).content))
+    assert wb.sheetnames == ["cells", "checks", "facts"] and wb["cells"].max_row == len(rows) + 1
+    assert client.get(f"/v1/reports/{rid}/export.json", headers=auth(tokens, "uploader")).json()["format"] == "2021"
+    assert client.get(f"/v1/reports/{rid}/export.pdf", headers=auth(tokens, "uploader")).status_code == 404
+
+    r = client.post(f"/v1/reports/{rid}/approve", json={"reason": "核对完毕"}, headers=auth(tokens, "reviewer"))
+    assert r.status_code == 200 and r.json()["approved"] and r.json()["approved_by"] == "reviewer-1"
+    queue = client.get("/v1/review/queue", headers=auth(tokens, "reviewer")).json()
+    assert not [i for i in queue["items"] if i["report_id"] == rid]
+    assert client.patch(f"/v1/reports/{rid}/cells/t3.new_received.total", json={"value": 1, "expected_version": 1},
+                        headers=auth(tokens, "reviewer")).status_code == 409
+
+
+def test_page_images_of_a_pdf(api):
+    client, tokens = api
+    r = upload(client, tokens, PDF)
+    body = wait_done(client, tokens, r.json()["id"])
+    assert body["status"] == "done" and body["pages"] >= 1
+    page = client.get(f"/v1/reports/{body['id']}/pages/1.png", headers=auth(tokens, "uploader"))
+    assert page.status_code == 200 and page.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert float(page.headers["x-page-scale"]) > 1
+    cached = client.get(f"/v1/reports/{body['id']}/pages/1.png", headers=auth(tokens, "uploader"))
+    assert cached.content == page.content
+    assert client.get(f"/v1/reports/{body['id']}/pages/99.png", headers=auth(tokens, "uploader")).status_code == 404
+
+
+def test_health_metrics_schema(api, seed_report):
+    client, tokens = api
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["database"] in ("sqlite", "postgresql")
+    text = client.get("/metrics", headers=auth(tokens, "admin")).text
+    assert 'xxgk_jobs{status="done"}' in text and "xxgk_http_request_seconds_bucket" in text
+    assert 'xxgk_uploads_total{outcome="new"}' in text
+    schema = client.get("/v1/schema/2021", headers=auth(tokens, "uploader")).json()
+    assert len(schema["t3"]["rows"]) >= 25 and schema["t4"]["groups"]
+    assert client.get("/docs").status_code == 200 and "/v1/reports" in client.get("/openapi.json").json()["paths"]
+
+
+def test_local_mode_needs_no_token(tmp_path):
+    with TestClient(create_app(ServiceConfig(data_dir=tmp_path, local=True, start_workers=False))) as client:
+        assert client.get("/v1/reports").status_code == 200
+        assert client.get("/metrics").status_code == 200
+
+
+def test_store_is_usable_by_url(tmp_path):
+    engine, sessions = open_store(f"sqlite:///{tmp_path / 'x.db'}")
+    with sessions() as s:
+        assert crud.list_reports(s) == ([], 0)
+    engine.dispose()
