@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 SAMPLE := datasets/dev-reports/seed/source.txt
 OUT    := out
 
-.PHONY: install install-dev demo test bench eval schema clean train
+.PHONY: install install-dev demo demo-stop test bench eval schema clean train
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,23 @@ install: $(VENV)/.installed  ## create .venv and install xxgk
 
 install-dev: $(VENV)/.installed-dev
 
-demo: install  ## extract the bundled sample report and print a summary
+DEMO_DIR  := .xxgk-demo
+DEMO_PORT ?= 8000
+
+demo: install  ## extract the bundled sample report, print a summary, start the service with it loaded (background)
 	@mkdir -p $(OUT)
 	$(VENV)/bin/xxgk extract $(SAMPLE) -o $(OUT)/sample.json
 	-$(VENV)/bin/xxgk check $(SAMPLE)
 	@echo "JSON written to $(OUT)/sample.json"
+	@$(MAKE) --no-print-directory demo-stop >/dev/null
+	@mkdir -p $(DEMO_DIR)
+	@nohup $(VENV)/bin/xxgk serve --local --port $(DEMO_PORT) --data-dir $(DEMO_DIR)/data --load $(SAMPLE) \
+		> $(DEMO_DIR)/serve.log 2>&1 & echo $$! > $(DEMO_DIR)/serve.pid
+	@$(PY) scripts/wait_healthy.py http://127.0.0.1:$(DEMO_PORT)/healthz 60 || (cat $(DEMO_DIR)/serve.log; exit 1)
+	@echo "service (local mode, no tokens) with the sample loaded: http://127.0.0.1:$(DEMO_PORT)/ui/  (API docs /docs; stop: make demo-stop)"
+
+demo-stop:  ## stop the service make demo started
+	@if [ -f $(DEMO_DIR)/serve.pid ]; then kill $$(cat $(DEMO_DIR)/serve.pid) 2>/dev/null || true; rm -f $(DEMO_DIR)/serve.pid; fi
 
 test: install-dev  ## run the whole test suite
 	$(VENV)/bin/pytest

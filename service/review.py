@@ -5,7 +5,7 @@ Works on the output contract as stored (a dict) and returns it changed; the serv
 from __future__ import annotations
 
 from service.reconcile.repair import SOURCE_FAILURE
-from service.reconcile.rules import run_checks
+from service.reconcile.rules import Equation, equations, rule_value, run_checks
 from service.reconcile.text_checks import text_vs_table
 from service.result import Result
 from service.schema import load_format
@@ -15,11 +15,29 @@ RELEASED = "released: the rule holds after a correction"
 
 
 def recheck(result: Result) -> None:
-    """Re-run the table rules and the text-vs-table checks of ``result`` (in place)."""
+    """Re-infer the values of absent cells from the rules that gave them (they follow a corrected neighbour),
+    then re-run the table rules and the text-vs-table checks of ``result`` (in place)."""
     schema = load_format(result.format)
     single = any(d.id == SINGLE_OTHER_PROCESSING for d in result.deviations)
+    _reinfer(result, equations(schema, single_other_processing=single))
     result.checks = run_checks(result.cells, schema, single_other_processing=single) + \
         text_vs_table(result.facts, result.cells)
+
+
+def _reinfer(result: Result, eqs: list[Equation]) -> None:
+    for cid, cell in result.cells.items():
+        if cell.status != "absent" or cell.inferred_by is None:
+            continue
+        for eq in eqs:
+            if eq.rule != cell.inferred_by or eq.op != "==" or cid not in eq.lhs + eq.rhs:
+                continue
+            others = [(1 if c in eq.lhs else -1, rule_value(result.cells.get(c))) for c in eq.lhs + eq.rhs if c != cid]
+            if any(v is None for _, v in others):
+                continue
+            side = 1 if cid in eq.lhs else -1  # side * x + sum(sign * v) == 0 with lhs signs +1, rhs -1
+            value = -side * sum(sign * v for sign, v in others)
+            cell.inferred_value = int(value) if float(value).is_integer() else value
+            break
 
 
 def apply_correction(data: dict, cell_id: str, value: int | float | None, *, actor: str,

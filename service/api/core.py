@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +42,33 @@ class Metrics:
                                    registry=r)
 
 
+class ResultCache:
+    """The JSON of result versions (immutable once written), newest used kept: bounded by bytes."""
+
+    def __init__(self, max_bytes: int = 256 * 1024 * 1024):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int]) -> bytes | None:
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+            return body
+
+    def put(self, key: tuple[str, int], body: bytes) -> None:
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = body
+            self._size += len(body)
+            while self._size > self.max_bytes and self._items:
+                _, old = self._items.popitem(last=False)
+                self._size -= len(old)
+
+
 class Service:
     def __init__(self, cfg: ServiceConfig):
         self.cfg = cfg
@@ -51,6 +80,7 @@ class Service:
         self.blobs = BlobStore(self.data)
         self.pages_dir = self.data / "pages"
         self.metrics = Metrics()
+        self.results = ResultCache()
         self.pool = WorkerPool(self.sessions, self.blobs, cfg.workers)
 
     def start(self) -> None:

@@ -1,48 +1,16 @@
 """Kill the server (SIGKILL, workers and all) while jobs run; after a restart every job finishes, no upload lost."""
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 
 from tests.conftest import DEV, ROOT
+from tests.service.server import free_port, kill, start
 
 FILES = [ROOT / "datasets" / "scans" / "seed-moderate-200dpi.pdf",  # OCR: still running when the server dies
          DEV / "seed" / "source.txt", DEV / "r003" / "source.html", DEV / "r005" / "page.html",
          DEV / "r010" / "page.html", DEV / "r013" / "source.md", DEV / "r001" / "source.pdf"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(data: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--local", "--port", str(port),
-                             "--data-dir", str(data), "--workers", "1"], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-        if proc.poll() is not None:
-            raise AssertionError(proc.stderr.read().decode())
-    raise AssertionError("the server did not come up")
-
-
-def kill(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGKILL)  # the server and its worker processes, no chance to clean up
-    proc.wait(timeout=10)
 
 
 def test_jobs_survive_a_killed_server(tmp_path):

@@ -167,3 +167,18 @@ def test_blobs_are_content_addressed(tmp_path):
     assert sha == hashlib.sha256(b"abc").hexdigest()
     assert blobs.path(sha).read_bytes() == b"abc" and blobs.put(b"abc") == sha
     assert not list(blobs.root.rglob(".part-*"))
+
+
+def test_an_inferred_cell_follows_the_corrected_total():
+    """seed prints no 其他 in 一、本年新收: its value is inferred from the row total; correcting the total moves it."""
+    from service.review import apply_correction
+
+    data = extracted(str(SEED)).model_dump(mode="json")
+    other = data["cells"]["t3.new_received.other_org"]
+    assert other["status"] == "absent" and other["inferred_by"] == "t3_row_total"
+    before = other["inferred_value"]
+    total = data["cells"]["t3.new_received.total"]["value"]
+    apply_correction(data, "t3.new_received.total", total + 4, actor="bob")
+    assert data["cells"]["t3.new_received.other_org"]["inferred_value"] == before + 4
+    assert [c["status"] for c in data["checks"] if c["rule"] == "t3_row_total" and c["instance"] == "new_received"] \
+        == ["pass"]

@@ -1,6 +1,7 @@
 """/v1/reports: upload, list, read, page images, exports, corrections, approval, audit; /v1/review/queue."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Response, UploadFile
@@ -79,12 +80,20 @@ def list_reports(status: schemas.JobStatus | None = None, agency: str | None = N
 
 @router.get("/reports/{report_id}", response_model=schemas.ReportOut)
 def get_report(report_id: str, version: int | None = Query(None, ge=1, description="an older result version"),
-               _: Caller = Depends(READ), db: Session = Depends(session)):
+               _: Caller = Depends(READ), svc: Service = Depends(service), db: Session = Depends(session)):
     report = _report(db, report_id)
-    result = crud.result_of(db, report_id, version)
-    if version and result is None:
+    wanted = version or report.version
+    if version and version > report.version:
         raise HTTPException(404, f"report {report_id} has no result version {version}")
-    return {**summary(report), "result": result}
+    body = b"null"
+    if wanted:  # result versions never change: their JSON is kept ready (the readers' hot path)
+        body = svc.results.get((report_id, wanted))
+        if body is None:
+            result = crud.result_of(db, report_id, wanted)
+            body = json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()
+            svc.results.put((report_id, wanted), body)
+    head = schemas.ReportSummary(**summary(report)).model_dump_json().encode()
+    return Response(head[:-1] + b',"result":' + body + b"}", media_type="application/json")
 
 
 @router.get("/reports/{report_id}/versions", response_model=list[schemas.VersionOut])

@@ -1,0 +1,432 @@
+// xxgk review UI: no build step, no framework. Talks to the API under /v1 with the bearer token kept in
+// localStorage (local mode needs none). Views: #/ (upload, reports, review queue), #/r/<id>[/<cell id>] (a report).
+"use strict";
+
+const STATUS = { queued: "排队中", running: "处理中", done: "完成", failed: "失败" };
+const CHECK = { pass: "通过", fail: "不通过", not_assessable: "无法判断" };
+const RULES = {
+  t3_balance: "第一项加第二项之和等于第三项加第四项之和",
+  t3_row_total: "总计等于各类申请人之和",
+  t3_results_total: "（七）总计等于（一）至（六）之和",
+  t3_derive_denied: "（三）不予公开等于其各小项之和",
+  t3_derive_unable: "（四）无法提供等于其各小项之和",
+  t3_derive_not_processed: "（五）不予处理等于其各小项之和",
+  t3_derive_other_processing: "（六）其他处理等于其各小项之和",
+  t3_derive_legal_or_other_org: "法人或其他组织等于其五类之和",
+  t3_nonnegative: "数量不为负",
+  t4_group_total: "总计等于维持、纠正、其他、尚未审结之和",
+  t4_nonnegative: "数量不为负",
+  t2_counts_nonnegative: "数量不为负",
+  t2_2021_in_force_carry: "现行有效件数与上年衔接",
+  text_vs_table: "正文所述数字与表格一致",
+};
+const CELL_STATUS = { read: "已读取", blank: "空白", not_applicable: "不适用", absent: "未印出", inferred: "推算",
+  repaired: "已修正（规则）", unparseable: "无法解析", corrected: "人工更正" };
+
+const $ = (sel, el = document) => el.querySelector(sel);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+const fmtNum = (v) => (v === null || v === undefined ? "" : Number.isInteger(v) ? String(v) : String(+v.toFixed(4)));
+
+// ------------------------------------------------------------------ API
+function token() { return localStorage.getItem("xxgk-token") || ""; }
+async function api(path, opts = {}) {
+  const headers = Object.assign({}, opts.headers || {});
+  if (token()) headers.Authorization = "Bearer " + token();
+  if (opts.json !== undefined) { headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(opts.json); }
+  const r = await fetch(path, Object.assign({}, opts, { headers }));
+  if (r.status === 401) { toast("需要访问令牌：请在右上角填写"); $("#token-input").focus(); throw new ApiError(r.status, "未授权"); }
+  if (!r.ok) {
+    let detail = r.statusText;
+    try { const b = await r.json(); detail = typeof b.detail === "string" ? b.detail : (b.detail?.message || JSON.stringify(b.detail)); } catch (e) { /* not JSON */ }
+    throw new ApiError(r.status, detail);
+  }
+  return r;
+}
+class ApiError extends Error { constructor(status, msg) { super(msg); this.status = status; } }
+const getJSON = async (p) => (await api(p)).json();
+
+let toastTimer = null;
+function toast(msg) {
+  const t = $("#toast"); t.textContent = msg; t.classList.add("show");
+  clearTimeout(toastTimer); toastTimer = setTimeout(() => t.classList.remove("show"), 3500);
+}
+
+// ------------------------------------------------------------------ router
+let pollTimer = null;
+window.addEventListener("hashchange", route);
+window.addEventListener("DOMContentLoaded", () => {
+  $("#token-input").value = token();
+  $("#token-form").addEventListener("submit", (e) => {
+    e.preventDefault(); localStorage.setItem("xxgk-token", $("#token-input").value.trim()); toast("令牌已保存"); route();
+  });
+  route();
+});
+function route() {
+  clearTimeout(pollTimer);
+  document.onkeydown = null;
+  const m = location.hash.match(/^#\/r\/([0-9a-f]+)(?:\/(.+))?$/);
+  if (m) return reportView(m[1], m[2] ? decodeURIComponent(m[2]) : null);
+  return homeView();
+}
+
+// ------------------------------------------------------------------ home: upload, reports, queue
+async function homeView() {
+  const app = $("#app");
+  app.innerHTML = `
+    <section class="card">
+      <h1>上传报告</h1>
+      <form id="upload-form" data-testid="upload-form">
+        <input type="file" id="upload-file" data-testid="upload-file" required
+               accept=".pdf,.docx,.html,.htm,.md,.txt,.png,.jpg,.jpeg,.tif,.tiff">
+        <button class="primary" type="submit" data-testid="upload-submit">上传并识别</button>
+        <span id="upload-status" class="muted" data-testid="upload-status"></span>
+      </form>
+      <p class="muted">支持扫描件（PDF、PNG、JPEG、TIFF）、文字版 PDF、Word、网页、Markdown 与纯文本。同一文件重复上传返回同一报告。</p>
+    </section>
+    <section class="card"><h2>报告</h2><div id="reports">加载中…</div></section>
+    <section class="card"><h2>待复核单元格（置信度由低到高）</h2><div id="queue">加载中…</div></section>`;
+  $("#upload-form").addEventListener("submit", upload);
+  await refreshHome();
+}
+
+async function refreshHome() {
+  try {
+    const list = await getJSON("/v1/reports?limit=200");
+    $("#reports").innerHTML = list.items.length ? `<table class="list" data-testid="reports"><thead><tr>
+      <th>文件</th><th>机关</th><th>年度</th><th>状态</th><th>待复核</th><th>未通过规则</th><th>批准</th></tr></thead><tbody>
+      ${list.items.map((r) => `<tr class="clickable" data-id="${r.id}" data-testid="report-row">
+        <td>${esc(r.filename)}</td><td>${esc(r.agency)}</td><td>${r.year ?? ""}</td>
+        <td><span class="badge ${r.status}">${STATUS[r.status]}</span>${r.error ? ` <span class="muted">${esc(r.error)}</span>` : ""}</td>
+        <td>${r.status === "done" ? r.needs_review : ""}</td><td>${r.status === "done" ? r.failing_checks : ""}</td>
+        <td>${r.approved ? `<span class="badge approved">已批准</span>` : ""}</td></tr>`).join("")}</tbody></table>`
+      : `<p class="muted">还没有报告。</p>`;
+    $("#reports").querySelectorAll("tr[data-id]").forEach((tr) => tr.addEventListener("click", () => { location.hash = `#/r/${tr.dataset.id}`; }));
+    if (list.items.some((r) => r.status === "queued" || r.status === "running")) pollTimer = setTimeout(refreshHome, 1500);
+  } catch (e) { $("#reports").textContent = e.message; }
+  try {
+    const q = await getJSON("/v1/review/queue?limit=100");
+    $("#queue").innerHTML = q.items.length ? `<table class="list" data-testid="queue"><thead><tr>
+      <th>报告</th><th>单元格</th><th>值</th><th>置信度</th><th>原因</th></tr></thead><tbody>
+      ${q.items.map((i) => `<tr class="clickable" data-id="${i.report_id}" data-cell="${esc(i.cell_id)}">
+        <td>${esc(i.agency || i.filename)} ${i.year ?? ""}</td><td><code>${esc(i.cell_id)}</code></td>
+        <td>${fmtNum(i.value)}</td><td>${i.confidence.toFixed(2)}</td><td>${esc(i.reasons.join("；"))}</td></tr>`).join("")}
+      </tbody></table><p class="muted">共 ${q.total} 个</p>` : `<p class="muted">没有待复核的单元格。</p>`;
+    $("#queue").querySelectorAll("tr[data-id]").forEach((tr) => tr.addEventListener("click", () => {
+      location.hash = `#/r/${tr.dataset.id}/${encodeURIComponent(tr.dataset.cell)}`;
+    }));
+  } catch (e) { $("#queue").innerHTML = `<p class="muted">${e.status === 403 ? "复核队列需要复核员令牌。" : esc(e.message)}</p>`; }
+}
+
+async function upload(e) {
+  e.preventDefault();
+  const file = $("#upload-file").files[0];
+  if (!file) return;
+  const fd = new FormData(); fd.append("file", file);
+  $("#upload-status").textContent = "上传中…";
+  try {
+    const r = await (await api("/v1/reports", { method: "POST", body: fd })).json();
+    $("#upload-status").textContent = r.duplicate ? "该文件已上传过" : "已上传，识别中…";
+    location.hash = `#/r/${r.id}`;
+  } catch (err) { $("#upload-status").textContent = "上传失败：" + err.message; }
+}
+
+// ------------------------------------------------------------------ report view
+const state = { report: null, result: null, schema: null, selected: null, editing: false, pageCache: {} };
+
+async function reportView(id, focusCell) {
+  const app = $("#app");
+  app.innerHTML = `<p class="muted">加载中…</p>`;
+  let report;
+  try { report = await getJSON(`/v1/reports/${id}`); } catch (e) { app.innerHTML = `<p>${esc(e.message)}</p>`; return; }
+  if (report.status === "queued" || report.status === "running") {
+    app.innerHTML = `<div class="card"><h1>${esc(report.filename)}</h1>
+      <p data-testid="job-status"><span class="badge ${report.status}">${STATUS[report.status]}</span> 正在识别，完成后自动显示。</p></div>`;
+    pollTimer = setTimeout(() => reportView(id, focusCell), 1000);
+    return;
+  }
+  if (report.status === "failed") {
+    app.innerHTML = `<div class="card"><h1>${esc(report.filename)}</h1>
+      <p data-testid="job-status"><span class="badge failed">失败</span> ${esc(report.error)}</p></div>`;
+    return;
+  }
+  state.report = report; state.result = report.result; state.selected = null; state.editing = false;
+  state.schema = await getJSON(`/v1/schema/${report.result.format}`);
+  state.labels = instanceLabels(state.schema);
+  renderReport();
+  document.onkeydown = onKey;
+  const first = focusCell || firstReviewCell();
+  if (first) select(first);
+}
+
+function renderReport() {
+  const r = state.report, res = state.result;
+  $("#app").innerHTML = `
+    <div class="card"><h1 data-testid="report-title">${esc(res.agency || r.filename)} ${res.year ?? ""} 年度报告
+      <span class="muted">（${esc(r.filename)} · ${res.format} 版格式 · 第 ${r.version} 版结果）</span></h1>
+      <span id="approval">${approvalHtml()}</span>
+      <span class="muted" id="counts" data-testid="counts"></span>
+      <div class="legend muted">图例：<span style="background:var(--read)">已读取</span><span style="background:var(--repaired)">规则修正</span>
+        <span style="background:var(--review)">待复核</span><span style="background:var(--fail)">规则未通过</span>
+        <span style="background:var(--corrected)">人工更正</span></div>
+      ${$("#help").innerHTML}
+    </div>
+    <div class="layout">
+      <div class="pane-left">
+        <div class="card"><div class="page" id="page" data-testid="page"><img id="page-img" alt="">
+          <div class="hl" id="page-hl" data-testid="page-highlight"></div></div>
+          <p class="muted" id="page-note">选择单元格以查看原文位置。</p></div>
+        <div class="card detail" id="detail" data-testid="cell-detail"></div>
+        <div class="card"><h2>规则检查</h2><ul class="rules" id="rules" data-testid="rules"></ul></div>
+      </div>
+      <div>
+        <div class="card" id="tables"></div>
+        <div class="card facts" id="facts" data-testid="facts"></div>
+      </div>
+    </div>`;
+  $("#approve")?.addEventListener("click", approve);
+  $("#tables").innerHTML = tablesHtml();
+  $("#tables").querySelectorAll("td.v").forEach((td) => {
+    td.addEventListener("click", () => { if (state.selected === td.dataset.cell && !state.editing) edit(); else select(td.dataset.cell); });
+  });
+  paintCells(); renderRules(); renderFacts();
+}
+
+function approvalHtml() {
+  const r = state.report;
+  if (r.approved) return `<span class="badge approved" data-testid="approved">已批准 · ${esc(r.approved_by)}</span>`;
+  return `<button class="primary" id="approve" data-testid="approve">批准本报告</button>`;
+}
+
+// ---- the three tables as the official format prints them
+function vcell(id) { return `<td class="v" tabindex="-1" data-cell="${esc(id)}" data-testid="cell-${esc(id)}"></td>`; }
+
+function tablesHtml() {
+  const s = state.schema;
+  let h = `<h2>二、主动公开政府信息情况</h2>`;
+  for (const b of s.t2) {
+    const n = Math.max(...s.t2.map((x) => x.columns.length));
+    h += `<table class="fmt" data-testid="t2-${b.id}"><tr><th colspan="${n + 1}">${esc(b.label)}</th></tr>
+      <tr><th>信息内容</th>${b.columns.map((c) => `<th colspan="${c === b.columns.at(-1) ? n - b.columns.length + 1 : 1}">${esc(c.label)}</th>`).join("")}</tr>
+      ${b.rows.map((row) => `<tr><td class="label">${esc(row.label)}</td>${b.columns.map((c, k) => vcell(`t2.${b.id}.${row.id}.${c.id}`)
+        .replace("<td ", `<td colspan="${k === b.columns.length - 1 ? n - b.columns.length + 1 : 1}" `)).join("")}</tr>`).join("")}</table>`;
+  }
+  const cols = s.t3.columns.filter((c) => c.id !== "legal_or_other_org");
+  const org = cols.filter((c) => c.group === "legal_or_other_org");
+  h += `<h2>三、收到和处理政府信息公开申请情况</h2><table class="fmt" data-testid="t3">
+    <tr><th rowspan="3">（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）</th><th colspan="${cols.length}">申请人情况</th></tr>
+    <tr><th rowspan="2">自然人</th><th colspan="${org.length}">法人或其他组织</th><th rowspan="2">总计</th></tr>
+    <tr>${org.map((c) => `<th>${esc(c.label)}</th>`).join("")}</tr>`;
+  const order = ["natural_person", ...org.map((c) => c.id), "total"];
+  for (const row of s.t3.rows) {
+    if (!row.has_values) { h += `<tr><td class="label l${row.level}" colspan="${order.length + 1}">${esc(row.label)}</td></tr>`; continue; }
+    h += `<tr><td class="label l${row.level}">${esc(row.label)}</td>${order.map((c) => vcell(`t3.${row.id}.${c}`)).join("")}</tr>`;
+  }
+  h += `</table><h2>四、政府信息公开行政复议、行政诉讼情况</h2><table class="fmt" data-testid="t4">
+    <tr><th colspan="5">行政复议</th><th colspan="10">行政诉讼</th></tr>
+    <tr>${s.t4.columns.map((c) => `<th rowspan="2">${esc(c.label)}</th>`).join("")}
+      ${s.t4.groups.slice(1).map((g) => `<th colspan="5">${esc(g.label)}</th>`).join("")}</tr>
+    <tr>${s.t4.groups.slice(1).map(() => s.t4.columns.map((c) => `<th>${esc(c.label)}</th>`).join("")).join("")}</tr>
+    <tr>${s.t4.groups.map((g) => s.t4.columns.map((c) => vcell(`t4.${g.id}.${c.id}`)).join("")).join("")}</tr></table>`;
+  return h;
+}
+
+function failingCells() {
+  const out = new Set();
+  for (const c of state.result.checks) if (c.status === "fail") c.cells.forEach((id) => out.add(id));
+  return out;
+}
+
+function statusClass(cell, failing, id) {
+  if (!cell) return "st-absent";
+  if (cell.status === "corrected") return "st-corrected";
+  if (failing.has(id)) return "st-fail";
+  if (cell.needs_review) return "st-review";
+  if (cell.status === "repaired") return "st-repaired";
+  if (cell.status === "absent") return "st-absent";
+  return "st-read";
+}
+
+function paintCells() {
+  const failing = failingCells();
+  let review = 0;
+  document.querySelectorAll("#tables td.v").forEach((td) => {
+    const id = td.dataset.cell, cell = state.result.cells[id];
+    td.className = "v " + statusClass(cell, failing, id) + (state.selected === id ? " selected" : "");
+    td.dataset.status = cell ? cell.status : "absent";
+    td.dataset.review = cell && cell.needs_review ? "1" : "0";
+    if (!(state.editing && state.selected === id)) {
+      td.textContent = !cell ? "—" : cell.status === "absent" ? "—" : cell.status === "not_applicable" ? (cell.raw || "/") : fmtNum(cell.value);
+    }
+    td.title = cell ? `${id}\n${CELL_STATUS[cell.status] || cell.status} · 置信度 ${cell.confidence}` + (cell.review_reasons.length ? "\n" + cell.review_reasons.join("\n") : "") : id;
+    if (cell && cell.needs_review) review++;
+  });
+  const fails = state.result.checks.filter((c) => c.status === "fail").length;
+  $("#counts").textContent = ` 待复核 ${review} 个单元格 · 未通过规则 ${fails} 条`;
+}
+
+function instanceLabels(s) {
+  const out = {};
+  s.t3.columns.forEach((c) => { out[c.id] = c.label; });
+  s.t3.rows.forEach((r) => { out[r.id] = r.label; });
+  s.t4.groups.forEach((g) => { out[g.id] = g.label; });
+  s.t2.forEach((b) => { out[b.id] = b.label; b.rows.forEach((r) => { out[`${b.id}.${r.id}`] = `${b.label} ${r.label}`; }); });
+  return out;
+}
+
+function renderRules() {
+  const checks = [...state.result.checks].sort((a, b) => (a.status === "fail" ? 0 : a.status === "pass" ? 1 : 2) - (b.status === "fail" ? 0 : b.status === "pass" ? 1 : 2));
+  $("#rules").innerHTML = checks.map((c, i) => `<li class="${c.status}" data-i="${i}" data-rule="${esc(c.rule)}" data-instance="${esc(c.instance)}"
+      data-status="${c.status}" data-testid="rule" title="${esc(c.expr)}">
+      <span class="badge ${c.status}">${CHECK[c.status]}</span> ${esc(RULES[c.rule] || c.rule)} <span class="muted">· ${esc(state.labels[c.instance] || c.instance)}
+      ${c.status === "fail" ? ` · 左 ${fmtNum(c.lhs)} ≠ 右 ${fmtNum(c.rhs)}` : ""}</span></li>`).join("");
+  $("#rules").querySelectorAll("li").forEach((li) => li.addEventListener("click", () => {
+    const c = checks[+li.dataset.i];
+    document.querySelectorAll("#tables td.v.in-check").forEach((td) => td.classList.remove("in-check"));
+    c.cells.forEach((id) => document.querySelector(`#tables td.v[data-cell="${CSS.escape(id)}"]`)?.classList.add("in-check"));
+    if (c.cells.length) select(c.cells.find((id) => state.result.cells[id]?.needs_review) || c.cells[0]);
+  }));
+}
+
+function renderFacts() {
+  const res = state.result;
+  const failed = new Set(res.checks.filter((c) => c.rule === "text_vs_table" && c.status === "fail").map((c) => c.instance));
+  const bySection = {};
+  for (const f of res.facts) {
+    const sec = Object.values(res.sections).find((s) => s.text && s.text.includes(f.sentence));
+    (bySection[sec ? sec.id : "?"] ||= []).push(f);
+  }
+  let h = `<h2>正文中的数字（叙述事实）</h2>`;
+  if (!res.facts.length) h += `<p class="muted">正文中没有识别到数字事实。</p>`;
+  for (const sec of Object.values(res.sections)) {
+    const facts = bySection[sec.id];
+    if (!facts) continue;
+    h += `<h3>${esc(sec.heading || sec.title)}</h3>`;
+    const sentences = [...new Set(facts.map((f) => f.sentence))];
+    for (const s of sentences) {
+      let html = "", pos = 0;
+      // the facts of a sentence in the order they stand in the text: each at the next occurrence of its number
+      for (const f of facts.filter((x) => x.sentence === s).sort((a, b) => a.block - b.block || a.start - b.start)) {
+        const at = s.indexOf(f.text, pos);
+        if (at < 0) continue;
+        html += esc(s.slice(pos, at)) + `<mark class="fact ${failed.has(f.id) ? "fail" : ""}" data-testid="fact" data-fact="${esc(f.id)}"
+          title="${esc(f.id)}${f.cue ? " · " + esc(f.cue) : ""} · 置信度 ${f.confidence}">${esc(f.text)}</mark>`;
+        pos = at + f.text.length;
+      }
+      h += `<p>${html + esc(s.slice(pos))}</p>`;
+    }
+  }
+  $("#facts").innerHTML = h;
+}
+
+// ---- selection, page image, detail
+function reviewOrder() {
+  return [...document.querySelectorAll("#tables td.v")].filter((td) => td.dataset.review === "1" || td.classList.contains("st-fail")).map((td) => td.dataset.cell);
+}
+function firstReviewCell() { return reviewOrder()[0] || null; }
+
+function select(id) {
+  state.selected = id; state.editing = false;
+  const td = document.querySelector(`#tables td.v[data-cell="${CSS.escape(id)}"]`);
+  document.querySelectorAll("#tables td.v.selected").forEach((x) => x.classList.remove("selected"));
+  if (td) { td.classList.add("selected"); td.focus({ preventScroll: true }); td.scrollIntoView({ block: "nearest" }); }
+  paintCells();
+  const cell = state.result.cells[id];
+  $("#detail").innerHTML = cell ? `<dl>
+      <dt>单元格</dt><dd><code data-testid="detail-id">${esc(id)}</code></dd>
+      <dt>值</dt><dd data-testid="detail-value">${fmtNum(cell.value) || "（空）"}</dd>
+      <dt>原文</dt><dd>${esc(cell.raw ?? "")}</dd>
+      <dt>状态</dt><dd>${CELL_STATUS[cell.status] || cell.status}${cell.original_value !== null && cell.original_value !== undefined ? `（原读数 ${fmtNum(cell.original_value)}）` : ""}</dd>
+      <dt>置信度</dt><dd>${cell.confidence}</dd>
+      <dt>版本</dt><dd>${cell.version}</dd>
+      <dt>原因</dt><dd>${esc(cell.review_reasons.join("；")) || "—"}</dd></dl>` : `<p>${esc(id)}：本报告没有此单元格</p>`;
+  showPage(cell);
+}
+
+async function showPage(cell) {
+  const img = $("#page-img"), hl = $("#page-hl"), note = $("#page-note");
+  hl.style.display = "none";
+  const src = cell && cell.source;
+  if (!src || !src.page) { note.textContent = src ? "此来源没有页面图像（网页、Word、文本）。" : "此单元格未在原文中找到。"; return; }
+  const key = src.page;
+  try {
+    if (!state.pageCache[key]) {
+      const r = await api(`/v1/reports/${state.report.id}/pages/${key}.png`);
+      state.pageCache[key] = { url: URL.createObjectURL(await r.blob()), scale: parseFloat(r.headers.get("X-Page-Scale")) };
+    }
+  } catch (e) { note.textContent = e.status === 404 ? "此来源没有页面图像（网页、Word、文本）。" : e.message; return; }
+  const page = state.pageCache[key];
+  note.textContent = `第 ${src.page} 页（${src.origin === "ocr" ? "OCR 识别" : src.origin === "text_layer" ? "文字层" : src.origin}）`;
+  const place = () => {
+    if (!src.bbox) return;
+    const k = (img.clientWidth / img.naturalWidth) * page.scale;
+    const [x0, y0, x1, y1] = src.bbox;
+    Object.assign(hl.style, { left: `${x0 * k - 3}px`, top: `${y0 * k - 3}px`, width: `${(x1 - x0) * k + 6}px`, height: `${(y1 - y0) * k + 6}px`, display: "block" });
+  };
+  if (img.dataset.page !== String(key)) { img.onload = place; img.src = page.url; img.dataset.page = String(key); } else place();
+}
+
+// ---- editing
+function edit() {
+  if (state.report.approved) { toast("报告已批准，不能再更正"); return; }
+  const id = state.selected, cell = state.result.cells[id];
+  const td = document.querySelector(`#tables td.v[data-cell="${CSS.escape(id)}"]`);
+  if (!td || !cell) return;
+  state.editing = true;
+  td.innerHTML = `<input data-testid="cell-input" inputmode="decimal" value="${esc(fmtNum(cell.value))}">`;
+  const input = td.querySelector("input");
+  input.focus(); input.select();
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") { e.preventDefault(); e.stopPropagation(); save(id, input.value); }
+    else if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); state.editing = false; paintCells(); td.focus(); }
+  });
+  input.addEventListener("blur", () => { if (state.editing && state.selected === id) { state.editing = false; paintCells(); } });
+}
+
+async function save(id, text) {
+  const cell = state.result.cells[id];
+  const t = text.trim().replace(/[,，\s]/g, "");
+  const value = t === "" ? null : Number(t);
+  if (t !== "" && !Number.isFinite(value)) { toast("请输入数字（留空表示空白）"); return; }
+  const reason = fmtNum(value) === fmtNum(cell.value) && cell.status !== "corrected" ? "复核确认" : "复核更正";
+  try {
+    const r = await (await api(`/v1/reports/${state.report.id}/cells/${encodeURIComponent(id)}`, {
+      method: "PATCH", json: { value, expected_version: cell.version, reason } })).json();
+    state.result.cells[id] = r.cell;
+    state.result.checks = r.checks;
+    state.report.version = r.result_version;
+    // cells released by the re-run checks: fetch the new version's flags
+    const fresh = await getJSON(`/v1/reports/${state.report.id}`);
+    state.result = fresh.result; state.report = fresh;
+    state.editing = false;
+    paintCells(); renderRules(); renderFacts();
+    toast(reason === "复核确认" ? "已确认" : "已更正，规则已重新检查");
+    const next = reviewOrder().find((x) => x !== id);
+    select(next || id);
+  } catch (e) {
+    state.editing = false;
+    if (e.status === 409) { toast("该单元格已被他人修改，已刷新"); reportView(state.report.id, id); }
+    else { toast("保存失败：" + e.message); paintCells(); }
+  }
+}
+
+async function approve() {
+  try {
+    const r = await (await api(`/v1/reports/${state.report.id}/approve`, { method: "POST", json: {} })).json();
+    state.report = Object.assign(state.report, r);
+    $("#approval").innerHTML = approvalHtml();
+    toast("报告已批准");
+  } catch (e) { toast("批准失败：" + e.message); }
+}
+
+function onKey(e) {
+  if (state.editing || e.target.tagName === "INPUT") return;
+  if (!state.result) return;
+  const order = reviewOrder();
+  if (e.key === "j" || e.key === "J" || e.key === "k" || e.key === "K") {
+    e.preventDefault();
+    if (!order.length) { toast("没有待复核的单元格"); return; }
+    const i = order.indexOf(state.selected);
+    const step = e.key.toLowerCase() === "j" ? 1 : -1;
+    select(order[(i + step + order.length) % order.length] ?? order[0]);
+  } else if (e.key === "Enter" && state.selected) { e.preventDefault(); edit(); }
+}
