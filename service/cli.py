@@ -261,6 +261,11 @@ def batch_cmd(
                   f"{summary.failed} failed; {summary.pages} pages in {summary.seconds:.1f} s{rate}")
     for name, error in summary.errors:
         console.print(f"  [red]failed[/red] {name}: {error}")
+    fails = [c for c in summary.series if c.status == "fail"]
+    console.print(f"checks across years of one agency: {sum(c.status == 'pass' for c in summary.series)} pass, "
+                  f"{len(fails)} fail" + ("" if summary.series else " (no agency with two consecutive years)"))
+    for c in fails:
+        console.print(f"  [yellow]{c.rule}[/yellow] {c.agency} {c.years[0]}→{c.years[1]} {c.instance}: {c.message}")
     for raw in summary.not_found:
         err.print(f"[red]error:[/red] {raw}: no such file, folder or matching pattern")
     if summary.not_found:

@@ -5,7 +5,7 @@ import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -14,6 +14,33 @@ from service.api.core import Service, ServiceConfig
 from service.api.routes import reports, system
 
 UI_DIR = Path(__file__).parent / "ui"
+
+
+class MetricsMiddleware:
+    """Request counts and latency per route template (a plain ASGI middleware: no per-request task overhead)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_status(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            svc = getattr(scope["app"].state, "service", None) if "app" in scope else None
+            if svc is not None:
+                path = getattr(scope.get("route"), "path", "other")
+                svc.metrics.requests.labels(scope["method"], path, str(status["code"])).inc()
+                svc.metrics.latency.labels(path).observe(time.perf_counter() - start)
 
 
 def create_app(cfg: ServiceConfig | None = None) -> FastAPI:
@@ -33,18 +60,7 @@ def create_app(cfg: ServiceConfig | None = None) -> FastAPI:
                   description="政府信息公开工作年度报告: upload, extraction jobs, review, export. Tokens: "
                               "`xxgk token create --role uploader|reviewer|admin`; send `Authorization: Bearer …`.")
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next):
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "other")
-        svc = getattr(request.app.state, "service", None)
-        if svc is not None:
-            svc.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
-            svc.metrics.latency.labels(path).observe(time.perf_counter() - start)
-        return response
-
+    app.add_middleware(MetricsMiddleware)
     app.include_router(reports.router)
     app.include_router(system.router)
     app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,31 @@ class Metrics:
                                registry=r)
         self.corrections = Counter("xxgk_corrections", "cell corrections by outcome (applied, stale)", ["outcome"],
                                    registry=r)
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    role: str
+
+
+class TokenCache:
+    """Tokens seen in the last ``ttl`` seconds (a revocation takes effect within that time)."""
+
+    def __init__(self, ttl: float = 30.0, size: int = 1024):
+        self.ttl, self.size = ttl, size
+        self._items: dict[str, tuple[float, Caller]] = {}
+
+    def get(self, token: str) -> Caller | None:
+        hit = self._items.get(token)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, token: str, who: Caller) -> None:
+        if len(self._items) >= self.size:
+            self._items.clear()
+        self._items[token] = (time.monotonic() + self.ttl, who)
 
 
 class ResultCache:
@@ -81,6 +107,7 @@ class Service:
         self.pages_dir = self.data / "pages"
         self.metrics = Metrics()
         self.results = ResultCache()
+        self.tokens = TokenCache()
         self.pool = WorkerPool(self.sessions, self.blobs, cfg.workers)
 
     def start(self) -> None:

@@ -71,13 +71,15 @@ class Tagging(BaseModel):
 PLAIN_MIN_CHARS = 41  # longer than any heading the assembler asks the classifier about
 PLAIN_FROM_BLOCK = 12  # metadata (agency, year, date) is looked for in the blocks before this one
 _DIGIT = re.compile(r"\d")
+# numbers that are dates or document-number years (2021年, 3月15日, 〔2021〕): never a count, so never a fact
+_DATE_NUMBER = re.compile(r"\d+(?=\s*[年月日])|(?<=[〔\[［(（])\s*\d{4}\s*(?=[〕\]］)）])")
 
 
 def _plain(seg) -> bool:
     """A paragraph no use of the classifier needs: past the title lines, longer than a heading, without a digit
-    (so without a fact, a table label or a heading)."""
+    other than those of dates (so without a fact, a table label or a heading)."""
     return (seg.kind == "text" and seg.key[0] >= PLAIN_FROM_BLOCK and len(seg.text) >= PLAIN_MIN_CHARS
-            and not _DIGIT.search(seg.text))
+            and not _DIGIT.search(_DATE_NUMBER.sub("", seg.text)))
 
 
 class Tagger:

@@ -38,6 +38,8 @@ def test_batch_then_resume_then_export(batch_dir, tmp_path):
     assert first.exit_code == 1, first.output  # one file fails: exit 1, listed
     assert "5 files: 4 extracted, 0 skipped (done before), 1 failed" in first.output
     assert "archive.zip!2020/broken.pdf" in first.output.replace("\n", "")
+    assert "checks across years of one agency: 0 pass, 0 fail (no agency with two consecutive years)" in \
+        " ".join(first.output.split())
     engine, sessions = open_store(sqlite_url(db))
     with sessions() as s:
         reports, total = crud.list_reports(s)

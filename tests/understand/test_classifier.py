@@ -134,3 +134,19 @@ def test_table3_without_total_column_is_mapped_from_the_header_the_classifier_re
             assert result.cells[cid].value == clean.cells[cid].value, cid
         assert result.cells[f"t3.{rid}.total"].status == "absent"
     assert any(d.id == "xxgk_columns_from_header" for d in result.deviations)
+
+
+def test_paragraphs_without_a_count_are_left_out_of_the_classifier():
+    from service.understand.classifier import _plain
+    from service.understand.encode import Segment
+
+    def seg(text: str, block: int = 20) -> Segment:
+        return Segment((block,), text, "text", (0, 0, 1000, 1000), None)
+
+    dated = "根据《中华人民共和国政府信息公开条例》（国务院令第711号）要求，现公布本机关2021年度报告，统计期限为2021年1月1日至12月31日止。"
+    assert not _plain(seg(dated))  # 第711号 is a number that is no date: kept
+    assert _plain(seg(dated.replace("（国务院令第711号）", "")))
+    assert _plain(seg("依据〔2021〕号文件的要求，进一步规范政府信息公开工作流程，加强对各部门公开工作的指导和监督检查，确保公开质量。"))
+    assert not _plain(seg("全年共收到政府信息公开申请95件，比上年增加12件，全部在法定期限内答复，没有发生因答复不及时被复议的情况。"))
+    assert not _plain(seg("二、主动公开政府信息情况"))  # headings are short
+    assert not _plain(seg(dated.replace("（国务院令第711号）", ""), block=3))  # title lines: metadata is read there

@@ -16,6 +16,9 @@ from service.store import crud
 from service.store.orm import Report
 
 router = APIRouter(prefix="/v1", tags=["reports"])
+# Reads are coroutines: their queries are short, and a plain function endpoint pays a thread-pool hop that
+# dominated the readers' latency (bench_service). Uploads, corrections, exports and page images, which write
+# files, re-run the checks or render, stay plain functions in the thread pool.
 
 
 def summary(report: Report) -> dict:
@@ -69,7 +72,7 @@ def upload(response: Response, file: UploadFile = File(..., description="PDF, sc
 
 
 @router.get("/reports", response_model=schemas.ReportList)
-def list_reports(status: schemas.JobStatus | None = None, agency: str | None = None, year: int | None = None,
+async def list_reports(status: schemas.JobStatus | None = None, agency: str | None = None, year: int | None = None,
                  needs_review: bool | None = Query(None, description="true: cells to review and not yet approved"),
                  limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
                  _: Caller = Depends(READ), db: Session = Depends(session)):
@@ -79,7 +82,7 @@ def list_reports(status: schemas.JobStatus | None = None, agency: str | None = N
 
 
 @router.get("/reports/{report_id}", response_model=schemas.ReportOut)
-def get_report(report_id: str, version: int | None = Query(None, ge=1, description="an older result version"),
+async def get_report(report_id: str, version: int | None = Query(None, ge=1, description="an older result version"),
                _: Caller = Depends(READ), svc: Service = Depends(service), db: Session = Depends(session)):
     report = _report(db, report_id)
     wanted = version or report.version
@@ -97,7 +100,7 @@ def get_report(report_id: str, version: int | None = Query(None, ge=1, descripti
 
 
 @router.get("/reports/{report_id}/versions", response_model=list[schemas.VersionOut])
-def versions(report_id: str, _: Caller = Depends(READ), db: Session = Depends(session)):
+async def versions(report_id: str, _: Caller = Depends(READ), db: Session = Depends(session)):
     _report(db, report_id)
     return [{"version": v.version, "kind": v.kind, "created_by": v.created_by, "created_at": v.created_at}
             for v in crud.versions_of(db, report_id)]
@@ -199,7 +202,7 @@ def audit(report_id: str, _: Caller = Depends(REVIEW), db: Session = Depends(ses
 
 
 @router.get("/review/queue", response_model=schemas.Queue, tags=["review"])
-def review_queue(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0), _: Caller = Depends(REVIEW),
+async def review_queue(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0), _: Caller = Depends(REVIEW),
                  db: Session = Depends(session)):
     """Cells needing review across reports not yet approved, least confident first."""
     rows, total = crud.review_queue(db, limit, offset)

@@ -15,7 +15,7 @@ router = APIRouter(tags=["system"])
 
 
 @router.get("/healthz")
-def healthz(svc: Service = Depends(service), db: Session = Depends(session)):
+async def healthz(svc: Service = Depends(service), db: Session = Depends(session)):
     db.execute(text("SELECT 1"))
     return {"status": "ok", "version": __version__, "pipeline_version": PIPELINE_VERSION,
             "database": svc.engine.dialect.name, "workers": svc.cfg.workers, "jobs_in_flight": svc.pool.busy}

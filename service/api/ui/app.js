@@ -333,7 +333,7 @@ function select(id) {
   const cell = state.result.cells[id];
   $("#detail").innerHTML = cell ? `<dl>
       <dt>单元格</dt><dd><code data-testid="detail-id">${esc(id)}</code></dd>
-      <dt>值</dt><dd data-testid="detail-value">${fmtNum(cell.value) || "（空）"}</dd>
+      <dt>值</dt><dd data-testid="detail-value">${fmtNum(cell.value) || "（空）"}${cell.inferred_value !== null && cell.inferred_value !== undefined ? `（推算 ${fmtNum(cell.inferred_value)}，依据 ${esc(RULES[cell.inferred_by] || cell.inferred_by || "")}）` : ""}</dd>
       <dt>原文</dt><dd>${esc(cell.raw ?? "")}</dd>
       <dt>状态</dt><dd>${CELL_STATUS[cell.status] || cell.status}${cell.original_value !== null && cell.original_value !== undefined ? `（原读数 ${fmtNum(cell.original_value)}）` : ""}</dd>
       <dt>置信度</dt><dd>${cell.confidence}</dd>
