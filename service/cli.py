@@ -1,6 +1,7 @@
 """Command line: xxgk extract | check | series | eval | serve | token | batch | export."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -232,7 +233,9 @@ def _files_dir(db: str, files_dir: Optional[Path]) -> Path:
 def batch_cmd(
     inputs: list[str] = typer.Argument(..., help="files, folders, glob patterns ('scans/**/*.pdf') or zip archives"),
     db: str = typer.Option("results.db", "--db", help="SQLite file, or a database URL"),
-    workers: int = typer.Option(1, "--workers", "-w", help="worker processes (the cores are shared among them)"),
+    workers: int = typer.Option(os.cpu_count() or 1, "--workers", "-w",
+                                help="worker processes (default: one per core)"),
+    threads: int = typer.Option(1, "--threads", help="inference threads per worker"),
     files_dir: Optional[Path] = typer.Option(None, "--files-dir", help="where the files are kept (default: "
                                                                         "<db>.files beside the database)"),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="run files that failed before again"),
@@ -254,7 +257,7 @@ def batch_cmd(
             rate = f"{pages / seconds:.2f} pages/s" if seconds > 0 else ""
             bar.update(task, completed=done, total=total, rate=rate)
 
-        summary = run_batch(inputs, _store_url(db), _files_dir(db, files_dir), workers=workers,
+        summary = run_batch(inputs, _store_url(db), _files_dir(db, files_dir), workers=workers, threads=threads,
                             retry_failed=retry_failed, progress=show)
     rate = f", {summary.pages / summary.seconds:.2f} pages/s" if summary.seconds else ""
     console.print(f"{summary.files} files: {summary.done} extracted, {summary.skipped} skipped (done before), "
