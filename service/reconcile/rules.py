@@ -45,13 +45,13 @@ def _instance(rule: Rule, eq: Equation) -> str:
 
 
 def rule_value(cell: CellValue | None) -> float | None:
-    """A cell's number in a rule: its value, 0 for blank and n/a, an absent cell's inferred value; None: not
-    assessable."""
+    """A cell's number in a rule: its value, 0 for blank and n/a (and a cell a reviewer set blank), an absent
+    cell's inferred value; None: not assessable."""
     if cell is None:
         return None
     if cell.value is not None:
         return float(cell.value)
-    if cell.status in ("blank", "not_applicable"):
+    if cell.status in ("blank", "not_applicable", "corrected"):  # corrected to blank by a reviewer
         return 0.0
     if cell.status == "absent" and cell.inferred_value is not None:
         return float(cell.inferred_value)

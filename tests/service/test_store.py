@@ -182,3 +182,16 @@ def test_an_inferred_cell_follows_the_corrected_total():
     assert data["cells"]["t3.new_received.other_org"]["inferred_value"] == before + 4
     assert [c["status"] for c in data["checks"] if c["rule"] == "t3_row_total" and c["instance"] == "new_received"] \
         == ["pass"]
+
+
+def test_a_cell_corrected_to_blank_counts_as_zero_in_the_rules():
+    from service.review import apply_correction
+
+    data = extracted(str(SEED)).model_dump(mode="json")
+    cid = "t3.granted.commercial_enterprise"
+    value = data["cells"][cid]["value"]
+    apply_correction(data, cid, None, actor="bob", reason="the page prints nothing here")
+    cell = data["cells"][cid]
+    assert cell["value"] is None and cell["status"] == "corrected" and cell["original_value"] == value
+    row = [c for c in data["checks"] if c["rule"] == "t3_row_total" and c["instance"] == "granted"][0]
+    assert row["status"] == ("pass" if value == 0 else "fail")  # assessed, with the blank as 0
