@@ -51,6 +51,10 @@ class Correction(BaseModel):
     reason: str | None = Field(None, max_length=2000)
 
 
+class Preview(BaseModel):
+    value: int | float | None
+
+
 class CorrectionOut(BaseModel):
     cell_id: str
     cell: dict[str, Any]

@@ -248,6 +248,17 @@ def correct(session: Session, report_id: str, cell_id: str, value: int | float |
     return cell, result
 
 
+def preview(session: Session, report_id: str, cell_id: str, value: int | float | None) -> list[dict]:
+    """The checks as they would be with ``cell_id`` set to ``value``; nothing is written (the UI's rule panel
+    follows a value as it is typed)."""
+    from service.review import apply_correction
+
+    current = result_of(session, report_id)
+    if current is None or cell_id not in current.get("cells", {}):
+        raise NotFound(f"no cell {cell_id} in report {report_id}")
+    return apply_correction(copy.deepcopy(current), cell_id, value, actor="preview")["checks"]
+
+
 def approve(session: Session, report_id: str, *, actor: str, role: str, reason: str | None = None) -> Report:
     report = get_report(session, report_id)
     if report.status != "done":

@@ -118,6 +118,10 @@ def test_correction_reruns_the_checks_and_refuses_a_stale_version(api, seed_repo
     assert body["cell"]["status"] == "corrected" and body["cell"]["version"] == 2
     broken = [c for c in body["checks"] if c["status"] == "fail" and cid in c["cells"]]
     assert broken and body["failing_checks"] >= len(broken)
+    preview = client.post(f"{url}/preview", json={"value": cell["value"]}, headers=auth(tokens, "reviewer"))
+    assert preview.status_code == 200
+    assert not [c for c in preview.json() if c["status"] == "fail" and cid in c["cells"]]
+    assert client.get(f"/v1/reports/{rid}", headers=auth(tokens, "uploader")).json()["version"] == 2  # nothing stored
     stale = client.patch(url, json={"value": cell["value"], "expected_version": 1}, headers=auth(tokens, "reviewer"))
     assert stale.status_code == 409 and stale.json()["detail"]["current_version"] == 2
     r = client.patch(url, json={"value": cell["value"], "expected_version": 2, "reason": "原值"},

@@ -105,8 +105,15 @@ def test_upload_fix_approve_in_the_browser(tmp_path):
             page.keyboard.press("Enter")
             box = page.get_by_test_id("cell-input")
             expect(box).to_be_focused()
+            box.fill(str(TRUE_VALUE))  # the rule panel previews the value before it is saved
+            expect(page.get_by_test_id("rules-preview")).to_be_visible()
+            expect(rule).to_have_attribute("data-status", "pass")
+            box.press("Escape")  # cancelled: the stored checks again
+            expect(rule).to_have_attribute("data-status", "fail")
+            page.keyboard.press("Enter")
             box.fill(str(TRUE_VALUE))
             box.press("Enter")
+            expect(page.get_by_test_id("rules-preview")).to_have_count(0)
             expect(rule).to_have_attribute("data-status", "pass")
             expect(cell).to_have_text(str(TRUE_VALUE))
             expect(cell).to_have_class(lambda_class("st-corrected"))

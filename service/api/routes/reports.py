@@ -181,6 +181,16 @@ def correct_cell(report_id: str, cell_id: str, body: schemas.Correction, who: Ca
             "needs_review": report.needs_review, "failing_checks": report.failing_checks}
 
 
+@router.post("/reports/{report_id}/cells/{cell_id}/preview", response_model=list[dict])
+def preview_cell(report_id: str, cell_id: str, body: schemas.Preview, _: Caller = Depends(REVIEW),
+                 db: Session = Depends(session)):
+    """The checks as they would be with this value (nothing is stored): the rule panel while a value is typed."""
+    try:
+        return crud.preview(db, report_id, cell_id, body.value)
+    except crud.NotFound as e:
+        raise HTTPException(404, str(e)) from None
+
+
 @router.post("/reports/{report_id}/approve", response_model=schemas.ReportSummary)
 def approve(report_id: str, body: schemas.Approval | None = None, who: Caller = Depends(REVIEW),
             db: Session = Depends(session)):

@@ -273,13 +273,14 @@ function instanceLabels(s) {
   return out;
 }
 
-function renderRules() {
-  const checks = [...state.result.checks].sort((a, b) => (a.status === "fail" ? 0 : a.status === "pass" ? 1 : 2) - (b.status === "fail" ? 0 : b.status === "pass" ? 1 : 2));
-  $("#rules").innerHTML = checks.map((c, i) => `<li class="${c.status}" data-i="${i}" data-rule="${esc(c.rule)}" data-instance="${esc(c.instance)}"
+function renderRules(preview = null, isPreview = false) {
+  const checks = [...(preview || state.result.checks)].sort((a, b) => (a.status === "fail" ? 0 : a.status === "pass" ? 1 : 2) - (b.status === "fail" ? 0 : b.status === "pass" ? 1 : 2));
+  $("#rules").dataset.preview = isPreview ? "1" : "0";
+  $("#rules").innerHTML = (isPreview ? `<li class="not_assessable" data-testid="rules-preview">预览：按 Enter 保存后生效</li>` : "") + checks.map((c, i) => `<li class="${c.status}" data-i="${i}" data-rule="${esc(c.rule)}" data-instance="${esc(c.instance)}"
       data-status="${c.status}" data-testid="rule" title="${esc(c.expr)}">
       <span class="badge ${c.status}">${CHECK[c.status]}</span> ${esc(RULES[c.rule] || c.rule)} <span class="muted">· ${esc(state.labels[c.instance] || c.instance)}
       ${c.status === "fail" ? ` · 左 ${fmtNum(c.lhs)} ≠ 右 ${fmtNum(c.rhs)}` : ""}</span></li>`).join("");
-  $("#rules").querySelectorAll("li").forEach((li) => li.addEventListener("click", () => {
+  $("#rules").querySelectorAll("li[data-i]").forEach((li) => li.addEventListener("click", () => {
     const c = checks[+li.dataset.i];
     document.querySelectorAll("#tables td.v.in-check").forEach((td) => td.classList.remove("in-check"));
     c.cells.forEach((id) => document.querySelector(`#tables td.v[data-cell="${CSS.escape(id)}"]`)?.classList.add("in-check"));
@@ -377,9 +378,28 @@ function edit() {
   input.focus(); input.select();
   input.addEventListener("keydown", (e) => {
     if (e.key === "Enter") { e.preventDefault(); e.stopPropagation(); save(id, input.value); }
-    else if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); state.editing = false; paintCells(); td.focus(); }
+    else if (e.key === "Escape") {
+      e.preventDefault(); e.stopPropagation(); state.editing = false; paintCells(); renderRules(); td.focus();
+    }
   });
-  input.addEventListener("blur", () => { if (state.editing && state.selected === id) { state.editing = false; paintCells(); } });
+  input.addEventListener("blur", () => {
+    if (state.editing && state.selected === id) { state.editing = false; paintCells(); renderRules(); }
+  });
+  input.addEventListener("input", () => {  // the rule panel follows the value as it is typed (nothing stored)
+    clearTimeout(state.previewTimer);
+    state.previewTimer = setTimeout(() => previewRules(id, input.value), 200);
+  });
+}
+
+async function previewRules(id, text) {
+  const t = text.trim().replace(/[,，\s]/g, "");
+  const value = t === "" ? null : Number(t);
+  if (!state.editing || state.selected !== id || (t !== "" && !Number.isFinite(value))) return;
+  try {
+    const checks = await (await api(`/v1/reports/${state.report.id}/cells/${encodeURIComponent(id)}/preview`, {
+      method: "POST", json: { value } })).json();
+    if (state.editing && state.selected === id) renderRules(checks, true);
+  } catch (e) { /* the panel keeps the stored checks */ }
 }
 
 async function save(id, text) {
