@@ -151,19 +151,7 @@ def run_batch(inputs: list[str], url: str, files_dir: Path, *, workers: int = 1,
                 if progress:
                     progress(done_files, total, summary.pages, time.perf_counter() - start)
     summary.seconds = time.perf_counter() - start
-    summary.series = series_checks(sessions)
+    with sessions() as s:
+        summary.series = crud.series(s)
     engine.dispose()
     return summary
-
-
-def series_checks(sessions) -> list:
-    """Checks across the years of each agency over every report done in the store (上年结转 = last year's
-    结转下年度; table 2's 现行有效件数 carry): heuristic findings, see service.reconcile.cross."""
-    from service.reconcile.cross import cross_report_checks
-    from service.result import Result
-
-    with sessions() as s:
-        reports = s.query(Report).filter(Report.status == "done", Report.agency.is_not(None),
-                                         Report.year.is_not(None)).all()
-        results = [Result.model_validate(crud.result_of(s, r.id)) for r in reports]
-    return cross_report_checks(results)

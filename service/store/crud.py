@@ -273,6 +273,18 @@ def approve(session: Session, report_id: str, *, actor: str, role: str, reason: 
     return report
 
 
+def series(session: Session, agency: str | None = None) -> list:
+    """Checks across the years of each agency over the reports done in the store (上年结转 = last year's
+    结转下年度; table 2's 现行有效件数 carry): heuristic findings (service.reconcile.cross.SeriesCheck)."""
+    from service.reconcile.cross import cross_report_checks
+    from service.result import Result
+
+    q = select(Report).where(Report.status == "done", Report.agency.is_not(None), Report.year.is_not(None))
+    if agency:
+        q = q.where(Report.agency.contains(agency))
+    return cross_report_checks([Result.model_validate(result_of(session, r.id)) for r in session.scalars(q)])
+
+
 def audit_log(session: Session, report_id: str | None = None, limit: int = 200) -> list[AuditEntry]:
     q = select(AuditEntry)
     if report_id:

@@ -187,6 +187,7 @@ def test_health_metrics_schema(api, seed_report):
     assert 'xxgk_uploads_total{outcome="new"}' in text
     schema = client.get("/v1/schema/2021", headers=auth(tokens, "uploader")).json()
     assert len(schema["t3"]["rows"]) >= 25 and schema["t4"]["groups"]
+    assert client.get("/v1/series", headers=auth(tokens, "uploader")).json() == []  # one agency, one year
     assert client.get("/docs").status_code == 200 and "/v1/reports" in client.get("/openapi.json").json()["paths"]
 
 

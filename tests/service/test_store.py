@@ -195,3 +195,26 @@ def test_a_cell_corrected_to_blank_counts_as_zero_in_the_rules():
     assert cell["value"] is None and cell["status"] == "corrected" and cell["original_value"] == value
     row = [c for c in data["checks"] if c["rule"] == "t3_row_total" and c["instance"] == "granted"][0]
     assert row["status"] == ("pass" if value == 0 else "fail")  # assessed, with the blank as 0
+
+
+def test_series_pairs_consecutive_years_of_one_agency_in_the_store(store):
+    from tests.conftest import DEV
+
+    r005 = extracted(str(DEV / "r005" / "source.txt")).model_dump(mode="json")
+    nxt = json_copy(r005)
+    nxt["year"] = r005["year"] + 1
+    nxt["cells"]["t3.carried_over.total"]["value"] = r005["cells"]["t3.carried_forward.total"]["value"] + 2
+    with store() as s:
+        for i, result in enumerate((r005, nxt)):
+            _register(s, f"r005-{i}".encode(), f"r005-{i}.txt")
+            crud.complete(s, crud.claim(s).job_id, result)
+        checks = crud.series(s, agency=r005["agency"][:4])
+        total = [c for c in checks if c.rule == "t3_carry_cross_report" and c.instance == "total"]
+        assert [(c.status, c.years) for c in total] == [("fail", (r005["year"], r005["year"] + 1))]
+        assert crud.series(s, agency="没有这个机关") == []
+
+
+def json_copy(data: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(data))

@@ -222,6 +222,14 @@ async def review_queue(limit: int = Query(50, ge=1, le=500), offset: int = Query
          "reasons": [x for x in c.reasons.split("; ") if x], "version": c.version} for c, r in rows]}
 
 
+@router.get("/series", tags=["review"])
+def series(agency: str | None = Query(None, description="part of the agency's name"), _: Caller = Depends(READ),
+           db: Session = Depends(session)):
+    """Checks across the years of one agency over the reports in the store: what report Y says was carried over
+    from last year equals what report Y-1 carried forward, per applicant column; table 2's 现行有效件数 carry."""
+    return [c.model_dump(mode="json") for c in crud.series(db, agency)]
+
+
 @router.get("/schema/{fmt}", tags=["schema"])
 def format_schema(fmt: str, _: Caller = Depends(READ)):
     """The official format's tables (rows, columns, labels, cell ids) and rules, for drawing the tables."""
