@@ -12,6 +12,7 @@ import hashlib
 import time
 import zipfile
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,36 +121,50 @@ def run_batch(inputs: list[str], url: str, files_dir: Path, *, workers: int = 1,
     if progress:
         progress(0, total, 0, 0.0)
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
-                             initargs=(threads,)) as pool:
-        inflight: dict[Future, crud.Claimed] = {}
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker, initargs=(threads,))
+
+    pool = new_pool()
+    inflight: dict[Future, crud.Claimed] = {}
+    try:
         while True:
             while len(inflight) < workers * 2:
                 with sessions() as s:
                     job = crud.claim(s)
                 if job is None:
                     break
-                inflight[pool.submit(run_extraction, str(blobs.path(job.sha256)), job.filename)] = job
+                args = (run_extraction, str(blobs.path(job.sha256)), job.filename)
+                try:
+                    inflight[pool.submit(*args)] = job
+                except BrokenProcessPool:  # a worker died (killed, out of memory): go on with new ones
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = new_pool()
+                    inflight[pool.submit(*args)] = job
             if not inflight:
                 break
             finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
             for fut in finished:
                 job = inflight.pop(fut)
                 name = names.get(job.sha256, job.filename)
+                exc = fut.exception()
                 with sessions() as s:
-                    exc = fut.exception()
                     if exc is None:
                         result = fut.result()
                         crud.complete(s, job.job_id, result, actor="batch")
                         summary.done += 1
                         summary.pages += int(result["document"].get("pages") or 0)
                     else:
-                        crud.fail(s, job.job_id, describe(exc))
+                        why = "the worker process died (killed or out of memory)" if isinstance(
+                            exc, BrokenProcessPool) else describe(exc)
+                        crud.fail(s, job.job_id, why)
                         summary.failed += 1
-                        summary.errors.append((name, describe(exc)))
+                        summary.errors.append((name, why))
                 done_files += 1
                 if progress:
                     progress(done_files, total, summary.pages, time.perf_counter() - start)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     summary.seconds = time.perf_counter() - start
     with sessions() as s:
         summary.series = crud.series(s)

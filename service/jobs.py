@@ -129,7 +129,13 @@ class WorkerPool:
                 self._wake.wait(self.poll)
                 self._wake.clear()
                 continue
-            self._submit(claimed)
+            try:
+                self._submit(claimed)
+            except Exception as exc:  # the pool cannot take it now: back to the queue (or failed after retries)
+                log.exception("submitting job %s failed", claimed.job_id)
+                with self.sessions() as s:
+                    crud.recover_one(s, claimed.job_id, describe(exc))
+                self._wake.wait(self.poll)
 
     def _submit(self, job: crud.Claimed) -> None:
         try:

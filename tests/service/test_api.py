@@ -191,6 +191,21 @@ def test_health_metrics_schema(api, seed_report):
     assert client.get("/docs").status_code == 200 and "/v1/reports" in client.get("/openapi.json").json()["paths"]
 
 
+def test_too_large_and_corrupt_uploads(tmp_path):
+    cfg = ServiceConfig(data_dir=tmp_path, local=True, workers=1, max_upload_mb=1)
+    with TestClient(create_app(cfg)) as client:
+        big = client.post("/v1/reports", files={"file": ("big.txt", "一" * 400_000)})
+        assert big.status_code == 413 and "larger than 1 MB" in big.json()["detail"]
+        r = client.post("/v1/reports", files={"file": ("broken.pdf", b"%PDF-1.4 not really a PDF")})
+        assert r.status_code == 202  # looks like a PDF: accepted, and the job says what is wrong with it
+        deadline = time.time() + 120
+        while (body := client.get(f"/v1/reports/{r.json()['id']}").json())["status"] not in ("done", "failed"):
+            assert time.time() < deadline
+            time.sleep(0.3)
+        assert body["status"] == "failed" and body["error"].startswith("unreadable input: corrupt or unreadable PDF")
+        assert client.get("/v1/reports").json()["total"] == 1
+
+
 def test_local_mode_needs_no_token(tmp_path):
     with TestClient(create_app(ServiceConfig(data_dir=tmp_path, local=True, start_workers=False))) as client:
         assert client.get("/v1/reports").status_code == 200
