@@ -30,7 +30,8 @@ def main() -> None:
                     help="workers x threads per worker (xxgk batch's --workers and --threads)")
     args = ap.parse_args()
     items, _ = expand(INPUTS)
-    print(f"inputs: {len(items)} files ({sum(1 for i in items if '/scans/' in i.name)} scans) from "
+    print(f"inputs: {len(items)} files ({sum(1 for i in items if '/scans/' in i.name)} scans, "
+          f"{sum(i.size for i in items) / 1e6:.1f} MB) from "
           f"datasets/dev-reports and datasets/scans")
     rates = {}
     for config in args.configs:

@@ -27,8 +27,19 @@ REPORT_SUFFIXES = frozenset({".pdf", ".docx", ".html", ".htm", ".md", ".markdown
 
 @dataclass
 class Item:
+    """A report file to read: a file on disk or a member of a zip archive (read when it is registered, one at
+    a time, so an archive of any size passes through in bounded memory)."""
+
     name: str  # what the summary shows: the path, or archive.zip!member
-    data: bytes
+    size: int
+    path: Path
+    member: str | None = None
+
+    def read(self) -> bytes:
+        if self.member is None:
+            return self.path.read_bytes()
+        with zipfile.ZipFile(self.path) as zf:
+            return zf.read(self.member)
 
 
 @dataclass
@@ -59,9 +70,9 @@ def expand(inputs: list[str]) -> tuple[list[Item], list[str]]:
             with zipfile.ZipFile(path) as zf:
                 for info in sorted(zf.infolist(), key=lambda i: i.filename):
                     if not info.is_dir() and Path(info.filename).suffix.lower() in REPORT_SUFFIXES:
-                        items.append(Item(f"{path}!{info.filename}", zf.read(info)))
+                        items.append(Item(f"{path}!{info.filename}", info.file_size, path, info.filename))
         elif explicit or path.suffix.lower() in REPORT_SUFFIXES:
-            items.append(Item(str(path), path.read_bytes()))
+            items.append(Item(str(path), path.stat().st_size, path))
 
     for raw in inputs:
         path = Path(raw)
@@ -95,10 +106,13 @@ def run_batch(inputs: list[str], url: str, files_dir: Path, *, workers: int = 1,
     blobs = BlobStore(files_dir)
     items, missing = expand(inputs)
     summary = BatchSummary(files=len(items), not_found=missing)
+    names: dict[str, str] = {}  # sha256 -> the name the summary shows
     with sessions() as s:
         crud.recover(s)  # jobs an interrupted run left running
-        for item in sorted(items, key=lambda i: -len(i.data)):
-            sha = hashlib.sha256(item.data).hexdigest()
+        for item in sorted(items, key=lambda i: -i.size):
+            data = item.read()
+            sha = hashlib.sha256(data).hexdigest()
+            names[sha] = item.name
             report = s.query(Report).filter(Report.sha256 == sha).one_or_none()
             if report is not None and report.pipeline_version == PIPELINE_VERSION and (
                     report.status == "done" or (report.status == "failed" and not retry_failed)):
@@ -107,14 +121,13 @@ def run_batch(inputs: list[str], url: str, files_dir: Path, *, workers: int = 1,
                     summary.errors.append((item.name, report.error or "failed"))
                     summary.failed += 1
                 continue
-            blobs.put(item.data)
+            blobs.put(data)
             if report is None:
-                crud.register(s, sha, Path(item.name.split("!")[-1]).name, len(item.data), actor="batch", role="admin",
+                crud.register(s, sha, Path(item.member or item.path).name, len(data), actor="batch", role="admin",
                               source="batch")
             elif report.status in ("done", "failed"):  # done by an older pipeline, or failed and retried
                 crud.requeue(s, report)
         queued = s.query(Job).filter(Job.status == "queued").count()
-    names = {hashlib.sha256(i.data).hexdigest(): i.name for i in items}
     total = queued
     start = time.perf_counter()
     done_files = 0
