@@ -8,7 +8,7 @@
    answers with the best-scoring label of that table (or none below its threshold).
 3. Narrative facts: precision >= 97 %, recall >= 90 % on datasets/facts/dev-facts.jsonl; the same on held-out
    synthetic reports (clean and with OCR-like noise), with and without the classifier.
-4. Inference time per page on one core (ONNX Runtime, one thread): <= 30 ms. Pages of the text-layer PDF; for
+4. Inference time per page on one core (ONNX Runtime, one thread, the configured engine): <= 30 ms. Pages of the text-layer PDF; for
    sources without pages (web pages, text, Word) the time per 1,000 characters (about one printed page).
 
     .venv/bin/python benchmarks/bench_classifier.py [--model models/tagger] [--rate 0.06] [--seed 4]
@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from service.assemble.sections import section_of_heading  # noqa: E402
+from service.config import settings  # noqa: E402
 from service.document import Document  # noqa: E402
 from service.ingest import load_document  # noqa: E402
 from service.understand.classifier import Tagger  # noqa: E402
@@ -229,13 +230,15 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=0.06, help="corruption rate per label character")
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--engine", default=settings().classifier.engine, help="onnx-int8 | onnx | torch")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--synthetic-docs", type=int, default=300, help="held-out synthetic reports for the facts check")
     ap.add_argument("--synthetic-seed", type=int, default=31337)
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
-    tagger = Tagger(args.model, engine="onnx", threads=1)
+    tagger = Tagger(args.model, engine=args.engine, threads=1)
+    print(f"model {args.model}, engine {args.engine}")
 
     clean = {"classifier": [], "matcher": [], "matcher_free": [], "combined": [], "values": []}
     noisy = {"classifier": [], "matcher": [], "matcher_free": [], "combined": [], "values": []}

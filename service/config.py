@@ -19,7 +19,7 @@ class OcrSettings(BaseModel):
 
 class ClassifierSettings(BaseModel):
     enabled: bool = True
-    engine: str = "onnx"
+    engine: str = "onnx-int8"
     model_dir: str = "models/tagger"
     threads: int = 1
     facts: bool = True

@@ -141,6 +141,13 @@ def export_onnx(model, out: Path, max_len: int) -> None:
         opset_version=17, dynamo=False)
 
 
+def quantize_onnx(src: Path, dst: Path) -> None:
+    """int8 weights for serving (dynamic quantisation: MatMul weights int8, activations quantised per call)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="train the classifier end to end")
     ap.add_argument("-o", "--out", type=Path, default=MODEL_DIR)
@@ -194,13 +201,15 @@ def main(argv: list[str] | None = None) -> int:
 
     out = args.out
     if out.exists():
-        for name in ("config.json", "model.safetensors", "model.onnx", "vocab.txt", "tags.json", "xxgk.json"):
+        for name in ("config.json", "model.safetensors", "model.onnx", "model.int8.onnx", "vocab.txt", "tags.json",
+                     "xxgk.json"):
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     vocab.save(out / "vocab.txt")
     (out / "tags.json").write_text(json.dumps(tags, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
     export_onnx(model, out / "model.onnx", arch["max_len"])
+    quantize_onnx(out / "model.onnx", out / "model.int8.onnx")
     meta = {
         "max_len": arch["max_len"], "overlap": arch["overlap"], "seed": seed,
         "labels_file": str(LABELS_FILE.relative_to(ROOT)), "n_tags": len(tags), "vocab": len(vocab),

@@ -68,6 +68,9 @@ class Tagging(BaseModel):
         return self.segments.get(tuple(key))
 
 
+# ONNX Runtime engines: the int8 weights (dynamic quantisation of the fp32 export; the same labels on every dev
+# rendering, tests/understand/test_classifier.py) and the fp32 export (the same logits as torch)
+ONNX_FILES = {"onnx-int8": "model.int8.onnx", "onnx": "model.onnx"}
 PLAIN_MIN_CHARS = 41  # longer than any heading the assembler asks the classifier about
 PLAIN_FROM_BLOCK = 12  # metadata (agency, year, date) is looked for in the blocks before this one
 _DIGIT = re.compile(r"\d")
@@ -86,7 +89,7 @@ class Tagger:
     """``skip_plain``: leave out the paragraphs nothing downstream reads (see :func:`_plain`); they cost about a
     third of the tokens of a narrative-heavy report."""
 
-    def __init__(self, model_dir: str | Path = DEFAULT_MODEL, engine: str = "onnx", threads: int = 1,
+    def __init__(self, model_dir: str | Path = DEFAULT_MODEL, engine: str = "onnx-int8", threads: int = 1,
                  skip_plain: bool = True):
         self.skip_plain = skip_plain
         self.dir = Path(model_dir)
@@ -99,13 +102,14 @@ class Tagger:
         kinds = {lab.id: lab.kind for lab in load_label_set(self.dir / "labels.yaml").labels}
         self._fact = np.array([kinds.get(lab) in FACT_KINDS for lab in self.labels])
         self.engine = engine
-        if engine == "onnx":
+        if engine in ONNX_FILES:
             import onnxruntime as ort
 
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
-            self._session = ort.InferenceSession(str(self.dir / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(str(self.dir / ONNX_FILES[engine]), opts,
+                                                 providers=["CPUExecutionProvider"])
         elif engine == "torch":
             import torch
             from transformers import LayoutLMForTokenClassification
@@ -114,10 +118,10 @@ class Tagger:
             self._torch = torch
             self._model = LayoutLMForTokenClassification.from_pretrained(self.dir).eval()
         else:
-            raise ValueError(f"unknown classifier engine {engine!r} (onnx | torch)")
+            raise ValueError(f"unknown classifier engine {engine!r} ({' | '.join(ONNX_FILES)} | torch)")
 
     def logits(self, input_ids, bbox, token_type_ids, attention_mask) -> np.ndarray:
-        if self.engine == "onnx":
+        if self.engine in ONNX_FILES:
             return self._session.run(["logits"], {"input_ids": input_ids, "bbox": bbox, "attention_mask": attention_mask,
                                                   "token_type_ids": token_type_ids})[0]
         torch = self._torch
@@ -196,5 +200,5 @@ class Tagger:
 
 
 @lru_cache(maxsize=4)
-def get_tagger(model_dir: str | None = None, engine: str = "onnx", threads: int = 1) -> Tagger:
+def get_tagger(model_dir: str | None = None, engine: str = "onnx-int8", threads: int = 1) -> Tagger:
     return Tagger(model_dir or DEFAULT_MODEL, engine=engine, threads=threads)

@@ -16,8 +16,8 @@ MB = 1024 * 1024
 
 def test_artifact_is_small_complete_and_trained_on_todays_label_set():
     files = {p.name for p in DEFAULT_MODEL.iterdir()}
-    assert {"config.json", "model.safetensors", "model.onnx", "vocab.txt", "tags.json", "labels.yaml", "xxgk.json",
-            "README.md"} <= files
+    assert {"config.json", "model.safetensors", "model.onnx", "model.int8.onnx", "vocab.txt", "tags.json",
+            "labels.yaml", "xxgk.json", "README.md"} <= files
     assert sum(p.stat().st_size for p in DEFAULT_MODEL.iterdir()) <= 25 * MB
     assert (DEFAULT_MODEL / "labels.yaml").read_text(encoding="utf-8") == LABELS_FILE.read_text(encoding="utf-8")
 
@@ -51,6 +51,26 @@ def test_onnx_and_torch_engines_predict_the_same():
     assert {k: p.label for k, p in ta.segments.items()} == {k: p.label for k, p in tb.segments.items()}
     assert [(s.key, s.start, s.end, s.label) for s in ta.spans] == [(s.key, s.start, s.end, s.label) for s in tb.spans]
     assert max(abs(p.confidence - tb.segments[k].confidence) for k, p in ta.segments.items()) < 1e-4
+
+
+def test_int8_engine_gives_the_fp32_predictions_on_every_dev_rendering():
+    """The served int8 weights (dynamic quantisation of model.onnx) against the fp32 export: the same label for
+    every segment, the same metadata spans and the same narrative facts on every real rendering; confidences
+    within 0.05. (One-character heading spans inside paragraphs, which nothing reads, may differ.)"""
+    from service.understand.facts import extract_facts
+    from training.devlabels import SOURCES
+
+    fp32, int8 = Tagger(engine="onnx"), Tagger(engine="onnx-int8")
+    for name in SOURCES:
+        doc, _ = gold_segments(name)
+        a, b = fp32.tag(doc), int8.tag(doc)
+        assert {k: p.label for k, p in a.segments.items()} == {k: p.label for k, p in b.segments.items()}, name
+        meta = [[(s.key, s.start, s.end, s.label) for s in t.spans if s.label.startswith("meta.")] for t in (a, b)]
+        assert meta[0] == meta[1], name  # the spans the assembler reads (agency, year, date)
+        assert max(abs(p.confidence - b.segments[k].confidence) for k, p in a.segments.items()) < 0.05, name
+        for fmt in ("2019", "2021"):
+            fa = [(f.id, f.value, f.block, f.start) for f in extract_facts(doc, a, fmt)]
+            assert fa == [(f.id, f.value, f.block, f.start) for f in extract_facts(doc, b, fmt)], name
 
 
 def _garble(doc, key, text):
