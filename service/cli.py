@@ -134,7 +134,7 @@ def serve_cmd(
     port: int = typer.Option(8000, help="port"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="store (default: $XXGK_DATA_DIR or "
                                                                       "~/.local/share/xxgk)"),
-    workers: int = typer.Option(1, help="extraction worker processes"),
+    workers: Optional[int] = typer.Option(None, help="extraction worker processes (default: $XXGK_WORKERS or 1)"),
     local: bool = typer.Option(False, "--local", help="no tokens: every request acts as admin (loopback only; "
                                                       "for a demo on one's own machine)"),
     load: list[Path] = typer.Option([], "--load", help="register these report files at start (e.g. the sample)"),
@@ -151,7 +151,9 @@ def serve_cmd(
     if local and host not in LOOPBACK:
         err.print(f"[red]error:[/red] --local serves without tokens: only on a loopback address, not {host}")
         raise typer.Exit(EXIT_INPUT)
-    cfg = ServiceConfig(data_dir=data_dir, workers=workers, local=local)
+    cfg = ServiceConfig(data_dir=data_dir, local=local)
+    if workers:
+        cfg.workers = workers
     if load:
         _preload(cfg, load)
     err.print(f"xxgk on http://{host}:{port}/ui/ (API docs http://{host}:{port}/docs)"

@@ -78,8 +78,6 @@ class WorkerPool:
         self._inflight: dict[str, Future] = {}
         self._executor: ProcessPoolExecutor | None = None
         self._thread: threading.Thread | None = None
-        self.completed = 0
-        self.failed = 0
 
     # -- life cycle
     def start(self) -> int:
@@ -157,12 +155,10 @@ class WorkerPool:
             with self.sessions() as s:
                 if exc is None:
                     crud.complete(s, job.job_id, future.result())
-                    self.completed += 1
                 elif isinstance(exc, BrokenProcessPool):
                     crud.recover_one(s, job.job_id, "the worker process died")
                 else:
                     crud.fail(s, job.job_id, describe(exc))
-                    self.failed += 1
                     log.warning("job %s (%s) failed: %s", job.job_id, job.filename, describe(exc))
         except Exception:
             log.error("storing the outcome of job %s failed:\n%s", job.job_id, traceback.format_exc())

@@ -22,9 +22,10 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 class ServiceConfig:
     data_dir: Path | None = None  # --data-dir, else XXGK_DATA_DIR, else ~/.local/share/xxgk
     database_url: str | None = None  # else XXGK_DATABASE_URL, else SQLite in the data directory
-    workers: int = int(os.environ.get("XXGK_WORKERS", "1"))
-    local: bool = os.environ.get("XXGK_AUTH", "") == "local"  # no tokens: every request acts as admin "local"
-    max_upload_mb: int = int(os.environ.get("XXGK_MAX_UPLOAD_MB", "200"))
+    workers: int = field(default_factory=lambda: int(os.environ.get("XXGK_WORKERS", "1")))
+    # no tokens: every request acts as admin "local"
+    local: bool = field(default_factory=lambda: os.environ.get("XXGK_AUTH", "") == "local")
+    max_upload_mb: int = field(default_factory=lambda: int(os.environ.get("XXGK_MAX_UPLOAD_MB", "200")))
     start_workers: bool = True
 
 
