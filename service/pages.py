@@ -20,17 +20,13 @@ def render_page(path: Path, filename: str, number: int) -> tuple[bytes, float]:
     data = Path(path).read_bytes()
     suffix = Path(filename).suffix.lower()
     if data[:5] == b"%PDF-" or suffix == ".pdf":
-        import pypdfium2
+        from service.ocr.render import render_pages
 
-        pdf = pypdfium2.PdfDocument(data)
         try:
-            if not 1 <= number <= len(pdf):
-                raise NoPage(f"page {number} of {len(pdf)}")
-            scale = PDF_DPI / 72
-            image = pdf[number - 1].render(scale=scale).to_pil()
-        finally:
-            pdf.close()
-        return _png(image), scale
+            image = render_pages(data, [number], dpi=PDF_DPI)[number]
+        except ValueError as exc:  # page out of range
+            raise NoPage(str(exc)) from None
+        return _png(Image.fromarray(image)), PDF_DPI / 72
     try:
         img = Image.open(io.BytesIO(data))
     except Exception as exc:  # not an image: web pages, Word files and text have no page images
