@@ -33,6 +33,3 @@ class BlobStore:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         return sha
-
-    def put_file(self, path: Path) -> str:
-        return self.put(Path(path).read_bytes())
