@@ -24,7 +24,6 @@ import sys
 import time
 import zlib
 from collections import Counter
-from difflib import SequenceMatcher
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +38,8 @@ from service.understand.classifier import Tagger  # noqa: E402
 from service.understand.encode import Segment  # noqa: E402
 from service.understand.facts import extract_facts  # noqa: E402
 from service.understand.matcher import MIN_SCORE, similarity  # noqa: E402
-from training.devlabels import SOURCES, _lexicon, gold_segments  # noqa: E402
+from service.understand.lexicon import lexicon  # noqa: E402
+from training.devlabels import SOURCES, corrupt_labels, gold_segments  # noqa: E402
 
 FACTS = ROOT / "datasets" / "facts" / "dev-facts.jsonl"
 
@@ -55,8 +55,8 @@ def matcher_label(seg: Segment, table: str | None) -> str:
         sid = section_of_heading(seg.text)
         return f"sec.{sid}" if sid else "O"
     best, arg = 0.0, "O"
-    lexicon = _lexicon()
-    entries = lexicon[table].items() if table else [kv for t in ("t2", "t3", "t4") for kv in lexicon[t].items()]
+    lex = lexicon()
+    entries = lex[table].items() if table else [kv for t in ("t2", "t3", "t4") for kv in lex[t].items()]
     for key, ids in entries:
         s = similarity(seg.text, key)
         if s > best:
@@ -70,7 +70,7 @@ def matcher_scores(seg: Segment, table: str) -> dict[str, float]:
         sid = section_of_heading(seg.text)
         return {f"sec.{sid}": 1.0} if sid else {}
     out: dict[str, float] = {}
-    for key, ids in _lexicon()[table].items():
+    for key, ids in lexicon()[table].items():
         s = similarity(seg.text, key)
         label = sorted(ids)[0]
         out[label] = max(out.get(label, 0.0), s)
@@ -80,10 +80,10 @@ def matcher_scores(seg: Segment, table: str) -> dict[str, float]:
 def combined_label(pred, seg: Segment, table: str) -> str:
     """The label the assembler's scoring favours: per label the better of the classifier's probability and the
     matcher's similarity (service.assemble.common.label_score), the best label if it clears the matcher's
-    threshold or the classifier's own choice."""
+    threshold or the classifier's own choice; O (not a label) where the classifier is surer of that."""
     scores = {lab: sc for lab, sc in matcher_scores(seg, table).items() if sc >= MIN_SCORE}
     for lab, p in (pred.top if pred is not None else []):
-        if lab != "O" and table_of(lab) == table:
+        if lab == "O" or table_of(lab) == table:
             scores[lab] = max(scores.get(lab, 0.0), p)
     return max(scores, key=lambda lab: (scores[lab], lab)) if scores else "O"
 
@@ -96,54 +96,33 @@ def block_tables(gold: list[tuple[Segment, str]]) -> dict[int, str]:
     return {b: c.most_common(1)[0][0] for b, c in votes.items()}
 
 
-def corrupt(doc: Document, gold: list[tuple[Segment, str]], rate: float, seed: int) -> tuple[Document, float]:
-    """Label cells and headings corrupted (values untouched); returns the document and the measured rate."""
-    from training.synth.noise import corrupt_text
-
-    rng = random.Random(seed)
-    doc = doc.model_copy(deep=True)
-    targets = {tuple(seg.key) for seg, lab in gold if lab not in ("val", "-")}
-    changed = total = 0
-
-    def apply(text: str) -> str:
-        nonlocal changed, total
-        new = corrupt_text(text, rate, rng) or text[:1]
-        total += len(text)
-        ops = SequenceMatcher(None, text, new, autojunk=False).get_opcodes()
-        changed += sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in ops if tag != "equal")
-        return new
-
-    for b, block in enumerate(doc.blocks):
-        if block.kind == "table" and block.table is not None:
-            for cell in block.table.cells:
-                if (b, cell.row, cell.col) in targets:
-                    cell.text = apply(cell.text)
-        elif (b,) in targets:
-            block.text = apply(block.text)
-    return doc, changed / max(total, 1)
-
-
 def score(tagger: Tagger, doc: Document, gold: list[tuple[Segment, str]]) -> dict[str, list[bool]]:
     tagging = tagger.tag(doc)
     tables = block_tables(gold)
     from service.understand.encode import segments as segs_of
 
     current = {s.key: s for s in segs_of(doc)}
-    out: dict[str, list[bool]] = {"classifier": [], "matcher": [], "matcher_free": [], "combined": [], "values": []}
+    out: dict[str, list[bool]] = {k: [] for k in KEYS}
     for seg, lab in gold:
         if lab == "-":
             continue
         pred = tagging.label_of(seg.key)
         got = pred.label if pred is not None else "O"
+        network = (pred.model_label or pred.label) if pred is not None else "O"
         if lab == "val":
             out["values"].append(got == "val")
+            out["values_network"].append(network == "val")
             continue
         table = "heading" if lab.startswith("sec.") else tables.get(seg.key[0], table_of(lab))
         out["classifier"].append(got == lab)
+        out["network"].append(network == lab)
         out["matcher"].append(matcher_label(current[seg.key], table) == lab)
         out["matcher_free"].append(matcher_label(current[seg.key], None) == lab)
         out["combined"].append(combined_label(pred, current[seg.key], table) == lab)
     return out
+
+
+KEYS = ("classifier", "network", "matcher", "matcher_free", "combined", "values", "values_network")
 
 
 def pct(xs: list[bool]) -> str:
@@ -200,6 +179,30 @@ def synthetic_facts(tagger: Tagger | None, seed: int, n: int, rate: float) -> tu
     return tp / max(tp + fp, 1), tp / max(tp + fn, 1), tp + fn
 
 
+def synthetic_mapping(tagger: Tagger, seed: int, n: int, rate: float) -> dict[str, list[bool]]:
+    """Label and value cells of held-out synthetic reports (the generator's labels): the served labels (with the
+    schema-constrained decoding) and the network's own argmax, to check the decoding beyond the dev reports."""
+    from training.synth.noise import corrupt_document
+    from training.synth.report import generate
+
+    rng = random.Random(seed + 1)
+    out: dict[str, list[bool]] = {k: [] for k in ("classifier", "network", "values", "values_network")}
+    for sd in generate(seed, n):
+        if rate:
+            sd = corrupt_document(sd, rate, rng)
+        tagging = tagger.tag(sd.document)
+        for key, lab in sd.labels.items():
+            if len(key) != 3 or not isinstance(lab, str) or lab in ("O", "-"):
+                continue
+            pred = tagging.label_of(key)
+            if pred is None:
+                continue
+            kind = "values" if lab == "val" else "classifier"
+            out[kind].append(pred.label == lab)
+            out["values_network" if lab == "val" else "network"].append((pred.model_label or pred.label) == lab)
+    return out
+
+
 def pages_of(doc: Document) -> list[Document]:
     pages: dict[int | None, list] = {}
     for b in doc.blocks:
@@ -240,14 +243,14 @@ def main() -> None:
     tagger = Tagger(args.model, engine=args.engine, threads=1)
     print(f"model {args.model}, engine {args.engine}")
 
-    clean = {"classifier": [], "matcher": [], "matcher_free": [], "combined": [], "values": []}
-    noisy = {"classifier": [], "matcher": [], "matcher_free": [], "combined": [], "values": []}
+    clean: dict[str, list[bool]] = {k: [] for k in KEYS}
+    noisy: dict[str, list[bool]] = {k: [] for k in KEYS}
     rates = []
     print("1-2. label mapping on the dev reports (clean | OCR-corrupted labels)")
     for name in SOURCES:
         doc, gold = gold_segments(name)
         c = score(tagger, doc, gold)
-        bad, rate = corrupt(doc, gold, args.rate, args.seed + zlib.crc32(name.encode()) % 1000)
+        bad, rate = corrupt_labels(doc, gold, args.rate, args.seed + zlib.crc32(name.encode()) % 1000)
         n = score(tagger, bad, gold)
         rates.append(rate)
         for k in clean:
@@ -255,17 +258,25 @@ def main() -> None:
             noisy[k] += n[k]
         print(f"  {name:10s} classifier {pct(c['classifier'])} matcher {pct(c['matcher'])} | corrupted {rate:.1%}: "
               f"classifier {pct(n['classifier'])} matcher {pct(n['matcher'])} text alone {pct(n['matcher_free'])}")
-    print("  (matcher = the rule-based matcher told which table a cell is in, as the assembler uses it;")
+    print("  (classifier = the network with its schema-constrained decoding, as served; network alone = its argmax;")
+    print("   matcher = the rule-based matcher told which table a cell is in, as the assembler uses it;")
     print("   matcher on text alone = the same matcher given only the cell text, as the classifier is;")
     print("   classifier + matcher = per label the better of the two scores, as the assembler combines them)")
     for title, res in (("clean", clean), (f"corrupted ({statistics.mean(rates):.1%} of label characters)", noisy)):
-        print(f"  mapping, {title}: classifier {pct(res['classifier'])}  matcher {pct(res['matcher'])}  "
+        print(f"  mapping, {title}: classifier {pct(res['classifier'])}  network alone {pct(res['network'])}  matcher {pct(res['matcher'])}  "
               f"matcher on text alone {pct(res['matcher_free'])}  classifier + matcher {pct(res['combined'])}")
-    print(f"  value cells, clean:  classifier {pct(clean['values'])}")
+    print(f"  value cells, clean:  classifier {pct(clean['values'])}  network alone {pct(clean['values_network'])}")
     n = max(len(noisy["classifier"]), 1)
     for key, name in (("matcher", "matcher"), ("matcher_free", "matcher on text alone")):
         gap = 100 * (sum(noisy["classifier"]) - sum(noisy[key])) / n
         print(f"  classifier - {name} on corrupted labels: {gap:+.2f} points")
+
+    for rate in (0.0, args.rate) if args.synthetic_docs else ():
+        res = synthetic_mapping(tagger, args.synthetic_seed, args.synthetic_docs // 2, rate)
+        print(f"  held-out synthetic reports ({args.synthetic_docs // 2}, seed {args.synthetic_seed}, "
+              f"{'clean' if not rate else f'{rate:.0%} character noise'}): labels classifier {pct(res['classifier'])} "
+              f"network alone {pct(res['network'])}; values classifier {pct(res['values'])} "
+              f"network alone {pct(res['values_network'])}")
 
     precision, recall, errors = facts_benchmark(tagger)
     print(f"3. narrative facts (cue grammar + classifier), {FACTS.relative_to(ROOT)}: precision {precision:.2%}  "

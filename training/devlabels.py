@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
-from functools import lru_cache
+from difflib import SequenceMatcher
 from pathlib import Path
 
 from service.assemble.rows import is_value_text
@@ -23,8 +24,9 @@ from service.assemble.sections import section_of_heading, split_sections
 from service.document import Document
 from service.ingest import load_document
 from service.normalize import label_key
-from service.schema import FORMATS, detect_format, load_format, load_labels
+from service.schema import detect_format, load_format
 from service.understand.encode import Segment, segments
+from service.understand.lexicon import lexicon
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "datasets" / "dev-reports"
@@ -41,40 +43,6 @@ SOURCES = {
 }
 
 
-@lru_cache(maxsize=1)
-def _lexicon() -> dict[str, dict[str, set[str]]]:
-    """table -> label_key -> label ids with that exact wording."""
-    lex: dict[str, dict[str, set[str]]] = {"t2": {}, "t3": {}, "t4": {}, "heading": {}}
-
-    def add(table: str, text: str, lid: str) -> None:
-        if label_key(text):
-            lex[table].setdefault(label_key(text), set()).add(lid)
-
-    def add_all(table: str, items, prefix: str) -> None:
-        for item in items:
-            for t in item.labels():
-                add(table, t, prefix + item.id)
-
-    syn = load_labels()
-    for fmt in FORMATS:
-        s = load_format(fmt)
-        add("t2", "信息内容", "t2.header")
-        for block in s.t2_blocks():
-            add_all("t2", [block], "t2.")
-            add_all("t2", block.rows, f"t2.{block.id}.")
-            add_all("t2", block.columns, "t2.col.")
-        add("t3", "申请人情况", "t3.header")
-        add_all("t3", s.t3_rows(), "t3.")
-        add_all("t3", s.t3_columns(), "t3.col.")
-        for cid, words in syn["t3_columns"].items():
-            for t in words:
-                add("t3", t, f"t3.col.{cid}")
-        add("t4", "行政诉讼", "t4.litigation")
-        add_all("t4", s.t4_groups(), "t4.")
-        add_all("t4", s.t4_columns(), "t4.col.")
-    return lex
-
-
 def _table_of_blocks(doc: Document) -> dict[int, str]:
     text = "\n".join(b.text for b in doc.blocks)
     schema = load_format(detect_format(text, None).format)
@@ -89,7 +57,7 @@ def _table_of_blocks(doc: Document) -> dict[int, str]:
 
 def draft_labels(doc: Document) -> list[dict]:
     tables = _table_of_blocks(doc)
-    lex = _lexicon()
+    lex = lexicon()
     rows: list[dict] = []
     for seg in segments(doc):
         label = None
@@ -130,6 +98,34 @@ def gold_segments(name: str) -> tuple[Document, list[tuple[Segment, str]]]:
             raise ValueError(f"{name}: gold segment {row['key']} {row['text']!r} no longer matches the document")
         out.append((seg, row["label"]))
     return doc, out
+
+
+def corrupt_labels(doc: Document, gold: list[tuple[Segment, str]], rate: float, seed: int) -> tuple[Document, float]:
+    """The document with its gold label cells and headings corrupted like OCR output (look-alike swaps, drops;
+    values untouched), for the robustness benchmark; returns the document and the share of characters changed."""
+    from training.synth.noise import corrupt_text
+
+    rng = random.Random(seed)
+    doc = doc.model_copy(deep=True)
+    targets = {tuple(seg.key) for seg, lab in gold if lab not in ("val", "-")}
+    changed = total = 0
+
+    def apply(text: str) -> str:
+        nonlocal changed, total
+        new = corrupt_text(text, rate, rng) or text[:1]
+        total += len(text)
+        ops = SequenceMatcher(None, text, new, autojunk=False).get_opcodes()
+        changed += sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in ops if tag != "equal")
+        return new
+
+    for b, block in enumerate(doc.blocks):
+        if block.kind == "table" and block.table is not None:
+            for cell in block.table.cells:
+                if (b, cell.row, cell.col) in targets:
+                    cell.text = apply(cell.text)
+        elif (b,) in targets:
+            block.text = apply(block.text)
+    return doc, changed / max(total, 1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,9 +15,11 @@ import numpy as np
 from pydantic import BaseModel
 
 from service.document import Document
+from service.normalize import label_key
 from service.understand.cues import NUMBER as _NUMBER
 from service.understand.encode import SegmentKey, Vocab, segments, stream, windows
-from service.understand.labels import FACT_KINDS, load_label_set
+from service.understand.labels import FACT_KINDS, STRUCTURE_KINDS, load_label_set
+from service.understand.lexicon import can_print, surfaces
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = ROOT / "models" / "tagger"
@@ -28,11 +30,13 @@ class ModelMissing(RuntimeError):
 
 
 class SegmentPrediction(BaseModel):
-    """The label of a whole cell or text block: the mean of its characters' label probabilities."""
+    """The label of a whole cell or text block: the mean of its characters' label probabilities; for a table cell
+    constrained by what its text can print (see :meth:`Tagger._constrain`)."""
 
     label: str  # a label id, or "O" for none
     confidence: float
     top: list[tuple[str, float]]  # best labels first (O included)
+    model_label: str | None = None  # the network's own label where the constraint changed it
 
 
 class SpanPrediction(BaseModel):
@@ -76,6 +80,8 @@ PLAIN_FROM_BLOCK = 12  # metadata (agency, year, date) is looked for in the bloc
 _DIGIT = re.compile(r"\d")
 # numbers that are dates or document-number years (2021年, 3月15日, 〔2021〕): never a count, so never a fact
 _DATE_NUMBER = re.compile(r"\d+(?=\s*[年月日])|(?<=[〔\[［(（])\s*\d{4}\s*(?=[〕\]］)）])")
+_BARE_NUMBER = re.compile(r"^\s*[+-]?\d[\d,]*(?:\.\d+)?\s*$")  # a cell that is only a number (not 5. or 5、)
+MIN_CONSTRAIN_KEY = 2  # label-key characters a cell needs before its text constrains its label
 
 
 def _plain(seg) -> bool:
@@ -101,6 +107,13 @@ class Tagger:
         self.labels = ["O"] + [t[2:] for t in self.tags[1::2]]
         kinds = {lab.id: lab.kind for lab in load_label_set(self.dir / "labels.yaml").labels}
         self._fact = np.array([kinds.get(lab) in FACT_KINDS for lab in self.labels])
+        printed = surfaces()
+        # table labels with known printed forms, by table (t2, t3, t4): what a cell's text can constrain
+        self._printable: dict[str, list[int]] = {}
+        for i, lab in enumerate(self.labels):
+            if kinds.get(lab) in STRUCTURE_KINDS and lab in printed and not lab.startswith("sec."):
+                self._printable.setdefault(lab.split(".")[0], []).append(i)
+        self._val = self.labels.index("val")
         self.engine = engine
         if engine in ONNX_FILES:
             import onnxruntime as ort
@@ -152,13 +165,45 @@ class Tagger:
             if len(rows) == 0:
                 continue
             mean = lab[rows].mean(axis=0)
+            model_best = int(mean.argmax())
+            if seg.kind == "cell":
+                mean = self._constrain(seg.text, mean)
             best = np.argsort(-mean)[:3]
-            out_segments[seg.key] = SegmentPrediction(label=self.labels[best[0]], confidence=float(mean[best[0]]),
-                                                      top=[(self.labels[i], float(mean[i])) for i in best])
+            out_segments[seg.key] = SegmentPrediction(
+                label=self.labels[best[0]], confidence=float(mean[best[0]]),
+                top=[(self.labels[i], float(mean[i])) for i in best],
+                model_label=self.labels[model_best] if best[0] != model_best else None)
             spans.extend(self._spans(seg.key, seg.text, tok[rows], lab[rows]))
             if len(seg.key) == 1:
                 numbers.extend(self._numbers(seg.key, seg.text, lab[rows]))
         return Tagging(segments=out_segments, spans=spans, numbers=numbers)
+
+    def _constrain(self, text: str, probs: np.ndarray) -> np.ndarray:
+        """A table cell's label distribution given what its text can print (schema-constrained decoding).
+
+        The network reads a cell in its context and can be pulled to a neighbour's label (a fragment 他处理 cut
+        off （六）其他处理 next to 2.申请人逾期未按收费… on the same printed line). Where the text rules the network's
+        label out — its label key is in no printed form of that label (service.understand.lexicon), or it is a
+        bare number given a table label — the distribution is conditioned on the text: only O and the labels of
+        the same table whose printed forms contain the text keep their probability (a bare number: O and val),
+        renormalised. Nothing changes where the text fits the network's label, is too short to judge, or fits no
+        label of the table (an OCR-garbled label: the network's reading stands)."""
+        best = int(probs.argmax())
+        label = self.labels[best]
+        table = label.split(".")[0]
+        if table not in self._printable:
+            return probs
+        if _BARE_NUMBER.match(text):
+            keep = [0, self._val]
+        else:
+            if len(label_key(text)) < MIN_CONSTRAIN_KEY or can_print(label, text):
+                return probs
+            keep = [0] + [i for i in self._printable[table] if can_print(self.labels[i], text)]
+            if len(keep) == 1:
+                return probs
+        out = np.zeros_like(probs)
+        out[keep] = probs[keep]
+        return out / max(float(out.sum()), 1e-9)
 
     def _numbers(self, key: SegmentKey, text: str, lab: np.ndarray) -> list[NumberPrediction]:
         out = []
