@@ -90,3 +90,50 @@ def render_facts(doc: Doc) -> str:
     from spacy import displacy
 
     return displacy.render(doc, style="ent", page=False, jupyter=False)
+
+
+FACT_COLOURS = {"cell": "#bbf7d0", "text": "#bfdbfe", "fail": "#fecaca"}  # as the review screen's marks
+
+
+def result_docs(result: dict) -> list[Doc]:
+    """The narrative facts of a stored result (the output contract's ``facts``) as spaCy docs: one per sentence
+    that states a fact, its ents the facts' numbers labelled with their ids. Facts are found in their sentence in
+    text order (each at the next occurrence of its printed number); the stored result is what is shown, nothing is
+    read again."""
+    import spacy
+
+    nlp = spacy.blank("zh")
+    by_sentence: dict[str, list[dict]] = {}
+    for fact in sorted(result.get("facts", []), key=lambda f: (f["block"], f["start"])):
+        by_sentence.setdefault(fact["sentence"], []).append(fact)
+    docs = []
+    for sentence, facts in by_sentence.items():
+        doc = nlp.make_doc(sentence)
+        spans, pos = [], 0
+        for fact in facts:
+            at = sentence.find(fact["text"], pos)
+            if at < 0:
+                continue
+            span = doc.char_span(at, at + len(fact["text"]), label=fact["id"], alignment_mode="expand")
+            if span is not None:
+                span._.confidence = fact["confidence"]
+                span._.cue = fact.get("cue")
+                spans.append(span)
+            pos = at + len(fact["text"])
+        doc.ents = filter_spans(spans)
+        docs.append(doc)
+    return docs
+
+
+def render_result_facts(result: dict, page: bool = True) -> str:
+    """displaCy entity markup of a stored result's narrative facts, one paragraph per sentence: facts naming a
+    table cell green, text-only facts blue, facts whose text-vs-table check fails red."""
+    from spacy import displacy
+
+    docs = result_docs(result)
+    failed = {c["instance"] for c in result.get("checks", [])
+              if c.get("rule") == "text_vs_table" and c.get("status") == "fail"}
+    colours = {f["id"]: FACT_COLOURS["fail" if f["id"] in failed else f["kind"]] for f in result.get("facts", [])}
+    if not docs:
+        return "<p>正文中没有识别到数字事实。</p>"
+    return displacy.render(docs, style="ent", page=page, jupyter=False, options={"colors": colours})

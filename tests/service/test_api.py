@@ -178,6 +178,24 @@ def test_page_images_of_a_pdf(api):
     assert client.get(f"/v1/reports/{body['id']}/pages/99.png", headers=auth(tokens, "uploader")).status_code == 404
 
 
+def test_facts_rendered_by_displacy(api):
+    """GET …/facts.html: the stored facts of a report as displaCy marks (r005's text states 70 applications …)."""
+    client, tokens = api
+    r = upload(client, tokens, DEV / "r005" / "source.txt", name="r005.txt")
+    body = wait_done(client, tokens, r.json()["id"])
+    facts = body["result"]["facts"]
+    assert body["status"] == "done" and len(facts) >= 4
+    path = f"/v1/reports/{body['id']}/facts.html"
+    assert client.get(path).status_code == 401
+    page = client.get(path, headers=auth(tokens, "uploader"))
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.text.lstrip().lower().startswith("<!doctype html") or "<html" in page.text
+    fragment = client.get(path, params={"fragment": True}, headers=auth(tokens, "uploader")).text
+    assert "<html" not in fragment and fragment.count('class="entity"') == len(facts)
+    assert all(f["id"] in fragment for f in facts) and "本年度全区共收到" in fragment
+    assert client.get("/v1/reports/nope/facts.html", headers=auth(tokens, "uploader")).status_code == 404
+
+
 def test_health_metrics_schema(api, seed_report):
     client, tokens = api
     health = client.get("/healthz").json()

@@ -119,6 +119,11 @@ def test_upload_fix_approve_in_the_browser(tmp_path):
             expect(cell).to_have_class(lambda_class("st-corrected"))
             page.screenshot(path=str(ARTIFACTS / "ui-3-corrected.png"), full_page=True)
 
+            page.get_by_test_id("facts-displacy").click()  # the facts as the spaCy component's displaCy marks
+            expect(page.get_by_test_id("displacy")).to_be_visible()
+            page.get_by_test_id("facts-displacy").click()
+            expect(page.get_by_test_id("displacy")).to_have_count(0)
+
             page.get_by_test_id("approve").click()
             expect(page.get_by_test_id("approved")).to_contain_text("王审核")
             page.screenshot(path=str(ARTIFACTS / "ui-4-approved.png"), full_page=True)

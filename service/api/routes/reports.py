@@ -128,6 +128,20 @@ def page_image(report_id: str, number: int, _: Caller = Depends(READ), svc: Serv
                                                           "Cache-Control": "private, max-age=3600"})
 
 
+@router.get("/reports/{report_id}/facts.html", response_class=Response)
+def facts_html(report_id: str, fragment: bool = Query(False, description="markup only, for embedding"),
+               _: Caller = Depends(READ), db: Session = Depends(session)):
+    """The newest result's narrative facts rendered by displaCy (the spaCy fact component's labels): each
+    sentence that states a number, the number marked with its fact id; red where the text contradicts the table."""
+    from service.understand.spacy_facts import render_result_facts
+
+    report = _report(db, report_id)
+    result = crud.result_of(db, report_id)
+    if result is None:
+        raise HTTPException(409, f"report {report_id} has no result yet (status {report.status})")
+    return Response(render_result_facts(result, page=not fragment), media_type="text/html; charset=utf-8")
+
+
 EXPORT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8",
                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 

@@ -296,7 +296,8 @@ function renderFacts() {
     const sec = Object.values(res.sections).find((s) => s.text && s.text.includes(f.sentence));
     (bySection[sec ? sec.id : "?"] ||= []).push(f);
   }
-  let h = `<h2>正文中的数字（叙述事实）</h2>`;
+  let h = `<h2>正文中的数字（叙述事实）<button class="small" id="facts-displacy" data-testid="facts-displacy"
+    title="用 spaCy displaCy 显示事实标签">displaCy 视图</button></h2><div id="facts-body">`;
   if (!res.facts.length) h += `<p class="muted">正文中没有识别到数字事实。</p>`;
   for (const sec of Object.values(res.sections)) {
     const facts = bySection[sec.id];
@@ -316,7 +317,19 @@ function renderFacts() {
       h += `<p>${html + esc(s.slice(pos))}</p>`;
     }
   }
-  $("#facts").innerHTML = h;
+  $("#facts").innerHTML = h + "</div>";
+  $("#facts-displacy").addEventListener("click", showDisplacy);
+}
+
+// the same facts as labelled spans rendered by displaCy on the server (GET …/facts.html)
+async function showDisplacy() {
+  const button = $("#facts-displacy");
+  if (button.dataset.on === "1") { renderFacts(); return; }
+  try {
+    const html = await (await api(`/v1/reports/${encodeURIComponent(state.report.id)}/facts.html?fragment=true`)).text();
+    $("#facts-body").innerHTML = `<div class="displacy" data-testid="displacy">${html}</div>`;
+    button.dataset.on = "1"; button.textContent = "标记视图";
+  } catch (e) { toast("displaCy 视图加载失败：" + e.message); }
 }
 
 // ---- selection, page image, detail
