@@ -232,6 +232,7 @@ def main() -> None:
     ap.add_argument("--model", default=str(ROOT / "models" / "tagger"))
     ap.add_argument("--rate", type=float, default=0.06, help="corruption rate per label character")
     ap.add_argument("--seed", type=int, default=4)
+    ap.add_argument("--harsher", type=float, nargs="*", default=[0.10], help="further corruption rates reported")
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--engine", default=settings().classifier.engine, help="onnx-int8 | onnx | torch")
     ap.add_argument("--skip-speed", action="store_true")
@@ -270,6 +271,18 @@ def main() -> None:
     for key, name in (("matcher", "matcher"), ("matcher_free", "matcher on text alone")):
         gap = 100 * (sum(noisy["classifier"]) - sum(noisy[key])) / n
         print(f"  classifier - {name} on corrupted labels: {gap:+.2f} points")
+    for rate in args.harsher:
+        res: dict[str, list[bool]] = {k: [] for k in KEYS}
+        rates = []
+        for name in SOURCES:
+            doc, gold = gold_segments(name)
+            bad, measured = corrupt_labels(doc, gold, rate, args.seed + zlib.crc32(name.encode()) % 1000)
+            rates.append(measured)
+            for k, v in score(tagger, bad, gold).items():
+                res[k] += v
+        print(f"  harsher corruption ({statistics.mean(rates):.1%} of label characters): classifier "
+              f"{pct(res['classifier'])}  network alone {pct(res['network'])}  matcher {pct(res['matcher'])}  "
+              f"matcher on text alone {pct(res['matcher_free'])}")
 
     for rate in (0.0, args.rate) if args.synthetic_docs else ():
         res = synthetic_mapping(tagger, args.synthetic_seed, args.synthetic_docs // 2, rate)
