@@ -1,12 +1,12 @@
 """Every printed form of the structure labels: the wordings a table label or heading may carry.
 
 One source for the classifier's schema-constrained decoding (:mod:`service.understand.classifier`) and for the
-benchmark's matcher and dev-label drafting (:mod:`training.devlabels`): the official labels and label variants of
-both formats (configs/schema/), the synonyms of configs/labels.yaml and the headers (信息内容, 申请人情况,
-行政诉讼), and the compound forms of known layouts: a table-3 sub-item printed after its group's label ((三)不予公开
-1.属于国家秘密), a group's subtotal row or the organisations' subtotal column (小计), a table-4 litigation group
-under its parent (行政诉讼（复议后起诉）). Forms are compared as ``service.normalize.label_key`` (no punctuation or spaces; numbering such as
-（六） stays as 六).
+benchmark's matcher and dev-label drafting (:mod:`training.devlabels`): the official labels and label variants
+of both formats (configs/schema/), the synonyms of configs/labels.yaml and the headers (信息内容, 申请人情况,
+行政诉讼); and for the decoding also the compound forms of known layouts: a table-3 sub-item printed after its
+group's label ((三)不予公开 1.属于国家秘密), a group's subtotal row or the organisations' subtotal column (小计),
+a table-4 litigation group under its parent (行政诉讼（复议后起诉）). Forms are compared as
+``service.normalize.label_key`` (no punctuation or spaces; numbering such as （六） stays as 六).
 """
 from __future__ import annotations
 
