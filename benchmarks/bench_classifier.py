@@ -122,6 +122,14 @@ def score(tagger: Tagger, doc: Document, gold: list[tuple[Segment, str]]) -> dic
     return out
 
 
+def corrupted_score(tagger: Tagger, name: str, doc: Document, gold: list[tuple[Segment, str]], rate: float,
+                    seed: int) -> tuple[dict[str, list[bool]], float]:
+    """:func:`score` on the rendering ``name`` with its labels corrupted (seeded per rendering); and the share of
+    label characters changed."""
+    bad, measured = corrupt_labels(doc, gold, rate, seed + zlib.crc32(name.encode()) % 1000)
+    return score(tagger, bad, gold), measured
+
+
 KEYS = ("classifier", "network", "matcher", "matcher_free", "combined", "values", "values_network")
 
 
@@ -251,8 +259,7 @@ def main() -> None:
     for name in SOURCES:
         doc, gold = gold_segments(name)
         c = score(tagger, doc, gold)
-        bad, rate = corrupt_labels(doc, gold, args.rate, args.seed + zlib.crc32(name.encode()) % 1000)
-        n = score(tagger, bad, gold)
+        n, rate = corrupted_score(tagger, name, doc, gold, args.rate, args.seed)
         rates.append(rate)
         for k in clean:
             clean[k] += c[k]
@@ -264,8 +271,8 @@ def main() -> None:
     print("   matcher on text alone = the same matcher given only the cell text, as the classifier is;")
     print("   classifier + matcher = per label the better of the two scores, as the assembler combines them)")
     for title, res in (("clean", clean), (f"corrupted ({statistics.mean(rates):.1%} of label characters)", noisy)):
-        print(f"  mapping, {title}: classifier {pct(res['classifier'])}  network alone {pct(res['network'])}  matcher {pct(res['matcher'])}  "
-              f"matcher on text alone {pct(res['matcher_free'])}  classifier + matcher {pct(res['combined'])}")
+        print(f"  mapping, {title}: classifier {pct(res['classifier'])}  network alone {pct(res['network'])}  "
+              f"matcher {pct(res['matcher'])}  matcher on text alone {pct(res['matcher_free'])}  classifier + matcher {pct(res['combined'])}")
     print(f"  value cells, clean:  classifier {pct(clean['values'])}  network alone {pct(clean['values_network'])}")
     n = max(len(noisy["classifier"]), 1)
     for key, name in (("matcher", "matcher"), ("matcher_free", "matcher on text alone")):
@@ -275,10 +282,9 @@ def main() -> None:
         res: dict[str, list[bool]] = {k: [] for k in KEYS}
         rates = []
         for name in SOURCES:
-            doc, gold = gold_segments(name)
-            bad, measured = corrupt_labels(doc, gold, rate, args.seed + zlib.crc32(name.encode()) % 1000)
+            scores, measured = corrupted_score(tagger, name, *gold_segments(name), rate, args.seed)
             rates.append(measured)
-            for k, v in score(tagger, bad, gold).items():
+            for k, v in scores.items():
                 res[k] += v
         print(f"  harsher corruption ({statistics.mean(rates):.1%} of label characters): classifier "
               f"{pct(res['classifier'])}  network alone {pct(res['network'])}  matcher {pct(res['matcher'])}  "
