@@ -35,7 +35,11 @@ def extract_cmd(
     file: Path = typer.Argument(..., help="report file: PDF, DOCX, HTML, Markdown or text"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="write the JSON here (default: stdout)"),
 ) -> None:
-    """Extract every cell, check and finding of one report as JSON (the output contract)."""
+    """Extract every cell, check and finding of one report as JSON (the output contract).
+
+    Exit code 0 when the result is complete, 1 when coverage is partial or failed (why is printed on stderr;
+    the JSON is written all the same, unread cells flagged), 2 for unreadable input.
+    """
     result = _extract(file)
     text = result.to_json()
     if output is None:
@@ -44,6 +48,11 @@ def extract_cmd(
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text + "\n", encoding="utf-8")
         err.print(f"wrote {output}")
+    cov = result.coverage
+    if cov is not None and cov.status != "complete":
+        err.print(f"[yellow]coverage {cov.status}:[/yellow] {'; '.join(cov.reasons)} "
+                  f"({cov.cells_flagged} cells flagged for review)")
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 @app.command("check")

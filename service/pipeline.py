@@ -6,6 +6,7 @@ from pathlib import Path
 from service import PIPELINE_VERSION
 from service.assemble import assemble
 from service.config import settings
+from service.coverage import coverage, explained_cells, flag_unread
 from service.document import Document
 from service.ingest import load_document
 from service.reconcile.repair import reconcile_cells
@@ -51,6 +52,8 @@ def extract_document(doc: Document) -> Result:
             if cell is not None and cell.status in ("absent", "inferred") and not cell.needs_review:
                 cell.needs_review = True
                 cell.review_reasons.append(dev.id)
+    explained = explained_cells(asm.deviations, asm.explained)
+    flag_unread(asm.cells, schema.cell_ids(), explained)
     return Result(
         pipeline_version=PIPELINE_VERSION,
         document=DocumentInfo(path=doc.path, sha256=doc.sha256, kind=doc.kind, pages=len(doc.pages)),
@@ -65,4 +68,5 @@ def extract_document(doc: Document) -> Result:
         deviations=asm.deviations,
         sections=asm.sections,
         facts=facts,
+        coverage=coverage(asm.cells, schema, explained, asm.located_by),
     )

@@ -108,4 +108,12 @@ def print_report(result: Result, console: Console) -> bool:
             console.print(f"  {d.severity:7s} {d.id}: {escape(d.message)}")
     review = [cid for cid, c in cells.items() if c.needs_review]
     console.print(f"\n{len(review)} cells need review" + (": " + ", ".join(review[:12]) if review else ""))
+    cov = result.coverage
+    if cov is not None:
+        style = {"complete": "green", "partial": "yellow", "failed": "red"}[cov.status]
+        tables = ", ".join(f"{t} {c.cells_read + c.cells_blank}/{c.cells_expected}"
+                           + (f" (by {'+'.join(c.located_by)})" if c.located_by else " (not located)")
+                           for t, c in cov.tables.items())
+        console.print(f"[bold]coverage[/bold]: [{style}]{cov.status}[/{style}] — {tables}"
+                      + (f"; {escape('; '.join(cov.reasons))}" if cov.reasons else ""))
     return counts.get("fail", 0) > 0

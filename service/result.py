@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from service.document import BBox, OcrText, Origin
 
-SCHEMA_VERSION = "1.1"  # 1.1: cell version, status corrected
+SCHEMA_VERSION = "1.2"  # 1.1: cell version, status corrected; 1.2: coverage
 
 CellStatus = Literal[
     "read",  # printed value, read as is
@@ -103,6 +103,44 @@ class Section(BaseModel):
     text: str = ""
 
 
+CoverageStatus = Literal["complete", "partial", "failed"]
+
+
+class TableCoverage(BaseModel):
+    """How much of one standard table was found and read."""
+
+    located: bool = False
+    # what found it: "heading" (its section heading), "labels" (its row labels and values, no heading),
+    # "classifier" (the token classifier's table labels), "grid" (a table grid placed by its header)
+    located_by: list[str] = Field(default_factory=list)
+    rows_expected: int = 0
+    rows_mapped: int = 0
+    cells_expected: int = 0
+    cells_read: int = 0  # a value was printed and read (read, repaired, inferred, corrected)
+    cells_blank: int = 0  # printed empty or not applicable
+    cells_absent: int = 0  # expected but not read
+    cells_absent_explained: int = 0  # … of which a deviation of the source explains (dev_*)
+    cells_unparseable: int = 0
+    cells_flagged: int = 0  # needs_review
+
+
+class Coverage(BaseModel):
+    """How complete a result is. ``complete``: every expected cell was read, printed blank, or is absent for a
+    reason the document itself gives (a ``dev_*`` deviation); ``partial``: some expected cells were not read
+    (each is flagged, with the reason); ``failed``: no standard table was read at all."""
+
+    status: CoverageStatus
+    reasons: list[str] = Field(default_factory=list)  # why not complete
+    tables: dict[str, TableCoverage] = Field(default_factory=dict)  # t2, t3, t4
+    cells_expected: int = 0
+    cells_read: int = 0
+    cells_blank: int = 0
+    cells_absent: int = 0
+    cells_absent_explained: int = 0
+    cells_unparseable: int = 0
+    cells_flagged: int = 0
+
+
 class DocumentInfo(BaseModel):
     path: str
     sha256: str
@@ -125,6 +163,7 @@ class Result(BaseModel):
     deviations: list[Deviation] = Field(default_factory=list)
     sections: dict[str, Section] = Field(default_factory=dict)
     facts: list[Fact] = Field(default_factory=list)
+    coverage: Coverage | None = None  # None only in results stored before schema 1.2
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=1)

@@ -32,6 +32,8 @@ class Assembly:
     single_other_processing: bool = False
     published: str | None = None
     metadata_source: dict[str, str] = field(default_factory=dict)
+    located_by: dict[str, list[str]] = field(default_factory=dict)  # t2/t3/t4 -> what found the table
+    explained: set[str] = field(default_factory=set)  # absent cells the report's own layout explains
 
 
 def title_facts(doc: Document) -> tuple[str | None, int | None]:
@@ -60,16 +62,22 @@ def _classify_table(block: Block) -> str | None:
     return None
 
 
-def _table_rows(members: dict[str, list[tuple[int, Block]]], tagging: Tagging | None) -> dict[str, list[Row]]:
-    """Rows of the three table sections; tables outside any section are placed by their content."""
+def _table_rows(members: dict[str, list[tuple[int, Block]]], tagging: Tagging | None
+                ) -> tuple[dict[str, list[Row]], dict[str, list[str]]]:
+    """Rows of the three table sections, and what located each: its section heading, or (tables outside any
+    section) the table's content."""
     placed: dict[str, list[tuple[int, Block]]] = {s: list(members.get(s, [])) for s in ("s2", "s3", "s4")}
+    how: dict[str, list[str]] = {s: ["heading"] if placed[s] else [] for s in placed}
     for sid, blocks in members.items():
         if sid in placed:
             continue
         for i, b in blocks:
             if b.kind == "table" and (target := _classify_table(b)) is not None:
                 placed[target].append((i, b))
-    return {sid: rows_from_blocks(sorted(blocks, key=lambda x: x[0]), tagging) for sid, blocks in placed.items()}
+                if "labels" not in how[target]:
+                    how[target].append("labels")
+    rows = {sid: rows_from_blocks(sorted(blocks, key=lambda x: x[0]), tagging) for sid, blocks in placed.items()}
+    return rows, {f"t{sid[1]}": found for sid, found in how.items()}
 
 
 def assemble(doc: Document, tagging: Tagging | None = None) -> Assembly:
@@ -91,7 +99,7 @@ def assemble(doc: Document, tagging: Tagging | None = None) -> Assembly:
     decision = detect_format(all_text, year)
     schema = load_format(decision.format)
     sections, members = split_sections(doc, schema, tagging)
-    rows = _table_rows(members, tagging)
+    rows, located_by = _table_rows(members, tagging)
 
     t2 = assemble_t2(rows["s2"], schema)
     t3 = assemble_t3(rows["s3"], schema)
@@ -112,4 +120,4 @@ def assemble(doc: Document, tagging: Tagging | None = None) -> Assembly:
                                         "not found by its heading", severity="info"))
     return Assembly(format=decision, agency=agency, year=year, sections=sections, cells=cells,
                     deviations=deviations, single_other_processing=t3.single_other_processing,
-                    published=published, metadata_source=source)
+                    published=published, metadata_source=source, located_by=located_by, explained=t3.explained)

@@ -1,29 +1,18 @@
 """Split a document's blocks into the six sections of the format."""
 from __future__ import annotations
 
-import re
-
+from service import headings
 from service.document import Block, Document
-from service.normalize import chinese_numeral, clean
+from service.normalize import clean
 from service.result import Section
-from service.schema import FormatSchema, load_labels
+from service.schema import FormatSchema
 from service.understand.classifier import Tagging
-
-_HEADING = re.compile(r"^(?P<num>[一二三四五六])\s*[、.．,，]\s*(?P<title>.{2,40})$")
 
 
 def section_of_heading(text: str) -> str | None:
-    """Section id (s1…s6) of a heading line, judged by its number and title keywords."""
-    m = _HEADING.match(clean(text))
-    if not m:
-        return None
-    number = chinese_numeral(m.group("num"))
-    keywords = load_labels()["section_keywords"]
-    sid = f"s{number}"
-    title = m.group("title")
-    if any(k in title for k in keywords.get(sid, [])):
-        return sid
-    return None
+    """Section id (s1…s6) of a heading line, by its number and its title matched with edit costs."""
+    number = headings.section_of_heading(text)
+    return headings.section_id(number) if number is not None else None
 
 
 HEADING_CONFIDENCE = 0.9  # a line the pattern does not take is a heading when the classifier is this sure

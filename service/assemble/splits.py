@@ -171,7 +171,13 @@ def choose(
     solver.parameters.max_time_in_seconds = 5.0
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        raise RuntimeError("split solver found no assignment")
+        # no assignment (e.g. a run so long that its numbers overflow the solver's integers): every row keeps
+        # its most plausible split, with all the others as alternatives, so every cell of it is reviewed
+        out = {}
+        for key, cand in candidates.items():
+            best = min(range(len(cand.options)), key=cand.costs.__getitem__)
+            out[key] = Choice(best, [k for k in range(len(cand.options)) if k != best])
+        return out
     chosen = {key: next(k for k, v in enumerate(vs) if solver.value(v)) for key, vs in pick.items()}
     n_broken = sum(solver.value(b) for b in violated)
 

@@ -21,6 +21,7 @@ class T3Result:
     cells: dict[str, CellValue] = field(default_factory=dict)
     deviations: list[Deviation] = field(default_factory=list)
     single_other_processing: bool = False  # 2021 report printing （六）其他处理 as one row
+    explained: set[str] = field(default_factory=set)  # absent cells the report's own layout explains
 
 
 def _targets(schema: FormatSchema) -> list[Target]:
@@ -92,6 +93,7 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
             for rid in subs:
                 for c in COLUMNS:
                     out.cells[f"t3.{rid}.{c}"] = absent_cell("not printed: （六）其他处理 is one row in this report")
+                    out.explained.add(f"t3.{rid}.{c}")
             value_rows.insert(value_rows.index("results_total"), "other_processing")
             out.deviations.append(deviation(
                 "dev_2021_single_other_processing",

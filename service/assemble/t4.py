@@ -46,11 +46,35 @@ def assemble_t4(rows: list[Row], schema: FormatSchema) -> T4Result:
         out.deviations.append(deviation("dev_transposed_t4", "table 4 printed as three rows of five", severity="info"))
         return out
 
-    values: list[Value] = [v for r in data for v in r.values]
-    run_together = any(r.run_together for r in data)
+    # the table's values are those of its first rows; rows after them (a fee table or a sentence with numbers
+    # the agency printed under table 4) are reported, not mapped. 15 values printed beat a split of digits that
+    # ran together, which beats 14 values (the last 总计 missing).
+    for way, k in ((way, k) for way in ("printed", "split", "short") for k in range(1, len(data) + 1)):
+        if _read_values(out, data[:k], way):
+            for row in data[k:]:
+                out.deviations.append(deviation(
+                    "xxgk_unmapped_row",
+                    f"table 4: row {row.text!r} with values {' '.join(v.raw for v in row.filled_values())} "
+                    "follows the table's 15 values; not mapped", severity="warning"))
+            return out
+    n = len(trim_values([v for r in data for v in r.values], 15))
+    for pos in POSITIONS:
+        out.cells[f"t4.{pos}"] = absent_cell("table 4 not found or not readable")
+    out.deviations.append(deviation(
+        "xxgk_t4_unreadable", f"table 4: found {n} values where 15 are expected; not mapped",
+        [f"t4.{p}" for p in POSITIONS], severity="error"))
+    return out
+
+
+def _read_values(out: T4Result, rows: list[Row], way: str) -> bool:
+    """Map the values of these rows to the 15 cells, the ``way`` given: ``printed`` (15 values), ``split``
+    (fewer runs of digits that ran together, split under the group rules), ``short`` (14: the last 总计
+    missing); False when they do not make table 4 that way."""
+    values: list[Value] = [v for r in rows for v in r.values]
+    run_together = any(r.run_together for r in rows)
     values = trim_values(values, 15)
     n = len(values)
-    if run_together and n < 15:
+    if way == "split" and run_together and n < 15:
         tokens = [v.raw.replace(" ", "") for v in values if v.raw.strip()]
         cand = make_candidates("t4", tokens, 15, row_ok=_groups_ok)
         if cand.options:
@@ -66,12 +90,12 @@ def assemble_t4(rows: list[Row], schema: FormatSchema) -> T4Result:
                     confidence=0.5 if alts else 1.0, source=src, alternatives=alts,
                     needs_review=bool(alts), review_reasons=["ambiguous split of run-together digits"] if alts else [],
                     inferred_by="split of run-together digits: several splits fit the rules" if alts else None)
-            return out
-    if n == 15:
+            return True
+    if way == "printed" and n == 15:
         for pos, v in zip(POSITIONS, values):
             out.cells[f"t4.{pos}"] = cell_from_value(v)
-        return out
-    if n == 14:
+        return True
+    if way == "short" and n == 14:
         for pos, v in zip(POSITIONS, values):
             out.cells[f"t4.{pos}"] = cell_from_value(v)
         last = "t4.litigation_after_review.total"
@@ -84,10 +108,5 @@ def assemble_t4(rows: list[Row], schema: FormatSchema) -> T4Result:
         out.deviations.append(deviation(
             "dev_missing_t4_total",
             "table 4 prints 14 values: the 总计 of 复议后起诉 is missing (inferred from the group total rule)", [last]))
-        return out
-    for pos in POSITIONS:
-        out.cells[f"t4.{pos}"] = absent_cell("table 4 not found or not readable")
-    out.deviations.append(deviation(
-        "xxgk_t4_unreadable", f"table 4: found {n} values where 15 are expected; not mapped",
-        [f"t4.{p}" for p in POSITIONS], severity="error"))
-    return out
+        return True
+    return False

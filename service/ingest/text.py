@@ -53,6 +53,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from service import fuzzy, headings
 from service.document import Block, Document, Origin, Provenance, TableCell, TableGrid
 from service.ingest.base import Backend, IngestError, decode_text, looks_binary, sha256
 from service.normalize import NOT_APPLICABLE, clean, label_key
@@ -253,35 +254,82 @@ def _heading_marked(kd: _Keyed, a: int) -> bool:
 
 
 def _find_headings(kd: _Keyed, section: str | None) -> list[_Heading]:
-    """Section headings in a line, in order; t3 row labels win inside section 三."""
+    """Section headings in a line, in order; t3 row labels win inside section 三. Headings printed exactly are
+    found by the vocabulary; then, for sections still missing between them, a title with typos or OCR
+    look-alikes (``service.headings``, weighted edit costs)."""
     vocab = _vocab()
     found: list[_Heading] = []
+    current = section
     for m in vocab.headings.finditer(kd.key):
         if not _heading_marked(kd, m.start()):
             continue
-        if section == "三":
+        if current == "三":
             label = vocab.labels.match(kd.key, m.start())
             if label and vocab.roles[label.group()] == "row":
                 continue
         number = vocab.heading_numbers[m.group()]
         found.append(_Heading(m.start(), m.end(), number))
-        section = number
+        current = number
+    if len(kd.key) > _SHORT_LINE:
+        found = _tolerant_headings(kd, section, found)
+    return found
+
+
+_NUMBERED_SLACK = 1.5  # a title printed after its heading number may carry this much more edit cost
+_SHORT_LINE = 60  # longer lines may hold run-together headings; shorter ones are judged whole
+_HEADING_BEFORE = re.compile(r"(?:[一二三四五六]\s*[、.．]|[（(]\s*[一二三四五六]\s*[)）])\s*$")
+
+
+def _tolerant_headings(kd: _Keyed, section: str | None, found: list[_Heading]) -> list[_Heading]:
+    """Add the headings of sections missing from ``found`` that stand in the line with typos: searched only in
+    table sections (where a run-together line continues into the next section) or where the line prints the
+    section's number as a heading number, each between the found headings of the sections around it."""
+    order = _SECTION_ORDER
+    here = order.get(section or "", 0)
+    have = {h.number for h in found}
+    for number in headings.NUMERALS:
+        n = order[number]
+        if number in have or n <= here:
+            continue
+        if section not in TABLE_SECTIONS and not re.search(f"{number}\\s*[、.．]", kd.raw):
+            continue
+        lo = max((h.b for h in found if order[h.number] < n), default=0)
+        hi = min((h.a for h in found if order[h.number] > n), default=len(kd.key))
+        best: _Heading | None = None
+        best_cost = float("inf")
+        for title in headings.titles():
+            if title.number != number:
+                continue
+            for m in fuzzy.search(title.key, kd.key[lo:hi], _NUMBERED_SLACK * fuzzy.tolerance(title.key)):
+                a, b = lo + m.start, lo + m.end
+                raw_a = kd.idx[a]
+                before = kd.raw[:raw_a]
+                numbered = _HEADING_BEFORE.search(before)
+                if not numbered and (title.keyword or m.cost > fuzzy.tolerance(title.key)):
+                    continue  # a keyword, and the extra slack, only right after the heading number
+                # a heading starts the line, follows a value run or a sentence, or carries its number
+                if not (numbered or not before.strip() or before.rstrip()[-1:] in "0123456789。；;：:、）)"):
+                    continue
+                if m.cost < best_cost:
+                    start = kd.key_range(numbered.start(), raw_a)[0] if numbered else a
+                    best, best_cost = _Heading(start, b, number), m.cost
+        if best is not None:
+            found.append(best)
+            found.sort(key=lambda h: h.a)
     return found
 
 
 def _keyword_heading(text: str, section: str | None) -> str | None:
-    """Section number of a short numbered line with a section keyword, past the current section."""
-    m = _NUMBERED_LINE.match(clean(text))
-    if not m:
+    """Section number of a short line that is a heading by its number and title (typos and look-alikes
+    tolerated), past the current section."""
+    if len(_key(text)) > _SHORT_LINE:
         return None
-    number = m.group(1)
-    if _SECTION_ORDER[number] <= _SECTION_ORDER.get(section or "", 0):
+    number = headings.section_of_heading(text)
+    if number is None or _SECTION_ORDER[number] <= _SECTION_ORDER.get(section or "", 0):
         return None
-    vocab = _vocab()
-    k = _key(m.group(2))
-    if section == "三" and _key(text).startswith(vocab.t3_rows):
+    if section == "三" and _key(text).startswith(_vocab().t3_rows):
         return None
-    return number if any(w in k for w in vocab.keywords.get(number, ())) else None
+    return number
 
 
 def _looks_run_together(kd: _Keyed) -> bool:
@@ -306,8 +354,33 @@ class _Token:
     end: int
 
 
+_PIECES = re.compile(r"[-+]?\d[\d,]*(?:[.．]\d+)?(?:万元|元|%|件|项|个|次|条)?|\D+")
+_NARRATIVE_UNIT = re.compile(r"[年月日号时余多]")
+_NUMBERING = re.compile(r"^[.．](?=\s*[\u3400-\u9fff“\"（(])")  # 3.危及… : the digit before it numbers a label
+
+
+def _pieces(raw: str, s: int, e: int) -> list[tuple[str, int, int]]:
+    """Value and text pieces of one whitespace chunk raw[s:e]: a run of digits next to text is a value of its
+    own (labels and values ran together), except a digit that numbers the label after it (00000003.危及)."""
+    out: list[tuple[str, int, int]] = []
+    for m in _PIECES.finditer(raw, s, e):
+        kind = "text" if not m.group()[0].isdigit() and m.group()[0] not in "+-" else "value"
+        if kind == "value" and _NARRATIVE_UNIT.match(raw, m.end()):
+            kind = "text"  # 2024年, 3月: a date or a count in a sentence, not a table value
+        a, b = m.start(), m.end()
+        if kind == "text" and out and out[-1][0] == "value" and _NUMBERING.match(m.group()):
+            _, pa, pb = out.pop()
+            if pb - pa > 1 and raw[pb - 2].isdigit():
+                out.append(("value", pa, pb - 1))
+            a = pb - 1
+        if out and out[-1][0] == kind == "text":
+            a = out.pop()[1]
+        out.append((kind, a, b))
+    return out
+
+
 def _gap_tokens(raw: str, lo: int, hi: int) -> list[_Token]:
-    """Whitespace-separated tokens of raw[lo:hi]: values, or text (text+number is split)."""
+    """Whitespace-separated tokens of raw[lo:hi], cut where digits meet text: values, or text."""
     out: list[_Token] = []
     for m in re.finditer(r"\S+", raw[lo:hi]):
         s, e = lo + m.start(), lo + m.end()
@@ -315,12 +388,9 @@ def _gap_tokens(raw: str, lo: int, hi: int) -> list[_Token]:
         if _VALUE_TOKEN.match(tok) or tok in NOT_APPLICABLE:
             out.append(_Token("value", s, e))
             continue
-        split = _TEXT_THEN_NUMBER.match(m.group())
-        if split and _CJK.search(split.group("text")):
-            cut = s + split.start("num")
-            out += [_Token("text", s, cut), _Token("value", cut, e)]
-        elif _key(m.group()):
-            out.append(_Token("text", s, e))  # punctuation-only leftovers are dropped
+        for kind, a, b in _pieces(raw, s, e):
+            if kind == "value" or _key(raw[a:b]):
+                out.append(_Token(kind, a, b))  # punctuation-only leftovers are dropped
     return out
 
 
@@ -331,11 +401,52 @@ def _run_tokens(kd: _Keyed, lo: int, hi: int) -> list[_Token]:
     pos = lo
     for m in vocab.labels.finditer(kd.key, ka, kb):
         s, e = kd.raw_span(m.start(), m.end(), pos, hi)
+        if s - pos >= 2 and kd.raw[s - 1] in ".．" and kd.raw[s - 2].isdigit():
+            s -= 2  # the label's own number (2.其他…) is not the last digit of the values before it
         tokens += _gap_tokens(kd.raw, pos, s)
         tokens.append(_Token(vocab.roles[m.group()], s, e))
         pos = e
     tokens += _gap_tokens(kd.raw, pos, hi)
-    return tokens
+    return [piece for tok in tokens for piece in (_tolerant_labels(kd.raw, tok) if tok.kind == "text" else [tok])]
+
+
+_MIN_FUZZY_KEY = 4  # shorter label keys are found only as printed
+
+
+def _tolerant_labels(raw: str, tok: _Token) -> list[_Token]:
+    """Known labels inside a text piece that the exact vocabulary missed (typos, OCR look-alikes, dropped
+    characters), found by weighted edit distance (``service.fuzzy``); the rest stays text."""
+    text = raw[tok.start : tok.end]
+    sub = _Keyed.of(text)
+    if len(sub.key) < _MIN_FUZZY_KEY:
+        return [tok]
+    vocab = _vocab()
+    chars = set(sub.key)
+    hits: list[tuple[float, int, int, str]] = []
+    for key, role in vocab.roles.items():
+        if len(key) < _MIN_FUZZY_KEY or len(key) > len(sub.key) + 2:
+            continue
+        if 2 * sum(c in chars for c in key) < len(key):
+            continue  # cannot be within its tolerance: most of its characters are missing
+        for m in fuzzy.search(key, sub.key):
+            hits.append((m.cost / len(key), m.start, m.end, role))
+    taken: list[tuple[int, int, str]] = []
+    for _, a, b, role in sorted(hits):
+        if all(b <= x or a >= y for x, y, _ in taken):
+            taken.append((a, b, role))
+    if not taken:
+        return [tok]
+    out: list[_Token] = []
+    pos = 0
+    for a, b, role in sorted(taken):
+        s, e = sub.raw_span(a, b, pos, len(text))
+        if _key(text[pos:s]):
+            out.append(_Token("text", tok.start + pos, tok.start + s))
+        out.append(_Token(role, tok.start + s, tok.start + e))
+        pos = e
+    if _key(text[pos:]):
+        out.append(_Token("text", tok.start + pos, tok.end))
+    return out
 
 
 def _starts_row(kind: str, kinds: set[str]) -> bool:
