@@ -76,6 +76,8 @@ def title_cost(key: str, number: str | None = None) -> tuple[str | None, float]:
                 continue
             hits = fuzzy.search(t.key, key)
             cost = hits[0].cost / max(fuzzy.tolerance(t.key), 1e-9) if hits else float("inf")
+        elif abs(len(key) - len(t.key)) > 2 * fuzzy.tolerance(t.key):
+            continue  # the length difference alone is twice the tolerance
         else:
             cost = fuzzy.distance(key, t.key) / max(fuzzy.tolerance(t.key), 1e-9)
         if cost < best[1]:
@@ -115,8 +117,13 @@ def section_of_heading(text: str) -> str | None:
 
 def full_title(key: str, number: str) -> bool:
     """Whether ``key`` is one of the section's full titles within its edit tolerance (keywords do not count)."""
-    return any(fuzzy.distance(key, t.key) <= fuzzy.tolerance(t.key) for t in titles()
-               if t.number == number and not t.keyword)
+    return any(_within(key, t.key) for t in titles() if t.number == number and not t.keyword)
+
+
+def _within(key: str, title: str) -> bool:
+    tol = fuzzy.tolerance(title)
+    # the length difference alone costs that many edits: most lines are ruled out before the alignment
+    return abs(len(key) - len(title)) <= tol and fuzzy.distance(key, title) <= tol
 
 
 def section_id(number: str) -> str:
