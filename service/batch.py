@@ -3,7 +3,8 @@
 Inputs are files, folders (searched recursively for report files), glob patterns and zip archives (their
 report files). Every file is registered by content (sha256); a file already done by this pipeline version is
 skipped, so a second run over the same inputs does nothing and an interrupted run picks up where it stopped.
-Per-file errors are recorded in the store (the report's status ``failed`` and its error) and summarised.
+Per-file errors are recorded in the store (the report's status ``failed`` and its error) and summarised, and so
+are the files read only in part (coverage ``partial`` or ``failed``: cells not read, flagged for review).
 """
 from __future__ import annotations
 
@@ -51,8 +52,14 @@ class BatchSummary:
     pages: int = 0
     seconds: float = 0.0
     errors: list[tuple[str, str]] = field(default_factory=list)  # (file, error)
+    incomplete: list[tuple[str, str, str]] = field(default_factory=list)  # (file, coverage partial|failed, reasons)
     not_found: list[str] = field(default_factory=list)
     series: list = field(default_factory=list)  # checks across the years of each agency in the store (SeriesCheck)
+
+    def note_coverage(self, name: str, coverage: str | None, reasons: str | None) -> None:
+        """Keep a file whose stored result is not complete (the report's ``coverage`` and its reasons)."""
+        if coverage in ("partial", "failed"):
+            self.incomplete.append((name, coverage, reasons or ""))
 
 
 def expand(inputs: list[str]) -> tuple[list[Item], list[str]]:
@@ -120,6 +127,7 @@ def run_batch(inputs: list[str], url: str, files_dir: Path, *, workers: int = 1,
                 if report.status == "failed":
                     summary.errors.append((item.name, report.error or "failed"))
                     summary.failed += 1
+                summary.note_coverage(item.name, report.coverage, report.coverage_reasons)
                 continue
             blobs.put(data)
             if report is None:
@@ -167,6 +175,8 @@ def run_batch(inputs: list[str], url: str, files_dir: Path, *, workers: int = 1,
                         crud.complete(s, job.job_id, result, actor="batch")
                         summary.done += 1
                         summary.pages += int(result["document"].get("pages") or 0)
+                        report = s.get(Report, job.report_id)
+                        summary.note_coverage(name, report.coverage, report.coverage_reasons)
                     else:
                         why = "the worker process died (killed or out of memory)" if isinstance(
                             exc, BrokenProcessPool) else describe(exc)

@@ -253,7 +253,9 @@ def batch_cmd(
 ) -> None:
     """Digitize many reports into one store. Resumable: a file already done by this pipeline version is skipped.
 
-    Exit code 0 when every file was read, 1 when some failed (listed), 2 when an input matches nothing."""
+    Exit code 0 when no file failed, 1 when some failed (listed), 2 when an input matches nothing. Files read only
+    in part (coverage partial or failed: cells not read, flagged for review) are listed with the reasons and
+    counted as incomplete; they do not change the exit code."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
 
@@ -272,9 +274,12 @@ def batch_cmd(
                             retry_failed=retry_failed, progress=show)
     rate = f", {summary.pages / summary.seconds:.2f} pages/s" if summary.seconds else ""
     console.print(f"{summary.files} files: {summary.done} extracted, {summary.skipped} skipped (done before), "
-                  f"{summary.failed} failed; {summary.pages} pages in {summary.seconds:.1f} s{rate}")
+                  f"{summary.failed} failed, {len(summary.incomplete)} incomplete; "
+                  f"{summary.pages} pages in {summary.seconds:.1f} s{rate}")
     for name, error in summary.errors:
         console.print(f"  [red]failed[/red] {name}: {error}")
+    for name, coverage, reasons in summary.incomplete:
+        console.print(f"  [yellow]coverage {coverage}[/yellow] {name}: {reasons}")
     fails = [c for c in summary.series if c.status == "fail"]
     console.print(f"checks across years of one agency: {sum(c.status == 'pass' for c in summary.series)} pass, "
                   f"{len(fails)} fail" + ("" if summary.series else " (no agency with two consecutive years)"))

@@ -12,7 +12,7 @@ from typing import Any
 FORMATS = ("csv", "xlsx", "jsonl", "parquet")
 SHAPES = ("long", "wide")
 REPORT_FIELDS = ("report_id", "filename", "sha256", "agency", "year", "format", "pipeline_version",
-                 "result_version", "approved")
+                 "result_version", "approved", "coverage")
 CELL_FIELDS = ("cell_id", "value", "raw", "status", "confidence", "needs_review", "review_reasons", "cell_version",
                "page")
 
@@ -23,6 +23,9 @@ def report_fields(meta: dict[str, Any], result: dict) -> dict[str, Any]:
         "agency": result.get("agency"), "year": result.get("year"), "format": result.get("format"),
         "pipeline_version": result.get("pipeline_version"), "result_version": meta.get("version"),
         "approved": bool(meta.get("approved")),
+        # complete | partial | failed (corrections counted: the store recounts it with each version); None: a
+        # result stored before coverage existed
+        "coverage": (result.get("coverage") or {}).get("status"),
     }
 
 

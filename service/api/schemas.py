@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 JobStatus = Literal["queued", "running", "done", "failed"]
+CoverageStatus = Literal["complete", "partial", "failed"]
 
 
 class Uploaded(BaseModel):
@@ -28,6 +29,10 @@ class ReportSummary(BaseModel):
     pages: int | None = None
     needs_review: int = 0
     failing_checks: int = 0
+    coverage: CoverageStatus | None = Field(None, description="how complete the newest result is: complete, partial "
+                                                              "(cells not read, flagged for review) or failed (no "
+                                                              "table read); none for results stored before coverage")
+    coverage_reasons: list[str] = Field(default_factory=list, description="why not complete (t4: table not located …)")
     version: int = 0
     approved: bool = False
     approved_by: str | None = None

@@ -160,6 +160,26 @@ def _write_version(session: Session, report: Report, result: dict, version: int,
     report.version = version
     report.needs_review = sum(1 for c in cells.values() if c.get("needs_review"))
     report.failing_checks = sum(1 for c in result.get("checks", []) if c.get("status") == "fail")
+    coverage = result.get("coverage") or {}
+    report.coverage = coverage.get("status")
+    report.coverage_reasons = "; ".join(coverage.get("reasons") or []) or None
+
+
+def recount_coverage(result: dict) -> None:
+    """Count the coverage of a corrected result again (in place): a corrected cell is read, so once a reviewer
+    has corrected every unread cell the result is complete. An absent cell is unread while its first review
+    reason says "not read"; the other absent cells are those the source's own layout explains."""
+    from service.coverage import NOT_READ, coverage
+    from service.result import CellValue, Coverage
+    from service.schema import load_format
+
+    if result.get("coverage") is None:  # stored before coverage existed
+        return
+    cells = {cid: CellValue.model_validate(c) for cid, c in result.get("cells", {}).items()}
+    explained = {cid for cid, c in cells.items() if c.status == "absent" and not (
+        c.review_reasons and c.review_reasons[0].startswith(NOT_READ))}
+    located_by = {t: c.located_by for t, c in Coverage.model_validate(result["coverage"]).tables.items()}
+    result["coverage"] = coverage(cells, load_format(result["format"]), explained, located_by).model_dump(mode="json")
 
 
 def result_of(session: Session, report_id: str, version: int | None = None) -> dict | None:
@@ -181,11 +201,13 @@ def get_report(session: Session, report_id: str) -> Report:
 
 
 def list_reports(session: Session, *, status: str | None = None, agency: str | None = None,
-                 year: int | None = None, needs_review: bool | None = None, limit: int = 100,
-                 offset: int = 0) -> tuple[list[Report], int]:
+                 year: int | None = None, needs_review: bool | None = None, coverage: str | None = None,
+                 limit: int = 100, offset: int = 0) -> tuple[list[Report], int]:
     q = select(Report)
     if status:
         q = q.where(Report.status == status)
+    if coverage:
+        q = q.where(Report.coverage == coverage)
     if agency:
         q = q.where(Report.agency.contains(agency))
     if year is not None:
@@ -200,7 +222,7 @@ def list_reports(session: Session, *, status: str | None = None, agency: str | N
 
 
 def review_queue(session: Session, limit: int = 50, offset: int = 0) -> tuple[list[tuple[Cell, Report]], int]:
-    """Cells needing review in reports not yet approved, least confident first."""
+    """Cells needing review in reports not yet approved, least confident first (unread cells have confidence 0)."""
     q = (select(Cell, Report).join(Report, Report.id == Cell.report_id)
          .where(Cell.needs_review.is_(True), Report.approved_at.is_(None), Report.status == "done"))
     total = session.scalar(select(func.count()).select_from(q.subquery()))
@@ -233,6 +255,7 @@ def correct(session: Session, report_id: str, cell_id: str, value: int | float |
     result = copy.deepcopy(current)
     old = {k: current["cells"][cell_id].get(k) for k in ("value", "status", "version")}
     apply_correction(result, cell_id, value, actor=actor, reason=reason)
+    recount_coverage(result)
     new_version = report.version + 1
     _write_version(session, report, result, new_version, "correction", actor)
     cell = result["cells"][cell_id]

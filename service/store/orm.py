@@ -39,6 +39,9 @@ class Report(Base):
     pages: Mapped[int | None] = mapped_column(Integer, default=None)
     needs_review: Mapped[int] = mapped_column(Integer, default=0)  # cells flagged in the newest version
     failing_checks: Mapped[int] = mapped_column(Integer, default=0)
+    # the newest version's coverage: complete | partial | failed (None: a result stored before coverage existed)
+    coverage: Mapped[str | None] = mapped_column(String(16), default=None, index=True)
+    coverage_reasons: Mapped[str | None] = mapped_column(Text, default=None)  # why not complete, "; "-joined
     version: Mapped[int] = mapped_column(Integer, default=0)  # newest result version (0: none yet)
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     approved_by: Mapped[str | None] = mapped_column(String(100), default=None)

@@ -3,6 +3,7 @@ local server and sets it; XXGK_REQUIRE_POSTGRES=1 there turns a missing server i
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -11,6 +12,14 @@ from tests.conftest import DEV
 
 PG_URL = os.environ.get("XXGK_TEST_DATABASE_URL")
 SEED = DEV / "seed" / "source.txt"
+
+
+def without_table4(dest: Path) -> Path:
+    """The seed report with its section 四 (table 4, the last table) left out: a partial report."""
+    text = SEED.read_text(encoding="utf-8")
+    start, end = text.index("四、政府信息公开行政复议、行政诉讼情况"), text.index("五、存在的主要问题及改进情况")
+    dest.write_text(text[:start] + text[end:], encoding="utf-8")
+    return dest
 
 
 def _reset_postgres(url: str) -> None:

@@ -12,7 +12,7 @@ from service.api.app import create_app
 from service.api.core import ServiceConfig
 from service.store import crud, open_store
 from tests.conftest import DEV
-from tests.service.conftest import PG_URL, SEED, _backends, _reset_postgres
+from tests.service.conftest import PG_URL, SEED, _backends, _reset_postgres, without_table4
 
 PDF = DEV / "r001" / "source.pdf"
 
@@ -163,6 +163,49 @@ def test_review_queue_exports_and_approval(api, seed_report):
     assert not [i for i in queue["items"] if i["report_id"] == rid]
     assert client.patch(f"/v1/reports/{rid}/cells/t3.new_received.total", json={"value": 1, "expected_version": 1},
                         headers=auth(tokens, "reviewer")).status_code == 409
+
+
+def test_a_partial_report_is_listed_queued_and_complete_once_corrected(api, seed_report, tmp_path):
+    """The seed without table 4: coverage partial in the list and its filter, the 15 unread cells in the review
+    queue with their "not read" reason, the coverage in the export; correcting them all makes it complete."""
+    client, tokens = api
+    r = upload(client, tokens, without_table4(tmp_path / "seed-no-t4.txt"))
+    body = wait_done(client, tokens, r.json()["id"])
+    rid = body["id"]
+    assert body["status"] == "done" and body["coverage"] == "partial"
+    assert body["coverage_reasons"] == ["t4: table not located"] and body["result"]["coverage"]["status"] == "partial"
+
+    def listed(coverage):
+        return [i["id"] for i in client.get("/v1/reports", params={"coverage": coverage},
+                                            headers=auth(tokens, "uploader")).json()["items"]]
+
+    assert listed("partial") == [rid] and seed_report["id"] in listed("complete") and listed("failed") == []
+    listing = client.get("/v1/reports", headers=auth(tokens, "uploader")).json()["items"]
+    assert {i["id"]: i["coverage"] for i in listing}[rid] == "partial"
+    assert client.get("/v1/reports", params={"coverage": "half"}, headers=auth(tokens, "uploader")).status_code == 422
+
+    queue = client.get("/v1/review/queue", params={"limit": 500}, headers=auth(tokens, "reviewer")).json()["items"]
+    unread = [i for i in queue if i["report_id"] == rid and i["reasons"][0].startswith("not read: ")]
+    t4 = {cid: c for cid, c in seed_report["result"]["cells"].items() if cid.startswith("t4.")}
+    assert sorted(i["cell_id"] for i in unread) == sorted(t4)
+    assert {(i["status"], i["confidence"]) for i in unread} == {("absent", 0.0)}
+    assert [i["confidence"] for i in queue] == sorted(i["confidence"] for i in queue)
+
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/v1/reports/{rid}/export.csv", headers=auth(
+        tokens, "uploader")).content.decode("utf-8-sig"))))
+    assert {row["coverage"] for row in rows} == {"partial"}
+
+    for i in unread:
+        r = client.patch(f"/v1/reports/{rid}/cells/{i['cell_id']}", headers=auth(tokens, "reviewer"),
+                         json={"value": t4[i["cell_id"]]["value"], "expected_version": i["version"],
+                               "reason": "按原件补录"})
+        assert r.status_code == 200, r.text
+    got = client.get(f"/v1/reports/{rid}", headers=auth(tokens, "uploader")).json()
+    assert (got["coverage"], got["coverage_reasons"]) == ("complete", [])
+    assert got["result"]["coverage"]["status"] == "complete" and got["version"] == 1 + len(unread)
+    assert listed("partial") == [] and rid in listed("complete")
+    queue = client.get("/v1/review/queue", params={"limit": 500}, headers=auth(tokens, "reviewer")).json()["items"]
+    assert not [i for i in queue if i["report_id"] == rid and i["cell_id"].startswith("t4.")]
 
 
 def test_page_images_of_a_pdf(api):

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from service.cli import app
 from service.store import crud, open_store, sqlite_url
 from tests.conftest import DEV
+from tests.service.conftest import without_table4
 
 runner = CliRunner()
 
@@ -36,7 +37,7 @@ def test_batch_then_resume_then_export(batch_dir, tmp_path):
     inputs = [str(batch_dir / "inbox"), str(batch_dir / "archive.zip"), str(batch_dir / "*.md")]
     first = runner.invoke(app, ["batch", *inputs, "--db", str(db), "--workers", "1"])
     assert first.exit_code == 1, first.output  # one file fails: exit 1, listed
-    assert "5 files: 4 extracted, 0 skipped (done before), 1 failed" in first.output
+    assert "5 files: 4 extracted, 0 skipped (done before), 1 failed, 0 incomplete" in first.output
     assert "archive.zip!2020/broken.pdf" in first.output.replace("\n", "")
     assert "checks across years of one agency: 0 pass, 0 fail (no agency with two consecutive years)" in \
         " ".join(first.output.split())
@@ -52,7 +53,7 @@ def test_batch_then_resume_then_export(batch_dir, tmp_path):
     assert (tmp_path / "results.files" / "blobs").is_dir()
 
     again = runner.invoke(app, ["batch", *inputs, "--db", str(db), "--workers", "2"])
-    assert "5 files: 0 extracted, 5 skipped (done before), 1 failed" in again.output, again.output
+    assert "5 files: 0 extracted, 5 skipped (done before), 1 failed, 0 incomplete" in again.output, again.output
 
     for shape in ("long", "wide"):
         for fmt in ("csv", "xlsx", "jsonl", "parquet"):
@@ -64,6 +65,7 @@ def test_batch_then_resume_then_export(batch_dir, tmp_path):
                 assert len(rows) == 4 and {"t3.new_received.total", "agency", "year"} <= set(rows[0])
             else:
                 assert len(rows) > 4 * 100 and {"cell_id", "value", "status", "confidence"} <= set(rows[0])
+            assert {r["coverage"] for r in rows} == {"complete"}
     seed = [r for r in _read(tmp_path / "wide.jsonl", "jsonl") if r["filename"] == "seed.txt"][0]
     truth = json.loads((DEV / "seed" / "cells.json").read_text(encoding="utf-8"))
     want = truth["cells"]["t3.new_received.total"] if "cells" in truth else truth["t3.new_received.total"]
@@ -71,7 +73,27 @@ def test_batch_then_resume_then_export(batch_dir, tmp_path):
     assert seed["t3.new_received.total"] == want
 
     bad = runner.invoke(app, ["export", "--db", str(tmp_path / "none.db"), "-o", str(tmp_path / "x.csv")])
-    assert bad.exit_code == 2 and "no such database" in bad.output
+    assert bad.exit_code == 2 and "no such database" in " ".join(bad.output.split())  # rich wraps long paths
+
+
+def test_batch_lists_a_partial_file_and_exits_0(tmp_path):
+    """A file read in part is listed with its reasons and counted, the exit code stays 0 (only failed files make
+    it 1), also when it is skipped as done the second time; the export carries its coverage."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    without_table4(inbox / "seed-no-t4.txt")
+    db = tmp_path / "partial.db"
+    for run in ("1 extracted, 0 skipped", "0 extracted, 1 skipped"):
+        r = runner.invoke(app, ["batch", str(inbox), "--db", str(db), "--workers", "1"])
+        out = " ".join(r.output.split())
+        assert r.exit_code == 0, r.output
+        assert f"1 files: {run} (done before), 0 failed, 1 incomplete" in out
+        flat = "".join(r.output.split())  # rich wraps long paths anywhere
+        assert "".join(f"coverage partial {inbox / 'seed-no-t4.txt'}: t4: table not located".split()) in flat
+    for shape in ("long", "wide"):
+        out = tmp_path / f"{shape}.jsonl"
+        assert runner.invoke(app, ["export", "--db", str(db), "-o", str(out), "--shape", shape]).exit_code == 0
+        assert {r["coverage"] for r in _read(out, "jsonl")} == {"partial"}
 
 
 def test_batch_reports_inputs_that_match_nothing(tmp_path):

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from service.store import BlobStore, crud, open_store
 from tests.conftest import extracted
-from tests.service.conftest import SEED
+from tests.service.conftest import SEED, without_table4
 
 
 @pytest.fixture
@@ -38,11 +38,72 @@ def test_migrations_are_idempotent_and_match_the_models(db_url):
     engine, _ = open_store(db_url)
     engine2, _ = open_store(db_url)  # a second start migrates nothing
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
     engine.dispose()
     engine2.dispose()
+
+
+def test_migration_0002_adds_coverage_to_a_store_with_reports(db_url):
+    """A store made before coverage keeps its reports (coverage None); 0002 goes down and up again."""
+    from alembic import command
+    from alembic.config import Config
+
+    from service.store.db import MIGRATIONS, make_engine
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    engine = make_engine(db_url)
+
+    def to(revision: str, step=command.upgrade) -> None:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            step(cfg, revision)
+
+    to("0001")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO reports (id, sha256, filename, size, status, source, needs_review, "
+                          "failing_checks, version, created_at, updated_at) VALUES ('r1', 'abc', 'old.txt', 1, "
+                          "'done', 'upload', 0, 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    to("0002")
+    to("0001", command.downgrade)
+    engine.dispose()
+    engine, sessions = open_store(db_url)  # migrates to head at start
+    with sessions() as s:
+        old = crud.get_report(s, "r1")
+        assert old.filename == "old.txt" and old.coverage is None and old.coverage_reasons is None
+        assert crud.list_reports(s, coverage="partial")[1] == 0
+    engine.dispose()
+
+
+def test_a_partial_report_is_complete_once_every_unread_cell_is_corrected(store, tmp_path):
+    """Table 4 left out: coverage partial, its 15 cells unread at the head of the review queue with the reason;
+    the coverage is counted again at each correction, complete after the last."""
+    partial = extracted(str(without_table4(tmp_path / "no-t4.txt"))).model_dump(mode="json")
+    truth = extracted(str(SEED)).model_dump(mode="json")["cells"]
+    with store() as s:
+        report, _ = _register(s, b"no-t4", "no-t4.txt")
+        crud.complete(s, crud.claim(s).job_id, partial)
+        assert (report.coverage, report.coverage_reasons) == ("partial", "t4: table not located")
+        assert [r.id for r in crud.list_reports(s, coverage="partial")[0]] == [report.id]
+        assert crud.list_reports(s, coverage="complete")[1] == 0
+        rows, _ = crud.review_queue(s, limit=500)
+        unread = [c for c, _ in rows if c.reasons.startswith("not read: ")]
+        assert sorted(c.cell_id for c in unread) == sorted(c for c in truth if c.startswith("t4."))
+        assert all(c.status == "absent" and c.confidence == 0.0 for c in unread)
+        assert [c.confidence for c, _ in rows] == sorted(c.confidence for c, _ in rows)  # the unread ones lead
+        for i, cell in enumerate(unread):
+            crud.correct(s, report.id, cell.cell_id, truth[cell.cell_id]["value"], 1, "抄自原件",
+                         actor="bob", role="reviewer")
+            if i == 0:
+                assert (report.coverage, report.coverage_reasons) == ("partial", "t4: 14 of 15 cells not read")
+        assert (report.coverage, report.coverage_reasons) == ("complete", None)
+        result = crud.result_of(s, report.id)
+        assert result["coverage"]["status"] == "complete" and result["coverage"]["tables"]["t4"]["cells_read"] == 15
+        assert crud.result_of(s, report.id, 1)["coverage"]["status"] == "partial"  # the machine's version kept
+        assert not [c for c, _ in crud.review_queue(s, limit=500)[0] if c.reasons.startswith("not read")]
+        assert crud.list_reports(s, coverage="partial")[1] == 0
 
 
 def test_same_content_is_one_report_with_one_job(store):

@@ -1,6 +1,6 @@
 """The review UI in a real browser (Playwright driving Debian's Chromium): upload a scan, wait for the result, fix
-the flagged cell, watch its rule turn green, approve; the audit log holds the correction. Screenshots go to
-out/test-artifacts/ (XXGK_ARTIFACTS overrides)."""
+the flagged cell, watch its rule turn green, approve; the audit log holds the correction; a partial report shows
+its coverage badge and reasons. Screenshots go to out/test-artifacts/ (XXGK_ARTIFACTS overrides)."""
 from __future__ import annotations
 
 import os
@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT
+from tests.service.conftest import without_table4
 from tests.service.server import free_port, kill, start
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -128,13 +129,27 @@ def test_upload_fix_approve_in_the_browser(tmp_path):
             expect(page.get_by_test_id("approved")).to_contain_text("王审核")
             page.screenshot(path=str(ARTIFACTS / "ui-4-approved.png"), full_page=True)
 
+            # a report without table 4: 部分未读 in the list (the reasons in the tooltip) and on its page
+            partial = upload_and_wait(base, admin, without_table4(tmp_path / "湖滨区2021年报-缺表四.txt"))
             page.goto(f"{base}/ui/#/")
             expect(page.get_by_test_id("reports")).to_contain_text("已批准")
+            rows = page.get_by_test_id("report-row")
+            scan_badge = rows.filter(has_text=scan.name).get_by_test_id("coverage")
+            expect(scan_badge).to_have_text("完整")
+            badge = rows.filter(has_text="缺表四").get_by_test_id("coverage")
+            expect(badge).to_have_text("部分未读")
+            expect(badge).to_have_attribute("data-coverage", "partial")
+            expect(badge).to_have_attribute("title", "表四（复议诉讼）：未找到表格")
             page.screenshot(path=str(ARTIFACTS / "ui-5-home.png"), full_page=True)
+            page.goto(f"{base}/ui/#/r/{partial}")
+            expect(page.get_by_test_id("report-coverage")).to_contain_text("部分未读")
+            expect(page.get_by_test_id("coverage-reasons")).to_have_text("表四（复议诉讼）：未找到表格")
+            page.screenshot(path=str(ARTIFACTS / "ui-6-partial.png"), full_page=True)
             browser.close()
 
         reports = httpx.get(f"{base}/v1/reports", headers={"Authorization": f"Bearer {admin}"}).json()["items"]
-        audit = httpx.get(f"{base}/v1/reports/{reports[0]['id']}/audit",
+        scan_id = next(r["id"] for r in reports if r["filename"] == scan.name)
+        audit = httpx.get(f"{base}/v1/reports/{scan_id}/audit",
                           headers={"Authorization": f"Bearer {reviewer}"}).json()
         fixes = [a for a in audit if a["action"] == "correct"]
         assert [(a["actor"], a["cell_id"], a["new"]["value"]) for a in fixes] == [("王审核", CELL, TRUE_VALUE)]
@@ -142,6 +157,20 @@ def test_upload_fix_approve_in_the_browser(tmp_path):
         assert [a["action"] for a in audit] == ["upload", "correct", "approve"]
     finally:
         kill(proc)
+
+
+def upload_and_wait(base: str, token: str, path: Path, timeout: float = 120) -> str:
+    """Upload ``path`` through the API; its report id once the extraction is done."""
+    import time
+
+    headers = {"Authorization": f"Bearer {token}"}
+    with path.open("rb") as f:
+        rid = httpx.post(f"{base}/v1/reports", files={"file": (path.name, f)}, headers=headers).json()["id"]
+    deadline = time.time() + timeout
+    while httpx.get(f"{base}/v1/reports/{rid}", headers=headers).json()["status"] != "done":
+        assert time.time() < deadline, f"{path.name} not done after {timeout} s"
+        time.sleep(0.5)
+    return rid
 
 
 def lambda_class(name: str):

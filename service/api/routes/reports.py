@@ -26,9 +26,15 @@ def summary(report: Report) -> dict:
         "id": report.id, "filename": report.filename, "sha256": report.sha256, "status": report.status,
         "error": report.error, "agency": report.agency, "year": report.year, "format": report.format,
         "pages": report.pages, "needs_review": report.needs_review, "failing_checks": report.failing_checks,
+        "coverage": report.coverage, "coverage_reasons": split_reasons(report.coverage_reasons),
         "version": report.version, "approved": report.approved_at is not None, "approved_by": report.approved_by,
         "created_at": report.created_at, "updated_at": report.updated_at,
     }
+
+
+def split_reasons(text: str | None) -> list[str]:
+    """Reasons as the store keeps them ("; "-joined) as a list."""
+    return [x for x in (text or "").split("; ") if x]
 
 
 def _report(db: Session, report_id: str) -> Report:
@@ -74,10 +80,12 @@ def upload(response: Response, file: UploadFile = File(..., description="PDF, sc
 @router.get("/reports", response_model=schemas.ReportList)
 async def list_reports(status: schemas.JobStatus | None = None, agency: str | None = None, year: int | None = None,
                  needs_review: bool | None = Query(None, description="true: cells to review and not yet approved"),
+                 coverage: schemas.CoverageStatus | None = Query(None, description="partial: cells not read; "
+                                                                                  "failed: no table read"),
                  limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
                  _: Caller = Depends(READ), db: Session = Depends(session)):
     rows, total = crud.list_reports(db, status=status, agency=agency, year=year, needs_review=needs_review,
-                                    limit=limit, offset=offset)
+                                    coverage=coverage, limit=limit, offset=offset)
     return {"total": total, "items": [summary(r) for r in rows]}
 
 
@@ -228,12 +236,13 @@ def audit(report_id: str, _: Caller = Depends(REVIEW), db: Session = Depends(ses
 @router.get("/review/queue", response_model=schemas.Queue, tags=["review"])
 async def review_queue(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0), _: Caller = Depends(REVIEW),
                  db: Session = Depends(session)):
-    """Cells needing review across reports not yet approved, least confident first."""
+    """Cells needing review across reports not yet approved, least confident first: the cells a partial report
+    did not read come first (confidence 0, the first reason "not read: …")."""
     rows, total = crud.review_queue(db, limit, offset)
     return {"total": total, "items": [
         {"report_id": r.id, "filename": r.filename, "agency": r.agency, "year": r.year, "cell_id": c.cell_id,
          "value": c.value, "raw": c.raw, "status": c.status, "confidence": c.confidence,
-         "reasons": [x for x in c.reasons.split("; ") if x], "version": c.version} for c, r in rows]}
+         "reasons": split_reasons(c.reasons), "version": c.version} for c, r in rows]}
 
 
 @router.get("/series", tags=["review"])

@@ -20,11 +20,26 @@ const RULES = {
   t2_2021_in_force_carry: "现行有效件数与上年衔接",
   text_vs_table: "正文所述数字与表格一致",
 };
+const COVERAGE = { complete: "完整", partial: "部分未读", failed: "读取失败" };
+const TABLE = { t2: "表二（主动公开）", t3: "表三（申请处理）", t4: "表四（复议诉讼）" };
 const CELL_STATUS = { read: "已读取", blank: "空白", not_applicable: "不适用", absent: "未印出", inferred: "推算",
   repaired: "已修正（规则）", unparseable: "无法解析", corrected: "人工更正" };
 
 const $ = (sel, el = document) => el.querySelector(sel);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+// a coverage reason of the result ("t4: table not located", "t3: 14 of 175 cells not read") in Chinese
+function coverageReason(s) {
+  let m = s.match(/^(t\d): table not located$/);
+  if (m) return `${TABLE[m[1]] || m[1]}：未找到表格`;
+  m = s.match(/^(t\d): (\d+) of (\d+) cells not read$/);
+  return m ? `${TABLE[m[1]] || m[1]}：${m[3]} 个单元格中 ${m[2]} 个未读取` : s;
+}
+// the coverage status of a report as a badge, the reasons in its tooltip ("" for results stored before coverage)
+function coverageBadge(r) {
+  if (!r.coverage) return "";
+  const why = r.coverage_reasons.map(coverageReason).join("\n") || "三张表均已读完";
+  return `<span class="badge cov-${r.coverage}" data-testid="coverage" data-coverage="${r.coverage}" title="${esc(why)}">${COVERAGE[r.coverage]}</span>`;
+}
 const fmtNum = (v) => (v === null || v === undefined ? "" : Number.isInteger(v) ? String(v) : String(+v.toFixed(4)));
 
 // ------------------------------------------------------------------ API
@@ -93,10 +108,11 @@ async function refreshHome() {
   try {
     const list = await getJSON("/v1/reports?limit=200");
     $("#reports").innerHTML = list.items.length ? `<table class="list" data-testid="reports"><thead><tr>
-      <th>文件</th><th>机关</th><th>年度</th><th>状态</th><th>待复核</th><th>未通过规则</th><th>批准</th></tr></thead><tbody>
+      <th>文件</th><th>机关</th><th>年度</th><th>状态</th><th>读取</th><th>待复核</th><th>未通过规则</th><th>批准</th></tr></thead><tbody>
       ${list.items.map((r) => `<tr class="clickable" data-id="${r.id}" data-testid="report-row">
         <td>${esc(r.filename)}</td><td>${esc(r.agency)}</td><td>${r.year ?? ""}</td>
         <td><span class="badge ${r.status}">${STATUS[r.status]}</span>${r.error ? ` <span class="muted">${esc(r.error)}</span>` : ""}</td>
+        <td>${r.status === "done" ? coverageBadge(r) : ""}</td>
         <td>${r.status === "done" ? r.needs_review : ""}</td><td>${r.status === "done" ? r.failing_checks : ""}</td>
         <td>${r.approved ? `<span class="badge approved">已批准</span>` : ""}</td></tr>`).join("")}</tbody></table>`
       : `<p class="muted">还没有报告。</p>`;
@@ -179,6 +195,7 @@ function renderReport() {
         <div class="card"><h2>规则检查</h2><ul class="rules" id="rules" data-testid="rules"></ul></div>
       </div>
       <div>
+        <div class="card coverage" id="coverage" data-testid="report-coverage"></div>
         <div class="card" id="tables"></div>
         <div class="card facts" id="facts" data-testid="facts"></div>
       </div>
@@ -188,7 +205,15 @@ function renderReport() {
   $("#tables").querySelectorAll("td.v").forEach((td) => {
     td.addEventListener("click", () => { if (state.selected === td.dataset.cell && !state.editing) edit(); else select(td.dataset.cell); });
   });
-  paintCells(); renderRules(); renderFacts();
+  paintCells(); renderRules(); renderFacts(); renderCoverage();
+}
+
+function renderCoverage() {
+  const r = state.report, box = $("#coverage");
+  box.hidden = !r.coverage;
+  box.innerHTML = `读取情况：${coverageBadge(r)} ` + (r.coverage === "complete" ? `<span class="muted">三张表均已读完</span>`
+    : `<span data-testid="coverage-reasons">${esc(r.coverage_reasons.map(coverageReason).join("；"))}</span>
+       <span class="muted">· 未读取的单元格已列入待复核，逐一更正后即为完整</span>`);
 }
 
 function approvalHtml() {
@@ -431,7 +456,7 @@ async function save(id, text) {
     const fresh = await getJSON(`/v1/reports/${state.report.id}`);
     state.result = fresh.result; state.report = fresh;
     state.editing = false;
-    paintCells(); renderRules(); renderFacts();
+    paintCells(); renderRules(); renderFacts(); renderCoverage();
     toast(reason === "复核确认" ? "已确认" : "已更正，规则已重新检查");
     const next = reviewOrder().find((x) => x !== id);
     select(next || id);
