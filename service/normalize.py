@@ -59,9 +59,13 @@ _DIGIT_CONFUSIONS = str.maketrans({"O": "0", "o": "0", "〇": "0", "l": "1", "I"
 
 NOT_APPLICABLE = {"/", "-", "—", "–", "——", "--", "―", "不适用", "无", "\\", "N/A", "n/a", "NA", "×", "x"}
 
+# Units printed after a number in a table cell (longest first): amounts, counts, percent.
+UNITS = ("万元", "人次", "元", "件", "项", "个", "次", "条", "笔", "份", "篇", "家", "%")
+UNIT_PATTERN = "|".join(UNITS)
+
 _NUMBER = re.compile(
-    r"""^(?P<sign>[+-])?\s*(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?\s*
-        (?P<unit>万元|元|件|项|个|次|条|人次|%)?\s*(?P<note>.*)$""",
+    rf"""^(?P<sign>[+-])?\s*(?P<int>\d{{1,3}}(?:,\d{{3}})+|\d+)(?P<frac>\.\d+)?\s*
+        (?P<unit>{UNIT_PATTERN})?\s*(?P<note>.*)$""",
     re.X,
 )
 

@@ -103,3 +103,19 @@ def test_real_reports_of_other_agencies_lose_nothing_quietly():
 
 def _explained(result) -> set[str]:
     return {cid for d in result.deviations if d.id.startswith("dev_") for cid in d.cells}
+
+
+def test_run_together_text_keeps_dates_out_of_the_tables_and_reads_a_table_4_followed_by_more(tmp_path):
+    """A crawled report whose section 五 is an agency's own (no title of the format) and whose text after table 4
+    holds years: table 4 is its 15 values, the rest is not mapped."""
+    text = (DEV / "r005" / "source.txt").read_text(encoding="utf-8")
+    t4_end = "10203120001200000"
+    assert t4_end in text
+    text = text.replace(t4_end, t4_end + "五、信息处理费收取情况通知收取件数通知收取金额（元）实际收取金额（元）000"
+                        "2021年3月，", 1)
+    path = tmp_path / "r005-extra.txt"
+    path.write_text(text, encoding="utf-8")
+    result = extract(path)
+    truth = json.loads((DEV / "r005" / "cells.json").read_text(encoding="utf-8"))
+    assert score(result, truth, "r005", path.name).wrong == []
+    assert result.coverage.status == "complete"

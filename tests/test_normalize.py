@@ -36,6 +36,7 @@ def test_units_notes_signs_decimals():
     assert parse_number("+1036").value == 1036
     assert parse_number("１，２３４").value == 1234
     assert parse_number("12件").unit == "件"
+    assert (parse_number("2笔").value, parse_number("2笔").unit) == (2, "笔")  # 政府集中采购 2笔 (a real report)
 
 
 def test_text_is_not_a_number():

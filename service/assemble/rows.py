@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 
 from service.document import Block, OcrText, Provenance, TableCell
-from service.normalize import ParsedNumber, clean, label_key, parse_number
+from service.normalize import UNIT_PATTERN, ParsedNumber, clean, label_key, parse_number
 from service.understand.classifier import SegmentPrediction, Tagging
 
 
@@ -48,7 +48,8 @@ class Row:
         return [v for v in self.values if not v.blank]
 
 
-_INLINE_NUMBERS = re.compile(r"^(?P<label>.*?[^\d\s.+\-,])\s*(?P<nums>(?:[+-]?\d[\d,]*(?:\.\d+)?\s*(?:万元|元)?\s*)+)$")
+_NUMBER_WITH_UNIT = rf"[+-]?\d[\d,]*(?:\.\d+)?\s*(?:{UNIT_PATTERN})?"
+_INLINE_NUMBERS = re.compile(rf"^(?P<label>.*?[^\d\s.+\-,])\s*(?P<nums>(?:{_NUMBER_WITH_UNIT}\s*)+)$")
 
 
 def is_value_text(text: str) -> bool:
@@ -110,7 +111,7 @@ def rows_from_text(block: Block, index: int) -> list[Row]:
             continue
         m = _INLINE_NUMBERS.match(line)
         if m and label_key(m.group("label")):
-            nums = re.findall(r"[+-]?\d[\d,]*(?:\.\d+)?\s*(?:万元|元)?", m.group("nums"))
+            nums = re.findall(_NUMBER_WITH_UNIT, m.group("nums"))
             values = [Value(n, parse_number(n), block.provenance) for n in nums]
             rows.append(Row([clean(m.group("label"))], values, block.provenance, block_index=index,
                             label_keys=[(index,)]))

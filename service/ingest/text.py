@@ -56,7 +56,7 @@ from typing import Literal
 from service import fuzzy, headings
 from service.document import Block, Document, Origin, Provenance, TableCell, TableGrid
 from service.ingest.base import Backend, IngestError, decode_text, looks_binary, sha256
-from service.normalize import NOT_APPLICABLE, clean, label_key
+from service.normalize import NOT_APPLICABLE, UNIT_PATTERN, clean, label_key
 from service.schema import FORMATS, load_format, load_labels
 
 TABLE_SECTIONS = frozenset("二三四")
@@ -82,8 +82,7 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _NUMBERED_LINE = re.compile(r"^([一二三四五六])[、.]\s*(\S.{0,29})$")
 
 # ---- run-together text
-_VALUE_TOKEN = re.compile(r"^[-+]?\d[\d,]*(?:\.\d+)?(?:万元|元|%|件|项|个|次|条)?$")
-_TEXT_THEN_NUMBER = re.compile(r"^(?P<text>.*\D)(?P<num>[-+]?\d[\d,]*(?:[.．]\d+)?(?:万元|元)?)$")
+_VALUE_TOKEN = re.compile(rf"^[-+]?\d[\d,]*(?:\.\d+)?(?:{UNIT_PATTERN})?$")
 _SUB_ITEM = re.compile(r"(?<=[。；;！？!?])\s*(?=[（(][一二三四五六七八九十]{1,3}[）)])")
 _SUB_ITEM_START = re.compile(r"^\s*[（(][一二三四五六七八九十]{1,3}[）)]")
 _OPENERS = "（(【[“‘《〈「"
@@ -277,7 +276,8 @@ def _find_headings(kd: _Keyed, section: str | None) -> list[_Heading]:
 
 _NUMBERED_SLACK = 1.5  # a title printed after its heading number may carry this much more edit cost
 _SHORT_LINE = 60  # longer lines may hold run-together headings; shorter ones are judged whole
-_HEADING_BEFORE = re.compile(r"(?:[一二三四五六]\s*[、.．]|[（(]\s*[一二三四五六]\s*[)）])\s*$")
+# a heading number right before a title, with up to a few words between (五、当前存在的主要问题)
+_HEADING_BEFORE = re.compile(r"(?:[一二三四五六]\s*[、.．]|[（(]\s*[一二三四五六]\s*[)）])\s*[^\d\s。；;，,]{0,3}$")
 
 
 def _tolerant_headings(kd: _Keyed, section: str | None, found: list[_Heading]) -> list[_Heading]:
@@ -354,7 +354,7 @@ class _Token:
     end: int
 
 
-_PIECES = re.compile(r"[-+]?\d[\d,]*(?:[.．]\d+)?(?:万元|元|%|件|项|个|次|条)?|\D+")
+_PIECES = re.compile(rf"[-+]?\d[\d,]*(?:[.．]\d+)?(?:{UNIT_PATTERN})?|\D+")
 _NARRATIVE_UNIT = re.compile(r"[年月日号时余多]")
 _NUMBERING = re.compile(r"^[.．](?=\s*[\u3400-\u9fff“\"（(])")  # 3.危及… : the digit before it numbers a label
 
