@@ -65,6 +65,7 @@ class Target:
 
     id: str
     labels: list[str]
+    optional: bool = False  # printed only in some reports: matched by its label, never by position
 
 
 @dataclass
@@ -73,6 +74,9 @@ class Alignment:
     scores: dict[str, float] = field(default_factory=dict)
     unmatched: list[Row] = field(default_factory=list)
     disagreements: dict[str, str] = field(default_factory=dict)  # target id -> what the two readers said
+    # target id -> why its row was placed by position only, ambiguously (rows without labels between two
+    # labelled anchors, fewer or more of them than the format's rows there)
+    by_position: dict[str, str] = field(default_factory=dict)
 
 
 def tag_probability(row: Row, label_id: str) -> float | None:
@@ -125,6 +129,8 @@ def align(rows: list[Row], targets: list[Target], displaced: set[int] | None = N
             if sm > best_m and sm >= MIN_SCORE:
                 best_m, matcher_best[i] = sm, prefix + t.id
             if not row.labels:
+                if t.optional:
+                    continue
                 s = UNLABELED_SCORE
             elif id(row) in displaced:
                 s = max(s, UNLABELED_SCORE)
@@ -162,7 +168,27 @@ def align(rows: list[Row], targets: list[Target], displaced: set[int] | None = N
             used.add(pi)
         i, j = pi, pj
     out.unmatched = [r for k, r in enumerate(rows) if k not in used]
+    _positional_gaps(out, rows, targets, displaced)
     return out
+
+
+def _positional_gaps(out: Alignment, rows: list[Row], targets: list[Target], displaced: set[int]) -> None:
+    """Rows placed by position only (no label of their own) are certain where they fill a gap between two
+    labelled anchors exactly: as many such rows as the format has rows there. Otherwise (a scattered table
+    whose value rows lost some rows or gained some) which row is which is a guess: say so per target."""
+    index = {id(r): k for k, r in enumerate(rows)}
+    matched = sorted(((index[id(r)], targets.index(next(t for t in targets if t.id == tid)), tid)
+                      for tid, r in out.matched.items()))
+    anchors = [(-1, -1)] + [(i, j) for i, j, tid in matched
+                            if rows[i].labels and id(rows[i]) not in displaced] + [(len(rows), len(targets))]
+    for (i0, j0), (i1, j1) in zip(anchors, anchors[1:]):
+        loose = [k for k in range(i0 + 1, i1) if not rows[k].labels and rows[k].filled_values()]
+        slots = [t for t in targets[j0 + 1:j1] if not t.optional]
+        placed = [tid for i, j, tid in matched if i0 < i < i1 and not rows[i].labels]
+        if placed and len(loose) != len(slots):
+            why = (f"row placed by position among {len(loose)} value rows printed without labels where the format "
+                   f"has {len(slots)} rows")
+            out.by_position.update(dict.fromkeys(placed, why))
 
 
 def mark_disagreement(cells: list[CellValue], message: str, score: float) -> None:

@@ -105,7 +105,10 @@ def rows_from_table(block: Block, index: int) -> list[Row]:
 def rows_from_text(block: Block, index: int) -> list[Row]:
     """A paragraph line inside a table section: 'label 1 2 3' or a loose label/header fragment."""
     rows: list[Row] = []
-    for line in block.text.splitlines() or [block.text]:
+    # the source's own lines where it has them: a paragraph joined from label lines (a PDF-to-text conversion
+    # that printed a table's labels apart from its values) is a row label a line
+    lines = block.raw.splitlines() if "\n" in block.raw else block.text.splitlines()
+    for line in lines or [block.text]:
         line = clean(line)
         if not line:
             continue

@@ -79,6 +79,7 @@ def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
     out = T2Result()
     blocks = schema.t2_blocks()
     _label_variants(rows, blocks, out)
+    rows = _rejoin(rows, blocks, out)
     labelled = [r for r in rows if r.labels and r.values]
     detached = _detached_values(rows)
     used: set[int] = set()
@@ -210,3 +211,28 @@ def _split_row(out: T2Result, row: Row, vals: list[Value], block: T2Block, prefi
             [f"{prefix}.{c.id}" for c in block.columns]))
     return True
 
+
+def _rejoin(rows: list[Row], blocks: list[T2Block], out: T2Result) -> list[Row]:
+    """A table whose row labels and value rows arrive apart (a PDF-to-text conversion printed the label lines
+    first, then the value rows): pair them in order when there are as many value rows without labels as label
+    lines that name a row of the format, and each value row has as many values as its row's block has columns.
+    Anything less certain is left as it is (those rows are then not found, and flagged)."""
+    width = {f"t2.{b.id}.{r.id}": (len(b.columns), r.labels()) for b in blocks for r in b.rows}
+    named: list[tuple[Row, int]] = []
+    for row in rows:
+        if row.labels and not row.values:
+            scores = [(label_score(row, labels, rid, leaf_only=True)[0], n) for rid, (n, labels) in width.items()]
+            best, n = max(scores)
+            if best >= MIN_SCORE:
+                named.append((row, n))
+    loose = [r for r in rows if not r.labels and r.filled_values()]
+    if len(named) < 2 or len(named) != len(loose) or any(len(trim_values(v.values, n)) != n
+                                                        for (_, n), v in zip(named, loose)):
+        return rows
+    joined = {id(v): Row(labels=lab.labels, values=v.values, provenance=v.provenance, run_together=v.run_together,
+                         block_index=v.block_index, label_keys=lab.label_keys, tag=lab.tag, label_tags=lab.label_tags)
+              for (lab, _), v in zip(named, loose)}
+    out.deviations.append(deviation(
+        "xxgk_rejoined_rows", f"table 2: {len(joined)} value rows printed apart from their labels, joined in order",
+        severity="info"))
+    return [joined.get(id(r), r) for r in rows if not any(r is lab for lab, _ in named)]

@@ -29,9 +29,9 @@ def _targets(schema: FormatSchema) -> list[Target]:
     rows = schema.t3_rows()
     for r in rows:
         if r.id in GROUPS:
-            targets.append(Target(r.id, r.labels()))  # matched only when a report prints a group subtotal
+            targets.append(Target(r.id, r.labels(), optional=True))  # only where a report prints a group subtotal
         elif r.id == "other_processing" and not r.has_values:
-            targets.append(Target(r.id, r.labels()))  # 2021: matched only when printed as one row
+            targets.append(Target(r.id, r.labels(), optional=True))  # 2021: only where printed as one row
         elif r.has_values:
             labels = r.labels()
             if r.id == "results_total":
@@ -170,6 +170,12 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
                     out.cells[f"t3.{rid}.{col}"].review_reasons = [f"column {col} not printed in this table"]
     if candidates:
         _resolve_splits(out, candidates, fixed, value_rows, al.matched)
+    for rid, why in al.by_position.items():
+        for c in COLUMNS:
+            cell = out.cells.get(f"t3.{rid}.{c}")
+            if cell is not None and cell.status != "absent" and why not in cell.review_reasons:
+                cell.needs_review = True
+                cell.review_reasons.append(why)
     for rid, message in al.disagreements.items():
         mark_disagreement([out.cells[f"t3.{rid}.{c}"] for c in COLUMNS if f"t3.{rid}.{c}" in out.cells],
                           message, al.scores[rid])
