@@ -32,6 +32,19 @@ def _lookalike_groups() -> dict[str, frozenset[str]]:
     return {c: frozenset(s) for c, s in groups.items()}
 
 
+@lru_cache(maxsize=1)
+def _canon_table() -> dict[int, str]:
+    """Each look-alike character -> one representative of its group (the smallest code point)."""
+    return {ord(c): min(group | {c}) for c, group in _lookalike_groups().items()}
+
+
+@lru_cache(maxsize=65536)
+def canonical(key: str) -> str:
+    """``key`` with every look-alike written as its group's representative: text compared this way sees an OCR
+    look-alike as the same character (the matcher's fast path; ``distance`` prices it at ``LOOKALIKE``)."""
+    return key.translate(_canon_table())
+
+
 def lookalikes(ch: str) -> frozenset[str]:
     return _lookalike_groups().get(ch, frozenset())
 

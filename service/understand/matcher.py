@@ -1,8 +1,8 @@
 """Rule-based label matcher: the normalising baseline that maps printed labels to schema ids.
 
 Scores are in [0, 1]; a pair that cannot reach MIN_SCORE scores 0. Labels are compared on their ``label_key`` (NFKC, radicals fixed,
-punctuation and spaces removed); truncated labels (a PDF or Markdown extraction cut
-them) score by containment, typos by edit similarity.
+punctuation and spaces removed) with OCR look-alikes read as one character (``service.fuzzy``);
+truncated labels (a PDF or Markdown extraction cut them) score by containment, typos by edit similarity.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections import Counter
 from difflib import SequenceMatcher
 from functools import lru_cache
 
+from service import fuzzy
 from service.normalize import label_key
 
 MIN_SCORE = 0.5
@@ -26,6 +27,10 @@ def _similarity_keys(a: str, b: str) -> float:
         return 0.0
     if a == b:
         return 1.0
+    # OCR look-alikes (已/己, 请/清 …) compare as the same character: service.fuzzy's substitution model
+    a, b = fuzzy.canonical(a), fuzzy.canonical(b)
+    if a == b:
+        return 0.98
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)
     contained = len(short) >= 4 and short in long_
     # difflib's ratio is at most 2*|common characters|/(|a|+|b|): skip it when that cannot reach MIN_SCORE
