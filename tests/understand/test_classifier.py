@@ -83,8 +83,9 @@ def _garble(doc, key, text):
 def test_classifier_finds_a_row_whose_label_ocr_garbled_beyond_the_matcher(monkeypatch):
     doc, gold = gold_segments("r010")
     seg = next(seg for seg, lab in gold if lab == "t3.unable_needs_creation")
-    # 2.没有现成信息需要另行制作 read by a poor OCR: half of the characters swapped for look-alikes
-    garbled = "2.殳冇现戍倍息霈耍另亍制怍"
+    # 2.没有现成信息需要另行制作 read by a poor OCR: half of the characters swapped for shapes outside the
+    # matcher's look-alike groups (service/data/lookalikes.tsv)
+    garbled = "2.殳冇现戍伩息霈娄另亍制诈"
     bad = _garble(doc, seg.key, garbled)
     from service.understand.matcher import best_similarity
 
