@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 SAMPLE := datasets/dev-reports/seed/source.txt
 OUT    := out
 
-.PHONY: install install-dev demo demo-stop test bench eval schema clean train
+.PHONY: install install-dev demo demo-stop test bench eval schema clean train robustness
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ bench: install-dev  ## benchmarks (figures quoted in the README); the scan bench
 	$(PY) benchmarks/bench_classifier.py
 	$(PY) benchmarks/bench_reconcile.py
 	$(PY) benchmarks/bench_scan.py --presets moderate fax
+	$(PY) benchmarks/bench_robustness.py
+
+robustness: install-dev  ## perturbed dev reports (datasets/robustness): cells right / silent / flagged per family (~2 min)
+	$(PY) benchmarks/bench_robustness.py --json $(OUT)/robustness.json
 
 train: install-dev  ## retrain the token classifier end to end into models/tagger (≈45 min on 2 cores), then benchmark it
 	$(PY) -m training.labelset
