@@ -70,6 +70,11 @@ _NUMBER = re.compile(
 )
 
 
+# one cell whose digits carry spaces (clean() has folded every run of white space to one space)
+_SPACED_DIGITS = re.compile(r"^[+-]?\d+(?: \d+)+(?:\.\d+)?(?:\s*\D.*)?$")
+_THOUSANDS_SPACED = re.compile(r"^[+-]?\d{1,3}(?: \d{3})+(?:\.\d+)?(?:\s*\D.*)?$")
+
+
 @dataclass(frozen=True)
 class ParsedNumber:
     """What one cell says: a number, blank, not applicable, or unreadable text."""
@@ -79,6 +84,9 @@ class ParsedNumber:
     unit: str | None = None
     note: str | None = None
     decimals: int = 0
+    # digits printed with spaces between them inside one cell (1 295): "thousands" where the groups are of three
+    # (1 234 567), "irregular" otherwise (12 95) — read as one number either way, the second reviewed
+    spaced: str | None = None
 
 
 def parse_number(raw: str | None, *, numeric_context: bool = False) -> ParsedNumber:
@@ -90,6 +98,10 @@ def parse_number(raw: str | None, *, numeric_context: bool = False) -> ParsedNum
         return ParsedNumber("not_applicable", note=text)
     if numeric_context:
         text = text.translate(_DIGIT_CONFUSIONS)
+    spaced = None
+    if _SPACED_DIGITS.match(text):
+        spaced = "thousands" if _THOUSANDS_SPACED.match(text) else "irregular"
+        text = text.replace(" ", "")
     m = _NUMBER.match(text)
     if not m:
         return ParsedNumber("unparseable", note=text)
@@ -108,7 +120,8 @@ def parse_number(raw: str | None, *, numeric_context: bool = False) -> ParsedNum
     else:
         value = sign * int(digits)
         decimals = 0
-    return ParsedNumber("value", value=value, unit=m.group("unit"), note=note or None, decimals=decimals)
+    return ParsedNumber("value", value=value, unit=m.group("unit"), note=note or None, decimals=decimals,
+                        spaced=spaced)
 
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}

@@ -27,6 +27,8 @@ def cell_from_value(value: Value, *, value_type: str = "count") -> CellValue:
             reasons.append("decimal in a count cell")
         if value_type == "count" and parsed.value is not None and parsed.value < 0:
             reasons.append("negative count")
+        if parsed.spaced == "irregular":
+            reasons.append(f"spaces inside the number ({value.raw.strip()}): read as {parsed.value}")
         return CellValue(
             value=parsed.value,
             raw=value.raw,

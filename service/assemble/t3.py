@@ -1,12 +1,16 @@
 """Table 3 (收到和处理政府信息公开申请情况): rows and applicant columns to cell ids."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from itertools import combinations
 
-from service.assemble.common import Target, absent_cell, align, cell_from_value, deviation, mark_disagreement
-from service.assemble.rows import Row, trim_values
+from service.assemble.common import (Target, absent_cell, align, cell_from_value, deviation, label_score,
+                                     mark_disagreement)
+from service.assemble.rows import Row, Value, trim_values
 from service.assemble.splits import Candidates, Equation, choose, make_candidates
 from service.normalize import label_key
+from service.understand.matcher import MIN_SCORE
 from service.result import CellValue, Deviation
 from service.schema import FormatSchema, load_labels
 
@@ -38,6 +42,71 @@ def _targets(schema: FormatSchema) -> list[Target]:
                 labels = labels + ["（七）" + s for s in load_labels()["total_synonyms"]]
             targets.append(Target(r.id, labels))
     return targets
+
+
+_LABEL_START = re.compile(r"^\s*(?:[（(]\s*[一二三四五六七八九十]{1,3}\s*[)）]|\d{1,2}\s*[.．、]|[一二三四五六七八九十]{1,3}\s*[、.．])")
+
+
+def _rejoin(rows: list[Row], targets: list[Target], schema: FormatSchema) -> tuple[list[Row], list[str]]:
+    """Label lines and value rows printed apart (a PDF-to-text conversion: a run of label lines, then a run of
+    value rows without labels) joined again in order. The label lines are cut into labels where a numbering
+    starts (1. / （三） / 三、; other lines continue a wrapped label), each label is mapped to its row of the
+    format (the matcher and the classifier, as everywhere), a group label followed by one of its own items
+    shares that item's row, and the value rows take the labels in order — only where there are exactly as
+    many of them as labels that need one. Returns the rows and the joined rows' labels (for a deviation)."""
+    parent = {r.id: r.parent for r in schema.t3_rows()}
+    out: list[Row] = []
+    joined: list[str] = []
+    k = 0
+    while k < len(rows):
+        lines = []
+        while k < len(rows) and rows[k].labels and not rows[k].values:
+            lines.append(rows[k])
+            k += 1
+        loose = []
+        while k < len(rows) and not rows[k].labels and rows[k].filled_values():
+            loose.append(rows[k])
+            k += 1
+        if not lines or not loose:
+            out += lines + loose
+            if not lines and not loose:
+                out.append(rows[k])
+                k += 1
+            continue
+        labels: list[list[Row]] = []
+        for line in lines:
+            if labels and not _LABEL_START.match(line.text):
+                labels[-1].append(line)  # a wrapped label continues
+            else:
+                labels.append([line])
+        named = []
+        for parts in labels:
+            probe = Row(labels=["".join(p.text for p in parts)], values=[], provenance=parts[0].provenance,
+                        tag=parts[-1].tag, label_keys=parts[-1].label_keys)
+            best = max(((label_score(probe, t.labels, "t3." + t.id)[0], t.id) for t in targets), default=(0.0, ""))
+            if best[0] >= MIN_SCORE:
+                named.append((parts, best[1]))
+        need: list[list[Row]] = []
+        carry: list[Row] = []
+        for i, (parts, tid) in enumerate(named):
+            nxt = named[i + 1][1] if i + 1 < len(named) else None
+            if nxt is not None and parent.get(nxt) == tid:
+                carry += parts  # a group label printed before its first item: one row
+                continue
+            need.append(carry + parts)
+            carry = []
+        if len(need) != len(loose):
+            out += lines + loose
+            continue
+        kept = [line for line in lines if not any(line is p for parts, _ in named for p in parts)]
+        out += kept
+        for parts, value_row in zip(need, loose):
+            out.append(Row(labels=["".join(p.text for p in parts)], values=value_row.values,
+                           provenance=value_row.provenance, run_together=value_row.run_together,
+                           block_index=value_row.block_index, label_keys=parts[-1].label_keys, tag=parts[-1].tag,
+                           label_tags=parts[-1].label_tags[-1:]))
+            joined.append(out[-1].text)
+    return out, joined
 
 
 def _merge_displaced_labels(rows: list[Row]) -> tuple[list[Row], set[int], list[Row]]:
@@ -78,8 +147,13 @@ def _digit_tokens(row: Row) -> list[str]:
 
 def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
     out = T3Result()
-    data, displaced, headers = _merge_displaced_labels(rows)
     targets = _targets(schema)
+    rows, joined = _rejoin(rows, targets, schema)
+    if joined:
+        out.deviations.append(deviation(
+            "xxgk_rejoined_rows", f"table 3: {len(joined)} value rows printed apart from their labels, joined in "
+            "order: " + "; ".join(joined), severity="info"))
+    data, displaced, headers = _merge_displaced_labels(rows)
     al = align(data, targets, displaced, prefix="t3.")
     value_rows = [r.id for r in schema.t3_value_rows()]
     has_other_header = _header_has(headers, "其他", "t3.col.other_org")
@@ -112,6 +186,8 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
     candidates: dict[str, Candidates] = {}
     header_columns = _header_columns(headers)
     header_mapped: list[str] = []
+    by_rules = _mappings_by_rules({rid: trim_values(r.values, len(COLUMNS)) for rid in value_rows
+                                   if (r := al.matched.get(rid)) is not None and not r.run_together})
     for rid in value_rows:
         row = al.matched.get(rid)
         if row is None:
@@ -125,7 +201,9 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
             if cand.options:
                 candidates[rid] = cand
                 continue
-        mapping = _column_mapping(len(vals), has_other_header)
+        mapping, unsure = by_rules.get(len(vals), (None, set()))
+        if mapping is None:
+            mapping = _column_mapping(len(vals), has_other_header)
         if mapping is None and header_columns is not None and len(header_columns) == len(vals):
             mapping = header_columns  # a layout the count rules do not know (e.g. no 总计 column), read off the header
             header_mapped.append(rid)
@@ -137,10 +215,14 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
                 f"table 3 row {row.text!r} prints {len(vals)} values where 7 are expected; not mapped",
                 [f"t3.{rid}.{c}" for c in COLUMNS], severity="error"))
             continue
-        for col, val in zip(mapping, vals):
+        for k, (col, val) in enumerate(zip(mapping, vals)):
             if col is None:
                 continue
             out.cells[f"t3.{rid}.{col}"] = cell_from_value(val)
+            if (rid, k) in unsure:
+                out.cells[f"t3.{rid}.{col}"].needs_review = True
+                out.cells[f"t3.{rid}.{col}"].review_reasons.append(
+                    f"column uncertain: the row prints {len(vals)} values and the row rules fit more than one placement")
             if val.parsed.value is not None:
                 fixed[(rid, COLUMNS.index(col))] = val.parsed.value
         for col in COLUMNS:
@@ -200,6 +282,46 @@ def _header_columns(headers: list[Row]) -> list[str | None] | None:
     if "natural_person" not in named or len(named) != len(set(named)):
         return None
     return mapping
+
+
+def _mappings_by_rules(rows: dict[str, list[Value]]) -> dict[int, tuple[list[str | None], set[tuple[str, int]]]]:
+    """Column placement of rows printing more values than the seven columns (a 法人或其他组织 小计 column, an
+    empty column of the layout), decided by the row rules over all rows of that width: 自然人 first, 总计 last,
+    the five organisation columns in order between; every other column is a subtotal (= the organisations'
+    sum) or empty (0 or blank) in every row. The placement that holds in the most rows wins; where several do
+    equally well, a row's cells on which they disagree are returned as unsure (row id, value position).
+    Widths of seven or fewer are left to the count rules."""
+    out: dict[int, tuple[list[str | None], set[tuple[str, int]]]] = {}
+    for n in sorted({len(r) for r in rows.values() if len(r) > len(COLUMNS)}):
+        group = [(rid, [v.parsed.value if v.parsed.status == "value" else 0 for v in r])
+                 for rid, r in rows.items() if len(r) == n]
+        scored: list[tuple[int, list[str | None]]] = []
+        for orgs in combinations(range(1, n - 1), len(ORG_COLUMNS)):
+            extras = [p for p in range(1, n - 1) if p not in orgs]
+            fits = 0
+            for _, vals in group:
+                org_sum = sum(vals[p] for p in orgs)
+                if vals[-1] == vals[0] + org_sum and all(vals[p] in (0, org_sum) for p in extras):
+                    fits += 1
+            kinds_ok = all(all(vals[p] == 0 for _, vals in group) or all(
+                vals[p] == sum(vals[q] for q in orgs) for _, vals in group) for p in extras)
+            if kinds_ok:
+                mapping: list[str | None] = [None] * n
+                mapping[0], mapping[-1] = "natural_person", "total"
+                for p, col in zip(orgs, ORG_COLUMNS):
+                    mapping[p] = col
+                scored.append((fits, mapping))
+        if not scored:
+            continue
+        best = max(f for f, _ in scored)
+        winners = [m for f, m in scored if f == best]
+        unsure = set()
+        for rid, vals in group:
+            readings = {tuple(vals[m.index(c)] for c in COLUMNS) for m in winners}
+            if len(readings) > 1:
+                unsure.update((rid, p) for p in range(n))
+        out[n] = (winners[0], unsure)
+    return out
 
 
 def _column_mapping(n: int, has_other_header: bool) -> list[str | None] | None:
