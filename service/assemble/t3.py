@@ -9,7 +9,7 @@ from service.assemble.common import (Target, absent_cell, align, cell_from_value
                                      mark_disagreement)
 from service.assemble.rows import Row, Value, trim_values
 from service.assemble.splits import Candidates, Equation, choose, make_candidates
-from service.normalize import label_key
+from service.normalize import clean, label_key
 from service.understand.matcher import MIN_SCORE
 from service.result import CellValue, Deviation
 from service.schema import FormatSchema, load_labels
@@ -142,7 +142,7 @@ def _header_has(headers: list[Row], word: str, label_id: str) -> bool:
 
 
 def _digit_tokens(row: Row) -> list[str]:
-    return [v.raw.replace(" ", "").replace(",", "") for v in row.values if v.raw.strip()]
+    return [clean(v.raw).replace(" ", "").replace(",", "") for v in row.values if v.raw.strip()]
 
 
 def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from service.assemble.common import absent_cell, cell_from_value, deviation, label_score
 from service.assemble.rows import Row, Value, trim_values
 from service.assemble.splits import Equation, choose, make_candidates
+from service.normalize import clean
 from service.result import CellValue, Deviation
 from service.schema import FormatSchema, load_labels
 
@@ -75,7 +76,7 @@ def _read_values(out: T4Result, rows: list[Row], way: str) -> bool:
     values = trim_values(values, 15)
     n = len(values)
     if way == "split" and run_together and n < 15:
-        tokens = [v.raw.replace(" ", "") for v in values if v.raw.strip()]
+        tokens = [clean(v.raw).replace(" ", "") for v in values if v.raw.strip()]
         cand = make_candidates("t4", tokens, 15, row_ok=_groups_ok)
         if cand.options:
             equations = [Equation(f"t4_group_total.{g}", [("t4", 5 * i + 4)], [("t4", 5 * i + k) for k in range(4)])
