@@ -576,6 +576,10 @@ class LineReader:
     region: _Region | None = None
     pending: list[Pending] = field(default_factory=list)
     paragraph: list[tuple[int, str]] = field(default_factory=list)
+    # a run-together stretch being read (first line number, its lines): a crawl hard-wrapped at a fixed width
+    # breaks labels and headings across lines; the lines that follow are joined to it until a blank or a
+    # tabular line
+    run: tuple[int, list[str]] | None = None
 
     def read(self, text: str) -> list[Block]:
         for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
@@ -585,6 +589,12 @@ class LineReader:
 
     # ---- one line
     def _line(self, number: int, line: str) -> None:
+        if self.run is not None:
+            if line.strip() and _tabular(line, True) is None:
+                if not _FOOTER.match(line):
+                    self.run[1].append(line.strip())
+                return
+            self._flush_run()
         if not line.strip():
             self._blank()
             return
@@ -614,12 +624,15 @@ class LineReader:
         heads = _find_headings(kd, self.section)
         if len(heads) == 1 and heads[0].a == 0 and heads[0].b == len(kd.key):
             self._heading(number, line, text, heads[0].number)
-        elif heads:
-            self._run_line(number, kd, heads)
+        elif heads or (self.section in TABLE_SECTIONS and _keyword_heading(text, self.section) is None
+                       and _looks_run_together(kd)):
+            if self.markdown:
+                self._run_line(number, kd, heads)
+            else:
+                self._flush_all()
+                self.run = (number, [text])
         elif (found := _keyword_heading(text, self.section)) is not None:
             self._heading(number, line, text, found)
-        elif self.section in TABLE_SECTIONS and _looks_run_together(kd):
-            self._run_line(number, kd, [])
         elif self.section in TABLE_SECTIONS:
             self._flush_paragraph()
             self.pending.append((number, text))
@@ -689,8 +702,16 @@ class LineReader:
         self._flush_paragraph()
 
     def _flush_all(self) -> None:
+        self._flush_run()
         self._flush_paragraph()
         self._close_table()
+
+    def _flush_run(self) -> None:
+        if self.run is None:
+            return
+        (number, lines), self.run = self.run, None
+        kd = _Keyed.of(_join_wrapped(lines))
+        self._run_line(number, kd, _find_headings(kd, self.section))
 
     # ---- run-together lines
     def _run_line(self, number: int, kd: _Keyed, heads: list[_Heading]) -> None:
