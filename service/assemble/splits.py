@@ -113,6 +113,7 @@ class Candidates:
     options: list[list[Number]]
     costs: list[float]
     raw_options: list[list[str]] = field(default_factory=list)
+    row_rule_broken: bool = False  # no split keeps the row rule: every option breaks it (reviewed, never trusted)
 
 
 @dataclass
@@ -131,6 +132,8 @@ class Choice:
 
 
 SCALE = 1000  # CP-SAT needs integers: values and costs are scaled
+# review reason of the cells of a run of digits no split of which keeps its row's rule: the split is a guess
+SPLIT_BREAKS_RULE = "split of run-together digits: no split keeps the row rule"
 
 
 def choose(
@@ -216,15 +219,18 @@ def make_candidates(key: str, tokens: list[str], expected: int, row_ok=None, ext
     """Candidates for one row; ``row_ok`` drops splits that break a row rule (if any split keeps it)."""
     splits = split_tokens(tokens, expected)
     options = [[_to_number(p) for p in s] for s in splits]
+    broken = False
     if row_ok is not None:
         keep = [i for i, o in enumerate(options) if row_ok(o)]
         if keep:
             splits = [splits[i] for i in keep]
             options = [options[i] for i in keep]
+        broken = bool(options) and not keep
     costs = []
     for o in options:
         c = sum(prior_cost(v, priors[k] if priors else None) for k, v in enumerate(o))
         if extra_cost is not None:
             c += extra_cost(o)
         costs.append(c)
-    return Candidates(key=key, options=options, costs=costs, raw_options=[list(s) for s in splits])
+    return Candidates(key=key, options=options, costs=costs, raw_options=[list(s) for s in splits],
+                      row_rule_broken=broken)

@@ -8,7 +8,7 @@ from itertools import combinations
 from service.assemble.common import (Target, absent_cell, align, cell_from_value, deviation, label_score,
                                      mark_disagreement)
 from service.assemble.rows import Row, Value, trim_values
-from service.assemble.splits import Candidates, Equation, choose, make_candidates
+from service.assemble.splits import SPLIT_BREAKS_RULE, Candidates, Equation, choose, make_candidates
 from service.normalize import clean, label_key
 from service.understand.matcher import MIN_SCORE
 from service.result import CellValue, Deviation
@@ -386,6 +386,9 @@ def _resolve_splits(out: T3Result, candidates: dict[str, Candidates], fixed, val
                 cell.inferred_by = "split of run-together digits: several splits fit the rules"
                 cell.needs_review = True
                 cell.review_reasons = ["ambiguous split of run-together digits"]
+            if cand.row_rule_broken:
+                cell.needs_review = True
+                cell.review_reasons.append(SPLIT_BREAKS_RULE)
             out.cells[f"t3.{rid}.{col}"] = cell
         if choice.alternatives:
             out.deviations.append(deviation(

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from service.assemble.common import absent_cell, cell_from_value, deviation, label_score
 from service.assemble.rows import Row, Value, trim_values
-from service.assemble.splits import Equation, choose, make_candidates
+from service.assemble.splits import SPLIT_BREAKS_RULE, Equation, choose, make_candidates
 from service.normalize import clean
 from service.result import CellValue, Deviation
 from service.schema import FormatSchema, load_labels
@@ -91,6 +91,9 @@ def _read_values(out: T4Result, rows: list[Row], way: str) -> bool:
                     confidence=0.5 if alts else 1.0, source=src, alternatives=alts,
                     needs_review=bool(alts), review_reasons=["ambiguous split of run-together digits"] if alts else [],
                     inferred_by="split of run-together digits: several splits fit the rules" if alts else None)
+                if cand.row_rule_broken:
+                    out.cells[f"t4.{pos}"].needs_review = True
+                    out.cells[f"t4.{pos}"].review_reasons.append(SPLIT_BREAKS_RULE)
             return True
     if way == "printed" and n == 15:
         for pos, v in zip(POSITIONS, values):

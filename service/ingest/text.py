@@ -276,8 +276,14 @@ def _find_headings(kd: _Keyed, section: str | None) -> list[_Heading]:
 
 _NUMBERED_SLACK = 1.5  # a title printed after its heading number may carry this much more edit cost
 _SHORT_LINE = 60  # longer lines may hold run-together headings; shorter ones are judged whole
-# a heading number right before a title, with up to a few words between (五、当前存在的主要问题)
-_HEADING_BEFORE = re.compile(r"(?:[一二三四五六]\s*[、.．]|[（(]\s*[一二三四五六]\s*[)）])\s*[^\d\s。；;，,]{0,3}$")
+
+
+@lru_cache(maxsize=8)
+def _heading_before(number: str) -> re.Pattern[str]:
+    """The section's own number right before a title (三、 / 3、 / （三）), with up to a few words between
+    (五、当前存在的主要问题); a digit that ends a value run before it is not a number (…00002、)."""
+    arabic = str(_SECTION_ORDER[number])
+    return re.compile(rf"(?:(?:{number}|(?<!\d){arabic})\s*[、.．]|[（(]\s*{number}\s*[)）])\s*[^\d\s。；;，,]{{0,3}}$")
 
 
 def _tolerant_headings(kd: _Keyed, section: str | None, found: list[_Heading]) -> list[_Heading]:
@@ -304,11 +310,15 @@ def _tolerant_headings(kd: _Keyed, section: str | None, found: list[_Heading]) -
                 a, b = lo + m.start, lo + m.end
                 raw_a = kd.idx[a]
                 before = kd.raw[:raw_a]
-                numbered = _HEADING_BEFORE.search(before)
+                numbered = _heading_before(number).search(before)
                 if not numbered and (title.keyword or m.cost > fuzzy.tolerance(title.key)):
                     continue  # a keyword, and the extra slack, only right after the heading number
-                # a heading starts the line, follows a value run or a sentence, or carries its number
-                if not (numbered or not before.strip() or before.rstrip()[-1:] in "0123456789。；;：:、）)"):
+                # a heading starts the line, follows a value run or a sentence, or carries its number (a lone 、
+                # after a value run is a heading number lost); 、 after words is a list in a sentence
+                tail = before.rstrip()
+                if tail.endswith(("、", ",", "，")) and tail[:-1].rstrip()[-1:].isdigit():
+                    tail = tail[:-1].rstrip()
+                if not (numbered or not tail or tail[-1] in "0123456789。；;"):
                     continue
                 if m.cost < best_cost:
                     start = kd.key_range(numbered.start(), raw_a)[0] if numbered else a
