@@ -183,10 +183,13 @@ def _positional_gaps(out: Alignment, rows: list[Row], targets: list[Target], dis
                       for tid, r in out.matched.items()))
     anchors = [(-1, -1)] + [(i, j) for i, j, tid in matched
                             if rows[i].labels and id(rows[i]) not in displaced] + [(len(rows), len(targets))]
+    def by_position(k: int) -> bool:
+        return not rows[k].labels or id(rows[k]) in displaced
+
     for (i0, j0), (i1, j1) in zip(anchors, anchors[1:]):
-        loose = [k for k in range(i0 + 1, i1) if not rows[k].labels and rows[k].filled_values()]
+        loose = [k for k in range(i0 + 1, i1) if by_position(k) and rows[k].filled_values()]
         slots = [t for t in targets[j0 + 1:j1] if not t.optional]
-        placed = [tid for i, j, tid in matched if i0 < i < i1 and not rows[i].labels]
+        placed = [tid for i, j, tid in matched if i0 < i < i1 and by_position(i)]
         if placed and len(loose) != len(slots):
             why = (f"row placed by position among {len(loose)} value rows printed without labels where the format "
                    f"has {len(slots)} rows")

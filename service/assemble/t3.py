@@ -63,8 +63,8 @@ def _rejoin(rows: list[Row], targets: list[Target], schema: FormatSchema) -> tup
         while k < len(rows) and rows[k].labels and not rows[k].values:
             lines.append(rows[k])
             k += 1
-        loose = []
-        while k < len(rows) and not rows[k].labels and rows[k].filled_values():
+        loose = []  # value rows without labels, printed blank ones included (they hold a row's place)
+        while k < len(rows) and not rows[k].labels and rows[k].values:
             loose.append(rows[k])
             k += 1
         if not lines or not loose:
