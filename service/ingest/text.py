@@ -92,6 +92,7 @@ _HEADING_MARKS = "、.．"
 _NOT_BEFORE_HEADING = "：:；;、，,"
 _RUN_MIN_LABELS = 3
 
+_MAX_PIPE_LINES = 4  # a pipe row broken across more lines than this is not joined
 _MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*")
 _MARKDOWN_EMPHASIS = re.compile(r"\*\*|__")
 
@@ -590,15 +591,29 @@ class LineReader:
     # breaks labels and headings across lines; the lines that follow are joined to it until a blank or a
     # tabular line
     run: tuple[int, list[str]] | None = None
+    pipe: list[tuple[int, str]] | None = None  # an unterminated pipe row: its lines so far (number, text)
 
     def read(self, text: str) -> list[Block]:
         for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
             self._line(number, line)
+        self._close_pipe()
         self._flush_all()
         return self.blocks
 
     # ---- one line
     def _line(self, number: int, line: str) -> None:
+        if self.pipe is not None:  # a pipe row whose cell text was broken across lines: join it again
+            self.pipe.append((number, line))
+            if line.rstrip().endswith("|") or len(self.pipe) > _MAX_PIPE_LINES or not line.strip():
+                self._close_pipe()
+            return
+        stripped = line.strip()
+        if stripped.startswith("|") and not stripped.endswith("|"):
+            self.pipe = [(number, line)]
+            return
+        self._read_line(number, line)
+
+    def _read_line(self, number: int, line: str) -> None:
         if self.run is not None:
             if line.strip() and _tabular(line, True) is None:
                 if not _FOOTER.match(line):
@@ -623,6 +638,18 @@ class LineReader:
                 self._table_row(number, line, method, cells)
             return
         self._loose(number, line, text.strip())
+
+    def _close_pipe(self) -> None:
+        """The lines of an unterminated pipe row: one row when they end it, else each line as it stands."""
+        if self.pipe is None:
+            return
+        lines, self.pipe = self.pipe, None
+        joined = "".join(text.strip() for _, text in lines)
+        if joined.endswith("|"):
+            self._read_line(lines[0][0], joined)
+            return
+        for number, text in lines:
+            self._read_line(number, text)
 
     def _prepare(self, line: str) -> str:
         if not self.markdown:
