@@ -560,6 +560,33 @@ def _tabular(line: str, in_table: bool) -> tuple[str, list[str]] | None:
 # ---------------------------------------------------------------- the reader
 
 
+def _label_cost(key: str) -> float:
+    """Edit cost of ``key`` to the closest known table label, relative to that label's tolerance (≤ 1: it is
+    that label, printed with typos; ``service.fuzzy``)."""
+    vocab = _vocab()
+    if key in vocab.roles:
+        return 0.0
+    return min((fuzzy.distance(key, k) / fuzzy.tolerance(k) for k in vocab.roles
+                if len(k) >= _MIN_FUZZY_KEY and abs(len(k) - len(key)) <= 2), default=float("inf"))
+
+
+def _join_broken_rows(lines: list[str]) -> list[tuple[int, str]]:
+    """Numbered lines, a tab row broken inside a label joined again: a line whose last cell is text, followed by
+    a tab row whose first cell is text, when the two pieces together make a known label and closer than the
+    first piece alone (2. 其他法律行政 / 法规禁止公开→→0→0…)."""
+    out: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, start=1):
+        if out and "\t" in line:
+            prev = out[-1][1]
+            tail, head = prev.split("\t")[-1].strip(), line.split("\t")[0].strip()
+            if tail and head and _CJK.search(head) and _CJK.search(tail) \
+                    and (joined := _label_cost(_key(tail + head))) <= 1 and joined < _label_cost(_key(tail)):
+                out[-1] = (out[-1][0], prev.rstrip() + line.lstrip())
+                continue
+        out.append((number, line))
+    return out
+
+
 @dataclass
 class _Region:
     line: int
@@ -594,7 +621,7 @@ class LineReader:
     pipe: list[tuple[int, str]] | None = None  # an unterminated pipe row: its lines so far (number, text)
 
     def read(self, text: str) -> list[Block]:
-        for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
+        for number, line in _join_broken_rows(re.split(r"\r\n|\r|\n", text)):
             self._line(number, line)
         self._close_pipe()
         self._flush_all()
