@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -186,7 +187,8 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
     candidates: dict[str, Candidates] = {}
     header_columns = _header_columns(headers)
     header_mapped: list[str] = []
-    by_rules = _mappings_by_rules({rid: trim_values(r.values, len(COLUMNS)) for rid in value_rows
+    width = _table_width([r for rid in value_rows if (r := al.matched.get(rid)) is not None and not r.run_together])
+    by_rules = _mappings_by_rules({rid: trim_values(r.values, width) for rid in value_rows
                                    if (r := al.matched.get(rid)) is not None and not r.run_together})
     for rid in value_rows:
         row = al.matched.get(rid)
@@ -194,7 +196,7 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
             for c in COLUMNS:
                 out.cells[f"t3.{rid}.{c}"] = absent_cell("row not found in the document")
             continue
-        vals = trim_values(row.values, len(COLUMNS))
+        vals = trim_values(row.values, len(COLUMNS) if row.run_together else width)
         if row.run_together and len(vals) < len(COLUMNS):
             tokens = _digit_tokens(row)
             cand = make_candidates(rid, tokens, len(COLUMNS), row_ok=lambda o: o[6] == sum(o[:6]))
@@ -284,6 +286,17 @@ def _header_columns(headers: list[Row]) -> list[str | None] | None:
     return mapping
 
 
+def _table_width(rows: list[Row]) -> int:
+    """How many value cells the table's rows print: seven, or more where most rows that end in a printed value
+    print more (a 小计 column): then a row's trailing blank (a 总计 printed empty) is a cell of its own, not
+    padding to trim."""
+    ends = Counter(len(r.values) for r in rows if r.values and not r.values[-1].blank)
+    wide = {w: n for w, n in ends.items() if w > len(COLUMNS)}
+    if not wide or 2 * sum(wide.values()) < sum(ends.values()):
+        return len(COLUMNS)
+    return max(wide, key=wide.__getitem__)
+
+
 def _mappings_by_rules(rows: dict[str, list[Value]]) -> dict[int, tuple[list[str | None], set[tuple[str, int]]]]:
     """Column placement of rows printing more values than the seven columns (a 法人或其他组织 小计 column, an
     empty column of the layout), decided by the row rules over all rows of that width: 自然人 first, 总计 last,
@@ -320,6 +333,12 @@ def _mappings_by_rules(rows: dict[str, list[Value]]) -> dict[int, tuple[list[str
             readings = {tuple(vals[m.index(c)] for c in COLUMNS) for m in winners}
             if len(readings) > 1:
                 unsure.update((rid, p) for p in range(n))
+        # a column printed blank in every row may be the 总计 itself (some reports leave it empty): then the last
+        # column (a subtotal?) is not surely the total
+        blank_cols = [p for p in range(1, n - 1) if winners[0][p] is None
+                      and all(rows[rid][p].parsed.status == "blank" for rid, _ in group)]
+        if blank_cols:
+            unsure.update((rid, n - 1) for rid, _ in group)
         out[n] = (winners[0], unsure)
     return out
 
