@@ -150,20 +150,24 @@ def _insert_detached(out: T2Result, vals: list[Value], detached: list[Value], bl
     value = detached.pop(0)
     cols = [c.id for c in block.columns]
     col = _note_column(value, block)
+    by_note = col is not None
     if col is None:
-        return vals + [value]
+        col = cols[min(len(vals), len(cols) - 1)]  # no note: the next detached value, in the row's next column
     pos = cols.index(col)
     merged = vals[:pos] + [value] + vals[pos:]
     cell = cell_from_value(value)
     cell.status = "inferred"
-    cell.inferred_by = f"detached value placed by its note ({value.parsed.note})"
-    cell.confidence = 0.7
+    cell.inferred_by = (f"detached value placed by its note ({value.parsed.note})" if by_note
+                        else "detached value placed by order (the next value printed apart)")
+    cell.confidence = 0.7 if by_note else 0.5
     cell.needs_review = True
-    cell.review_reasons = ["value printed apart from its row; placed by its note"]
+    cell.review_reasons = ["value printed apart from its row; placed by its note" if by_note
+                           else "value printed apart from its row; placed by order"]
     out.cells[f"{prefix}.{col}"] = cell
     out.deviations.append(deviation(
         "xxgk_detached_value",
-        f"table 2 row {row.text!r}: value {value.raw!r} printed apart from the row; placed in {col} by its note",
+        f"table 2 row {row.text!r}: value {value.raw!r} printed apart from the row; placed in {col} "
+        + ("by its note" if by_note else "by order"),
         [f"{prefix}.{col}"]))
     return merged
 

@@ -75,7 +75,7 @@ _FOOTER = re.compile(
 )
 _TABLE_TITLE = re.compile(r"^\s*表\s*[一二三四1-4]\s*[：:、.．\s]")
 _PIPE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
-_NUM = r"[-+]?\d[\d,]*(?:[.．]\d+)?"
+_NUM = rf"[-+]?\d[\d,]*(?:[.．]\d+)?(?:{UNIT_PATTERN})?"
 _NUMBERS_ONLY = re.compile(rf"^\s*{_NUM}(?:\s+{_NUM})*\s*$")
 _LABEL_NUMBERS = re.compile(rf"^\s*(?P<label>\S(?:.*?[^\s\d.,+\-])?)(?P<nums>(?:\s+{_NUM})+)\s*$")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
