@@ -56,7 +56,7 @@ from typing import Literal
 from service import fuzzy, headings
 from service.document import Block, Document, Origin, Provenance, TableCell, TableGrid
 from service.ingest.base import Backend, IngestError, decode_text, looks_binary, sha256
-from service.normalize import NOT_APPLICABLE, UNIT_PATTERN, clean, label_key
+from service.normalize import NOT_APPLICABLE, UNIT_PATTERN, clean, label_key, parse_number
 from service.schema import FORMATS, load_format, load_labels
 
 TABLE_SECTIONS = frozenset("二三四")
@@ -570,6 +570,11 @@ def _label_cost(key: str) -> float:
                 if len(k) >= _MIN_FUZZY_KEY and abs(len(k) - len(key)) <= 2), default=float("inf"))
 
 
+def _is_text(cell: str) -> bool:
+    """A cell of words: not a number (with or without its unit), not blank, not a not-applicable mark."""
+    return bool(_CJK.search(cell)) and parse_number(cell).status == "unparseable"
+
+
 def _join_broken_rows(lines: list[str]) -> list[tuple[int, str]]:
     """Numbered lines, a tab row broken inside a label joined again: a line whose last cell is text, followed by
     a tab row whose first cell is text, when the two pieces together make a known label and closer than the
@@ -579,7 +584,7 @@ def _join_broken_rows(lines: list[str]) -> list[tuple[int, str]]:
         if out and "\t" in line:
             prev = out[-1][1]
             tail, head = prev.split("\t")[-1].strip(), line.split("\t")[0].strip()
-            if tail and head and _CJK.search(head) and _CJK.search(tail) \
+            if _is_text(tail) and _is_text(head) \
                     and (joined := _label_cost(_key(tail + head))) <= 1 and joined < _label_cost(_key(tail)):
                 out[-1] = (out[-1][0], prev.rstrip() + line.lstrip())
                 continue
