@@ -15,6 +15,9 @@ from service.understand.matcher import MIN_SCORE, best_similarity
 
 _UNIT = re.compile(r"(万元|元)$")
 _PAREN_NOTE = re.compile(r"^[(（].*[)）]$")
+_MAX_NOTE = 40  # characters of a note printed under a detached value
+# a value printed apart from its row, without a note naming its column, given to the row's next column
+DETACHED_BY_ORDER = "value printed apart from its row; placed by order"
 
 
 
@@ -45,13 +48,22 @@ def _heuristic_cost(block: T2Block):
 def _detached_values(rows: list[Row]) -> list[Value]:
     """Values printed apart from their row (an extraction lost the cell), with the note below each."""
     pool: list[Value] = []
+    note = ""  # a note wrapped across lines: （其中 / 修订16件）
     for row in rows:
         if not row.labels and row.filled_values():
             pool.extend(row.filled_values())
-        elif pool and not row.values and _PAREN_NOTE.match(row.text.replace(" ", "")):
-            last = pool[-1]
-            raw = f"{last.raw}{row.text.replace(' ', '')}"
-            pool[-1] = Value(raw, parse_number(raw), last.provenance)
+            note = ""
+        elif pool and not row.values and (note or row.text.lstrip().startswith(("(", "（"))):
+            note += row.text.replace(" ", "")
+            if _PAREN_NOTE.match(note):
+                last = pool[-1]
+                raw = f"{last.raw}{note}"
+                pool[-1] = Value(raw, parse_number(raw), last.provenance)
+                note = ""
+            elif len(note) > _MAX_NOTE:
+                note = ""
+        else:
+            note = ""
     return pool
 
 
@@ -119,6 +131,12 @@ def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
                 cell_id = f"{prefix}.{col.id}"
                 if cell_id not in out.cells:
                     out.cells[cell_id] = cell_from_value(val, value_type=col.value_type)
+            row_cells = [out.cells[f"{prefix}.{c.id}"] for c in block.columns]
+            if any(c.inferred_by == DETACHED_BY_ORDER for c in row_cells):
+                for cell in row_cells:  # which printed value stands in which column is then a guess too
+                    cell.needs_review = True
+                    if DETACHED_BY_ORDER not in cell.review_reasons:
+                        cell.review_reasons.append(DETACHED_BY_ORDER)
             if said is not None:
                 mark_disagreement([out.cells[f"{prefix}.{c.id}"] for c in block.columns if f"{prefix}.{c.id}" in out.cells],
                                   said, best)
@@ -157,12 +175,10 @@ def _insert_detached(out: T2Result, vals: list[Value], detached: list[Value], bl
     merged = vals[:pos] + [value] + vals[pos:]
     cell = cell_from_value(value)
     cell.status = "inferred"
-    cell.inferred_by = (f"detached value placed by its note ({value.parsed.note})" if by_note
-                        else "detached value placed by order (the next value printed apart)")
+    cell.inferred_by = f"detached value placed by its note ({value.parsed.note})" if by_note else DETACHED_BY_ORDER
     cell.confidence = 0.7 if by_note else 0.5
     cell.needs_review = True
-    cell.review_reasons = ["value printed apart from its row; placed by its note" if by_note
-                           else "value printed apart from its row; placed by order"]
+    cell.review_reasons = ["value printed apart from its row; placed by its note" if by_note else DETACHED_BY_ORDER]
     out.cells[f"{prefix}.{col}"] = cell
     out.deviations.append(deviation(
         "xxgk_detached_value",
@@ -217,26 +233,58 @@ def _split_row(out: T2Result, row: Row, vals: list[Value], block: T2Block, prefi
 
 
 def _rejoin(rows: list[Row], blocks: list[T2Block], out: T2Result) -> list[Row]:
-    """A table whose row labels and value rows arrive apart (a PDF-to-text conversion printed the label lines
-    first, then the value rows): pair them in order when there are as many value rows without labels as label
-    lines that name a row of the format, and each value row has as many values as its row's block has columns.
-    Anything less certain is left as it is (those rows are then not found, and flagged)."""
+    """Row labels and value rows printed apart (a PDF-to-text conversion: a run of label lines, then a run of
+    value rows without labels) paired again in order, run by run: a label line that names a row of the format
+    (a piece of a wrapped label joined to the line before it where together they name it better) takes the
+    next value row, when the run has as many value rows as such labels and each value row has as many values as
+    its row's block has columns. Anything less certain is left as it is (those rows are then not found, and
+    flagged)."""
     width = {f"t2.{b.id}.{r.id}": (len(b.columns), r.labels()) for b in blocks for r in b.rows}
-    named: list[tuple[Row, int]] = []
-    for row in rows:
-        if row.labels and not row.values:
-            scores = [(label_score(row, labels, rid, leaf_only=True)[0], n) for rid, (n, labels) in width.items()]
-            best, n = max(scores)
-            if best >= MIN_SCORE:
-                named.append((row, n))
-    loose = [r for r in rows if not r.labels and r.filled_values()]
-    if len(named) < 2 or len(named) != len(loose) or any(len(trim_values(v.values, n)) != n
-                                                        for (_, n), v in zip(named, loose)):
-        return rows
-    joined = {id(v): Row(labels=lab.labels, values=v.values, provenance=v.provenance, run_together=v.run_together,
-                         block_index=v.block_index, label_keys=lab.label_keys, tag=lab.tag, label_tags=lab.label_tags)
-              for (lab, _), v in zip(named, loose)}
-    out.deviations.append(deviation(
-        "xxgk_rejoined_rows", f"table 2: {len(joined)} value rows printed apart from their labels, joined in order",
-        severity="info"))
-    return [joined.get(id(r), r) for r in rows if not any(r is lab for lab, _ in named)]
+
+    def name(parts: list[Row]) -> tuple[float, int]:
+        probe = Row(labels=["".join(p.text for p in parts)], values=[], provenance=parts[0].provenance,
+                    tag=parts[-1].tag, label_keys=parts[-1].label_keys)
+        return max((label_score(probe, labels, rid, leaf_only=True)[0], n) for rid, (n, labels) in width.items())
+
+    out_rows: list[Row] = []
+    joined = 0
+    k = 0
+    while k < len(rows):
+        lines: list[Row] = []
+        while k < len(rows) and rows[k].labels and not rows[k].values:
+            lines.append(rows[k])
+            k += 1
+        loose: list[Row] = []
+        while k < len(rows) and not rows[k].labels and rows[k].filled_values():
+            loose.append(rows[k])
+            k += 1
+        if not lines and not loose:
+            out_rows.append(rows[k])
+            k += 1
+            continue
+        named: list[tuple[list[Row], float, int]] = []
+        for i, line in enumerate(lines):
+            score, n = name([line])
+            if named and named[-1][0][-1] is lines[i - 1]:
+                merged, m = name([*named[-1][0], line])
+                if merged > max(named[-1][1], score):
+                    named[-1] = ([*named[-1][0], line], merged, m)
+                    continue
+            if score >= MIN_SCORE:
+                named.append(([line], score, n))
+        if not loose or len(named) != len(loose) or any(len(trim_values(v.values, n)) != n
+                                                        for (_, _, n), v in zip(named, loose)):
+            out_rows += lines + loose
+            continue
+        used = {id(p) for parts, _, _ in named for p in parts}
+        out_rows += [line for line in lines if id(line) not in used]
+        for (parts, _, _), v in zip(named, loose):
+            out_rows.append(Row(labels=["".join(p.text for p in parts)], values=v.values, provenance=v.provenance,
+                                run_together=v.run_together, block_index=v.block_index,
+                                label_keys=parts[-1].label_keys, tag=parts[-1].tag, label_tags=parts[-1].label_tags))
+            joined += 1
+    if joined:
+        out.deviations.append(deviation(
+            "xxgk_rejoined_rows", f"table 2: {joined} value rows printed apart from their labels, joined in order",
+            severity="info"))
+    return out_rows
