@@ -119,3 +119,18 @@ def test_run_together_text_keeps_dates_out_of_the_tables_and_reads_a_table_4_fol
     truth = json.loads((DEV / "r005" / "cells.json").read_text(encoding="utf-8"))
     assert score(result, truth, "r005", path.name).wrong == []
     assert result.coverage.status == "complete"
+
+
+@pytest.mark.parametrize("source", ["r005/source.txt", "r003/source.html", "r013/source.md", "seed/source.txt"])
+@pytest.mark.parametrize("heading, table", [("三、收到和处理政府信息公开申请情况", "t3"),
+                                            ("四、政府信息公开行政复议、行政诉讼情况", "t4")])
+def test_a_table_whose_section_heading_is_missing_is_found_by_its_labels(tmp_path, source, heading, table):
+    src = DEV / source
+    text = src.read_text(encoding="utf-8")
+    assert text.count(heading) == 1
+    path = tmp_path / f"no-heading{src.suffix}"
+    path.write_text(text.replace(heading, "", 1), encoding="utf-8")
+    result = extract(path)
+    truth = json.loads((src.parent / "cells.json").read_text(encoding="utf-8"))
+    assert score(result, truth, src.parent.name, path.name).wrong == []
+    assert result.coverage.tables[table].located_by == ["labels"]

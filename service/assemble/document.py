@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from service import fuzzy
 from service.assemble.common import absent_cell
 from service.assemble.rows import Row, rows_from_blocks
 from service.assemble.sections import split_sections
@@ -77,7 +78,28 @@ def _table_rows(members: dict[str, list[tuple[int, Block]]], tagging: Tagging | 
                 if "labels" not in how[target]:
                     how[target].append("labels")
     rows = {sid: rows_from_blocks(sorted(blocks, key=lambda x: x[0]), tagging) for sid, blocks in placed.items()}
+    # a table whose section heading is missing runs on in the section before it: found by its own labels
+    for src, dst in (("s2", "s3"), ("s3", "s4"), ("s2", "s4")):
+        if rows[dst]:
+            continue
+        start = next((i for i, row in enumerate(rows[src]) if _starts_table(row, dst)), None)
+        if start is not None and start > 0:
+            rows[src], rows[dst] = rows[src][:start], rows[src][start:]
+            how[dst] = ["labels"]
     return rows, {f"t{sid[1]}": found for sid, found in how.items()}
+
+
+_TABLE_STARTS = {  # labels that open a table: its header, or (table 3) its first row
+    "s3": ["申请人情况", "本年新收政府信息公开申请数量"],
+    "s4": ["未经复议直接起诉", "复议后起诉"],
+}
+
+
+def _starts_table(row: Row, sid: str) -> bool:
+    """The row opens that table: one of its labels holds, within edit tolerance (``service.fuzzy``), a label
+    only that table prints."""
+    return any(fuzzy.search(label_key(start), label_key(label)) for label in row.labels
+               for start in _TABLE_STARTS[sid])
 
 
 def assemble(doc: Document, tagging: Tagging | None = None) -> Assembly:
