@@ -189,7 +189,9 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
     header_mapped: list[str] = []
     width = _table_width([r for rid in value_rows if (r := al.matched.get(rid)) is not None and not r.run_together])
     by_rules = _mappings_by_rules({rid: trim_values(r.values, width) for rid in value_rows
-                                   if (r := al.matched.get(rid)) is not None and not r.run_together})
+                                   if (r := al.matched.get(rid)) is not None and not r.run_together},
+                                  _subtotal_side(rows[:next((i for i, r in enumerate(rows) if r.filled_values()),
+                                                            len(rows))]))
     for rid in value_rows:
         row = al.matched.get(rid)
         if row is None:
@@ -290,20 +292,44 @@ def _table_width(rows: list[Row]) -> int:
     """How many value cells the table's rows print: seven, or more where most rows that end in a printed value
     print more (a 小计 column): then a row's trailing blank (a 总计 printed empty) is a cell of its own, not
     padding to trim."""
-    ends = Counter(len(r.values) for r in rows if r.values and not r.values[-1].blank)
+    ends = Counter(len(vals) for r in rows if (vals := _from_first_printed(r.values)) and not vals[-1].blank)
     wide = {w: n for w, n in ends.items() if w > len(COLUMNS)}
     if not wide or 2 * sum(wide.values()) < sum(ends.values()):
         return len(COLUMNS)
     return max(wide, key=wide.__getitem__)
 
 
-def _mappings_by_rules(rows: dict[str, list[Value]]) -> dict[int, tuple[list[str | None], set[tuple[str, int]]]]:
+def _from_first_printed(values: list[Value]) -> list[Value]:
+    """The values from the first printed one on (blank cells before it are the label columns of a grid)."""
+    first = next((i for i, v in enumerate(values) if not v.blank), len(values))
+    return values[first:]
+
+
+_SUBTOTAL_WORDS = ("小计", "合计", "法人或其他组织")
+
+
+def _subtotal_side(headers: list[Row]) -> str | None:
+    """Where a header row prints a subtotal column among the organisation columns: "before" them (小计 right
+    after 自然人) or "after" them (小计 before 总计); None when no header row says."""
+    for h in headers:
+        keys = [label_key(label) for label in h.labels]
+        subs = [i for i, k in enumerate(keys) if k in _SUBTOTAL_WORDS]
+        orgs = [i for i, k in enumerate(keys) if k in ("商业企业", "法律服务机构", "法律服务")]
+        if subs and orgs:
+            return "before" if subs[0] < orgs[0] else "after"
+    return None
+
+
+def _mappings_by_rules(rows: dict[str, list[Value]], side: str | None = None
+                       ) -> dict[int, tuple[list[str | None], set[tuple[str, int]]]]:
     """Column placement of rows printing more values than the seven columns (a 法人或其他组织 小计 column, an
     empty column of the layout), decided by the row rules over all rows of that width: 自然人 first, 总计 last,
     the five organisation columns in order between; every other column is a subtotal (= the organisations'
     sum) or empty (0 or blank) in every row. The placement that holds in the most rows wins; where several do
-    equally well, a row's cells on which they disagree are returned as unsure (row id, value position).
-    Widths of seven or fewer are left to the count rules."""
+    equally well, the header's word on where the 小计 column stands (``side``) decides, else the format's own
+    printed layout where it is one of them; failing that, a row's cells on which they disagree are returned as
+    unsure (row id, value position). Widths of seven or fewer are
+    left to the count rules."""
     out: dict[int, tuple[list[str | None], set[tuple[str, int]]]] = {}
     for n in sorted({len(r) for r in rows.values() if len(r) > len(COLUMNS)}):
         group = [(rid, [v.parsed.value if v.parsed.status == "value" else 0 for v in r])
@@ -328,6 +354,11 @@ def _mappings_by_rules(rows: dict[str, list[Value]]) -> dict[int, tuple[list[str
             continue
         best = max(f for f, _ in scored)
         winners = [m for f, m in scored if f == best]
+        if len(winners) > 1 and side is not None:  # the header says where the 小计 column stands
+            at = 1 if side == "before" else n - 2
+            winners = [m for m in winners if m[at] is None] or winners
+        elif len(winners) > 1 and (usual := _column_mapping(n, True)) in winners:
+            winners = [usual]  # the format's printed layout (法人或其他组织 小计 after 自然人), as without the rules
         unsure = set()
         for rid, vals in group:
             readings = {tuple(vals[m.index(c)] for c in COLUMNS) for m in winners}
