@@ -9,14 +9,17 @@
 2. Degrade (``degrade``) with a numpy Generator seeded per (seed, page): rotation (skew, 90/180),
    gaussian blur, gaussian noise, background cleanup (levels), JPEG, binarisation, fax-like speckle
    (salt-and-pepper + scan-line dropouts).
+   Before these, optionally (``lose_rulings``, ``LostRuling``): a column border of one table faded or
+   broken over a block of rows (a fax or photocopy losing one vertical ruling segment), seeded too.
 3. Write (``write_image_pdf``): one grayscale JPEG (or 1-bit CCITT G4 for binary pages) per page inside
-   a PDF, page size from the pixel size and the dpi; no text layer.
+   a PDF, page size from the pixel size and the dpi; no text layer. ``pages`` keeps only some pages.
 
 Presets: clean (200 dpi, none), moderate (200 dpi: skew +-0.4 deg, blur 0.6, noise 6, background
 cleanup at gray 240, JPEG 60), fax (150 dpi: skew +-0.8 deg, blur 0.5, binarised, speckle; 1-bit G4 pages),
 dpi300 (300 dpi, none).
 
     .venv/bin/python datasets/scansim.py SRC... --preset moderate --seed 0 -o OUTDIR
+    .venv/bin/python datasets/scansim.py SRC --preset fax --lose-ruling table=1,boundary=6,rows=5 --pages 2-3
     .venv/bin/python datasets/scansim.py --fixtures      # rebuild datasets/scans/ and its MANIFEST.json
 
 Needs the ``scan`` extra (weasyprint) and the Noto CJK fonts (Debian: fonts-noto-cjk) for non-PDF input.
@@ -31,7 +34,8 @@ import json
 import re
 import sys
 import time
-from dataclasses import dataclass, fields, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -358,6 +362,135 @@ def degrade(image: Image.Image, preset: Preset, rng: np.random.Generator) -> Ima
     return Image.fromarray(np.ascontiguousarray(img), mode="L")
 
 
+# --- a lost ruling ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LostRuling:
+    """A column border of one printed table lost over a block of rows: the vertical ruling between two
+    columns faded or broken (a fax, a photocopy), the horizontal rulings crossing it left as they are.
+    What is not given is drawn, seeded (``lose_rulings``)."""
+
+    table: int | None = None  # the table, 0-based in document order (a table over several pages counts once)
+    boundary: int | None = None  # its column boundary (1..n_cols-1 of the ruled grid; 0 and n_cols: the edges)
+    rows: int = 4  # consecutive rows of the table over which the border is lost
+    first: int | None = None  # the first of them (0-based row of the ruled grid)
+    fade: int = 255  # gray the lost segment is left in: 255 gone; ~200 faint to the eye, paper to a scanner
+    keep: float = 0.0  # share of the lost segment left as short broken pieces (too short to be a ruling)
+
+    @classmethod
+    def parse(cls, spec: str) -> LostRuling:
+        """``table=1,boundary=6,rows=5,first=8,fade=255,keep=0.1`` (every key optional)."""
+        kinds = {"table": int, "boundary": int, "rows": int, "first": int, "fade": int, "keep": float}
+        values: dict[str, object] = {}
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            key, sep, value = item.partition("=")
+            if not sep or key.strip() not in kinds:
+                raise ValueError(f"lost ruling {spec!r}: expected key=value with keys {', '.join(kinds)}")
+            values[key.strip()] = kinds[key.strip()](value)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class LostSegment:
+    """A ruling as it was lost: table, column boundary, rows (of the ruled grid) and the pages erased on."""
+
+    table: int
+    boundary: int
+    rows: tuple[int, ...]
+    pages: tuple[int, ...]
+    x: float  # pixels, the ruling's position (on the first page)
+
+
+def lose_rulings(images: Sequence[Image.Image], losses: Sequence[LostRuling], seed: int,
+                 dpi: float) -> tuple[list[Image.Image], list[LostSegment]]:
+    """The clean pages with each loss applied: the tables are found by their ruling lines (tables ending one
+    page and starting the next with the same columns are one table), then the border segment between each
+    row's two cells is faded. Seeded by (seed, index of the loss)."""
+    if not losses:
+        return list(images), []
+    from service.ocr.grid import find_grids, join_pages  # the project's own grid finder: the pixels it sees
+
+    pages = {n: np.asarray(im.convert("L")).copy() for n, im in enumerate(images, start=1)}
+    tables = join_pages({n: find_grids(img, dpi) for n, img in pages.items()}, dpi)
+    out: list[LostSegment] = []
+    for k, loss in enumerate(losses):
+        rng = np.random.default_rng([seed, 7919, k])
+        out.append(_lose(pages, tables, loss, rng, dpi))
+    return [Image.fromarray(pages[n], mode="L") for n in sorted(pages)], out
+
+
+def _bordered_rows(table: object, boundary: int) -> list[int]:
+    """Rows of a joined table where ``boundary`` parts two cells (a ruling segment is printed there)."""
+    owner: dict[tuple[int, int], int] = {}
+    for i, cell in enumerate(table.cells):  # type: ignore[attr-defined]
+        for r in range(cell.row, cell.row + cell.rowspan):
+            for c in range(cell.col, cell.col + cell.colspan):
+                owner[(r, c)] = i
+    return [r for r in range(table.n_rows)  # type: ignore[attr-defined]
+            if (r, boundary - 1) in owner and (r, boundary) in owner
+            and owner[(r, boundary - 1)] != owner[(r, boundary)]]
+
+
+def _blocks(rows: list[int], length: int) -> list[int]:
+    """First rows of every run of ``length`` consecutive rows in ``rows``."""
+    have = set(rows)
+    return [r for r in rows if all(r + i in have for i in range(length))]
+
+
+def _lose(pages: dict[int, np.ndarray], tables: list, loss: LostRuling, rng: np.random.Generator,
+          dpi: float) -> LostSegment:
+    if loss.rows < 1:
+        raise ValueError("a lost ruling covers at least one row")
+    choices = [(t, b, first) for t, table in enumerate(tables) if loss.table in (None, t)
+               for b in range(1, table.n_cols) if loss.boundary in (None, b)
+               for first in _blocks(_bordered_rows(table, b), loss.rows) if loss.first in (None, first)]
+    if not choices:
+        raise ValueError(f"no ruling to lose for {loss} (tables found: {len(tables)})")
+    t, b, first = choices[int(rng.integers(len(choices)))]
+    table = tables[t]
+    rows = tuple(range(first, first + loss.rows))
+    half = max(2, int(round(0.015 * dpi)))  # the line's width and its blur
+    piece = max(2, int(round(0.04 * dpi)))  # longest piece left of a broken line
+    touched: list[int] = []
+    xs: list[float] = []
+    for r in rows:
+        cell = next(c for c in table.cells if c.row <= r < c.row + c.rowspan and c.col == b)
+        for part in cell.parts:
+            x = part.cell.bbox[0]
+            span = _row_span(table, part.page, r)
+            if span is None:
+                continue
+            y0, y1 = int(round(span[0])) + half + 1, int(round(span[1])) - half  # the crossings stay
+            if y1 <= y0:
+                continue
+            img = pages[part.page]
+            x0, x1 = max(int(round(x)) - half, 0), min(int(round(x)) + half + 1, img.shape[1])
+            keep = np.zeros(y1 - y0, bool)
+            at = 0
+            while at < y1 - y0:
+                length = int(rng.integers(2, piece + 1))
+                keep[at:at + length] = rng.random() < loss.keep
+                at += length + int(rng.integers(2, piece + 1)) if keep[at] else length
+            strip = img[y0:y1, x0:x1]
+            strip[~keep] = np.maximum(strip[~keep], loss.fade)
+            touched.append(part.page)
+            xs.append(x)
+    if not touched:
+        raise ValueError(f"rows {rows} of table {t} lie on no page")
+    return LostSegment(t, b, rows, tuple(sorted(set(touched))), xs[0])
+
+
+def _row_span(table: object, page: int, row: int) -> tuple[float, float] | None:
+    """Top and bottom (pixels) of one row of a joined table on one page: a one-row cell's box there."""
+    for cell in table.cells:  # type: ignore[attr-defined]
+        if cell.row == row and cell.rowspan == 1:
+            for part in cell.parts:
+                if part.page == page:
+                    return part.cell.bbox[1], part.cell.bbox[3]
+    return None
+
+
 # --- writing ---------------------------------------------------------------------------------------
 
 
@@ -399,16 +532,24 @@ class Scan:
     source: Path
     preset: Preset
     seed: int
-    pages: int
-    grids: list[TableGrid]
+    pages: int  # pages written
+    grids: list[TableGrid]  # the tables of the whole document (also where ``pages`` keeps only some pages)
+    lost: list[LostSegment] = field(default_factory=list)  # the rulings lost (``lose_rulings``)
+    page_numbers: list[int] = field(default_factory=list)  # the document pages written, 1-based
 
 
-def scan(source: str | Path, out: str | Path, preset: Preset, seed: int = 0) -> Scan:
-    """Print ``source``, degrade every page with ``preset`` (seeded per page) and write the image-only PDF."""
+def scan(source: str | Path, out: str | Path, preset: Preset, seed: int = 0, lost: Sequence[LostRuling] = (),
+         pages: Sequence[int] | None = None) -> Scan:
+    """Print ``source``, lose the ``lost`` rulings, degrade every page with ``preset`` (seeded per page) and
+    write the image-only PDF of all pages, or of ``pages`` (1-based document page numbers) only."""
     rendered = render_source(source, preset.dpi)
-    pages = [degrade(img, preset, page_rng(seed, n)) for n, img in enumerate(rendered.images, start=1)]
-    path = write_image_pdf(pages, out, preset.dpi, preset.pdf_quality)
-    return Scan(path, Path(source), preset, seed, len(pages), rendered.grids)
+    images, segments = lose_rulings(rendered.images, lost, seed, preset.dpi)
+    numbers = sorted(set(pages)) if pages else list(range(1, len(images) + 1))
+    if not numbers or numbers[0] < 1 or numbers[-1] > len(images):
+        raise ValueError(f"pages {numbers} out of 1..{len(images)}")
+    degraded = [degrade(images[n - 1], preset, page_rng(seed, n)) for n in numbers]
+    path = write_image_pdf(degraded, out, preset.dpi, preset.pdf_quality)
+    return Scan(path, Path(source), preset, seed, len(degraded), rendered.grids, segments, numbers)
 
 
 def scan_name(report_id: str, preset: Preset) -> str:
@@ -483,6 +624,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-o", "--out", type=Path, default=Path("."), help="output folder")
     ap.add_argument("--fixtures", action="store_true", help=f"rebuild {relative(SCANS)}/ and its MANIFEST.json")
+    ap.add_argument("--lose-ruling", action="append", default=[], metavar="SPEC", type=LostRuling.parse,
+                    help="lose a column border over a block of rows: table=T,boundary=B,rows=N,first=R,fade=G,keep=F "
+                         "(every key optional; what is not given is drawn with the seed); may be repeated")
+    ap.add_argument("--pages", type=_page_list, default=None, metavar="LIST",
+                    help="write only these pages (1-based), e.g. 2-3 or 1,4")
     for f in fields(Preset):
         if f.name != "name":
             ap.add_argument(f"--{f.name.replace('_', '-')}", type=float, default=None,
@@ -501,15 +647,27 @@ def main(argv: list[str] | None = None) -> None:
     for src in args.sources:
         # dev-reports/r003/source.html -> r003-html-...; report.docx -> report-docx-...
         label = (src.parent.name if src.stem in ("source", "page") else src.stem) + "-" + src.suffix.lstrip(".")
-        result = scan(src, args.out / scan_name(label, preset), preset, args.seed)
+        result = scan(src, args.out / scan_name(label, preset), preset, args.seed, args.lose_ruling, args.pages)
         print(f"{result.path}: {result.pages} pages, {result.path.stat().st_size / 1024:.0f} KB, "
               f"{len(result.grids)} tables")
+        for seg in result.lost:
+            print(f"  lost ruling: table {seg.table}, boundary {seg.boundary} (x {seg.x:.0f} px), rows "
+                  f"{seg.rows[0]}-{seg.rows[-1]}, pages {', '.join(map(str, seg.pages))}")
 
 
 def _describe(preset: Preset) -> str:
     defaults = Preset("")
     return ", ".join(f"{f.name} {getattr(preset, f.name)}" for f in fields(Preset)
                      if f.name != "name" and (f.name == "dpi" or getattr(preset, f.name) != getattr(defaults, f.name)))
+
+
+def _page_list(spec: str) -> list[int]:
+    """``2-3`` or ``1,4`` or ``1,3-5``: page numbers."""
+    out: list[int] = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        a, _, b = part.partition("-")
+        out += list(range(int(a), int(b or a) + 1))
+    return out
 
 
 def _as_field(kind: object, value: float) -> float | int:

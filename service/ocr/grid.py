@@ -11,12 +11,18 @@
    positions, plus an open outer edge where several perpendicular lines end together (a table cut by
    a page break has no closing line);
 4. cells: neighbouring grid slots not separated by a ruling line (covered over at least half of their
-   common edge) form one spanning cell.
+   common edge) form one spanning cell;
+5. lost rulings (``lost_rulings``, used by ``read_cells.read_tables``): a column border faded or broken
+   in a few rows (fax, photocopy) makes two cells of those rows one. A cell spanning a column boundary
+   that the table rules in its other rows (the header's count), with clear paper where that ruling would
+   run and ink on both sides of it, is proposed as the cells the lost ruling parted; the reader keeps
+   the proposal only where the parts read as numbers (or a row label and numbers).
 
 Coordinates are pixels of the given image. Tolerances scale with ``dpi`` (200 by default).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -33,6 +39,13 @@ GAP = 0.06  # gap bridged between pieces of one broken or dashed line
 BRIDGE = 0.025  # gaps shorter than this (pinholes, scan-line dropouts) are closed along a broken line
 MIN_TABLE_W = 0.5
 MIN_TABLE_H = 0.2
+# A lost ruling (``lost_rulings``):
+MIN_RULED_ROWS = 1  # a column boundary the table rules (parts two cells) in this many rows is one of its columns
+CLEAR = 0.025  # inches of paper (no text ink) on each side of where the lost ruling ran
+INSET = 0.025  # inches cut from each side of a cell before its ink is looked at (its own ruling lines)
+SPECK = 0.02  # inches: ink smaller than this both ways is noise
+THIN = 0.03  # inches: a vertical piece this thin on the lost ruling's line ...
+REMNANT = 0.06  # ... and shorter than this (or about as tall as the cell) is what is left of the ruling
 
 
 @dataclass(slots=True)
@@ -58,6 +71,8 @@ class GridCell:
     bbox: tuple[float, float, float, float]  # x0, y0, x1, y1: centres of the bounding ruling lines
     open_top: bool = False  # no ruling line above (the table continues from the previous page)
     open_bottom: bool = False  # no ruling line below (the table continues on the next page)
+    # a part of a cell parted by a lost ruling (``lost_rulings``): the box of the cell as the lines drew it
+    split_from: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,10 @@ class Grid:
     @property
     def bbox(self) -> tuple[float, float, float, float]:
         return (self.xs[0], self.ys[0], self.xs[-1], self.ys[-1])
+
+    def with_cells(self, cells: Iterable[GridCell]) -> Grid:
+        """The same lattice with other cells (a merged cell replaced by its parts)."""
+        return Grid(self.xs, self.ys, tuple(cells))
 
 
 @dataclass(frozen=True)
@@ -297,6 +316,109 @@ def _coverage(segs: list[Segment], bounds: list[float], tol: float) -> list[list
         if abs(bounds[i] - s.pos) <= tol:
             cover[i].append((s.start, s.end))
     return cover
+
+
+# ---------------------------------------------------------------- lost rulings
+
+
+def lost_rulings(grid: Grid, ink: np.ndarray, dpi: float = DPI) -> dict[GridCell, tuple[GridCell, ...]]:
+    """Cells that a lost column ruling made one, each with the cells it parted (left to right).
+
+    The table's column boundaries (``grid.xs``: the positions of its vertical rulings, clustered over all
+    its rows) are known from the rows that rule them (MIN_RULED_ROWS: the header's are enough, as in a
+    table whose values the header alone parts); a cell spanning such a boundary is parted there when no
+    text ink comes within CLEAR of it (what is left of a broken ruling on that line does not count). Each
+    part keeps the cell's rows, its columns between two cuts and the cell's box as ``split_from``. A cell
+    any of whose parts would hold no ink is left whole (one number in a two-column span, or a blank beside
+    a number: the lines alone cannot say which), and so is one whose ink crosses every such boundary.
+    ``ink`` is the page's ink mask (``binarize``), in the grid's pixels."""
+    out: dict[GridCell, tuple[GridCell, ...]] = {}
+    for cell, inner in ruled_inside(grid).items():
+        cuts = _clear_cuts(grid, cell, inner, ink, dpi)
+        if cuts is not None:
+            edges = [cell.col, *cuts, cell.col + cell.colspan]
+            out[cell] = tuple(
+                GridCell(cell.row, a, cell.rowspan, b - a, (grid.xs[a], cell.bbox[1], grid.xs[b], cell.bbox[3]),
+                         cell.open_top, cell.open_bottom, split_from=cell.bbox)
+                for a, b in zip(edges, edges[1:])
+            )
+    return out
+
+
+def ruled_inside(grid: Grid) -> dict[GridCell, list[int]]:
+    """The cells that span a column boundary the table rules in other rows (its header, the rows above or
+    below), each with those boundaries (indices into ``grid.xs``): where a ruling may have been lost."""
+    ruled = _ruled_rows(grid)
+    out: dict[GridCell, list[int]] = {}
+    for cell in grid.cells:
+        inner = [b for b in range(cell.col + 1, cell.col + cell.colspan) if ruled[b] >= MIN_RULED_ROWS]
+        if inner:
+            out[cell] = inner
+    return out
+
+
+def is_remnant(x: float, w: float, h: float, height: float, lines: Iterable[float], dpi: float) -> bool:
+    """Whether an ink component (left ``x``, width ``w``, height ``h``, in a cell inside ``height`` tall) is
+    a piece of a broken ruling on one of the ``lines`` (x positions, same coordinates): thin, on the line,
+    and shorter than a digit or about as tall as the cell."""
+    if w > THIN * dpi or not (h < REMNANT * dpi or h >= 0.9 * height):
+        return False
+    centre = x + w / 2
+    return any(abs(centre - at) <= TOL * dpi for at in lines)
+
+
+def _ruled_rows(grid: Grid) -> list[int]:
+    """For every column boundary: the rows in which it parts two cells."""
+    owner: dict[tuple[int, int], int] = {}
+    for i, cell in enumerate(grid.cells):
+        for r in range(cell.row, cell.row + cell.rowspan):
+            for c in range(cell.col, cell.col + cell.colspan):
+                owner[(r, c)] = i
+    counts = [0] * (grid.n_cols + 1)
+    for b in range(1, grid.n_cols):
+        counts[b] = sum(
+            1 for r in range(grid.n_rows)
+            if (r, b - 1) in owner and (r, b) in owner and owner[(r, b - 1)] != owner[(r, b)]
+        )
+    return counts
+
+
+def _clear_cuts(grid: Grid, cell: GridCell, inner: list[int], ink: np.ndarray, dpi: float) -> list[int] | None:
+    """The boundaries among ``inner`` with clear paper on both sides, when every part they make holds
+    text ink; None when there is no such cut or a part would be empty."""
+    inset = max(int(round(INSET * dpi)), 2)
+    x0, y0, x1, y1 = (int(round(v)) for v in cell.bbox)
+    x0, y0 = max(x0 + inset, 0), max(y0 + inset, 0)
+    x1, y1 = min(x1 - inset, ink.shape[1]), min(y1 - inset, ink.shape[0])
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    n, _, stats, _ = cv2.connectedComponentsWithStats(ink[y0:y1, x0:x1], connectivity=8)
+    lines = [grid.xs[b] - x0 for b in inner]
+    boxes = [(float(x), float(x + w)) for x, y, w, h, _a in stats[1:n]
+             if _is_text(int(x), int(y), int(w), int(h), x1 - x0, y1 - y0, lines, dpi)]
+    if not boxes:
+        return None
+    clear = CLEAR * dpi
+    cuts = [b for b, at in zip(inner, lines) if not any(a - clear < at < e + clear for a, e in boxes)]
+    if not cuts:
+        return None
+    edges = [0.0, *(grid.xs[b] - x0 for b in cuts), float(x1 - x0) + 1]
+    for left, right in zip(edges, edges[1:]):
+        if not any(left <= (a + e) / 2 < right for a, e in boxes):
+            return None
+    return cuts
+
+
+def _is_text(x: int, y: int, w: int, h: int, width: int, height: int, lines: list[float], dpi: float) -> bool:
+    """Whether a component of a cell's inside is text: not a speck, not a ruling line left along the
+    crop's edge, not a piece of a broken ruling on one of the boundaries looked at."""
+    if w < SPECK * dpi and h < SPECK * dpi:
+        return False
+    thin = THIN * dpi
+    on_edge = x == 0 or y == 0 or x + w == width or y + h == height
+    if on_edge and ((h <= thin and w >= 0.5 * width) or (w <= thin and h >= 0.5 * height)):
+        return False
+    return not is_remnant(x, w, h, height, lines, dpi)
 
 
 # ---------------------------------------------------------------- tables across pages

@@ -10,7 +10,8 @@ One page (``read_page``):
 3. skew: measured on the ruling lines (``deskew.estimate_skew``), else on the detected lines; the page is
    levelled and the detected boxes moved with it;
 4. tables: ruling-line grids (``grid.find_grids``), every cell read from its own crop
-   (``read_cells.read_tables``);
+   (``read_cells.read_tables``; a cell that a lost column ruling made of two is read as its parts,
+   ``grid.lost_rulings``);
 5. running text: the detected lines outside the tables are read at full resolution (the engine batches
    them by width), boxes side by side form one printed line, page numbers in the margins are dropped.
 
@@ -41,7 +42,7 @@ from service.normalize import clean
 from service.ocr.base import OcrEngine, OcrLine
 from service.ocr.deskew import MIN_ANGLE, _weighted_median, estimate_skew
 from service.ocr.grid import DPI, Grid, GridCell, JoinedCell, JoinedTable, find_grids, join_pages, to_gray
-from service.ocr.read_cells import CellText, read_tables
+from service.ocr.read_cells import SPLIT_CONFIDENCE, CellText, read_tables
 
 DETECT_DPI = 100  # resolution of text detection
 ORIENTATION_SAMPLE = 4  # lines read to tell the page's orientation
@@ -133,7 +134,8 @@ def read_page(image: np.ndarray, engine: OcrEngine, number: int, *, dpi: float =
     else:
         angle = 0.0
     grids = find_grids(gray, dpi)
-    tables = [PageTable(g, tuple(cells)) for g, cells in zip(grids, read_tables(gray, grids, engine, dpi))]
+    tables = [PageTable(g.with_cells(c.cell for c in cells), tuple(cells))
+              for g, cells in zip(grids, read_tables(gray, grids, engine, dpi))]
     text_quads = [q for q in quads if not _in_tables(q, grids, TABLE_MARGIN * dpi)]
     lines = _printed_lines(engine.read_lines(gray, text_quads))
     height = gray.shape[0]
@@ -517,6 +519,8 @@ def _table_cell(cell: JoinedCell, read: dict[tuple[int, GridCell], CellText], sc
         raw, text = join_wide(raw, part.raw), join_wide(text, part.text)
     chars = tuple(c for part in parts for c in part.chars)
     confidence = _mean_confidence(chars) if chars else 1.0
+    if any(part.split for part in parts):  # parted from its neighbour where a ruling was lost
+        confidence = round(confidence * SPLIT_CONFIDENCE, 5)
     first = cell.parts[0]
     x0, y0, x1, y1 = (round(v * scale, 2) for v in first.cell.bbox)
     return TableCell(
@@ -529,6 +533,6 @@ def _table_cell(cell: JoinedCell, read: dict[tuple[int, GridCell], CellText], sc
         provenance=Provenance(
             page=first.page, bbox=(x0, y0, x1, y1), origin=Origin.OCR, confidence=confidence
         ),
-        ocr=OcrText(text=raw, confidence=_mean_confidence(chars), box=first.cell.bbox, chars=chars,
+        ocr=OcrText(text=raw, confidence=confidence if chars else 0.0, box=first.cell.bbox, chars=chars,
                     ink=None if chars else not all(part.empty for part in parts)),
     )

@@ -15,6 +15,14 @@ two cells; reading cell by cell avoids both. Per cell:
    letters confused with digits (O/0, l/1, 〇/0) are corrected.
 
 All crops of all tables of a page go to the engine in one batched call.
+
+A cell that a lost column ruling made out of two (``grid.lost_rulings``: a border the table rules in its
+other rows, clear paper where it would run, ink on both sides) is read both whole and part by part, each
+part from its own crop; the parts replace the cell only when every one of them reads as a number, or the
+first as a row label (Chinese text) and the others as numbers. Else the cell stays as the lines drew it
+(one number in a two-column span, words, a reading in doubt: the assembler sees a row short of a value
+and says so). A part keeps its own box (``cell.split_from`` is the whole one) and a confidence lowered by
+SPLIT_CONFIDENCE. Pieces of a broken ruling left inside a cell on such a border are no text.
 """
 from __future__ import annotations
 
@@ -22,7 +30,7 @@ import re
 import statistics
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -30,7 +38,7 @@ import numpy as np
 from service.document import BBox
 from service.normalize import clean
 from service.ocr.base import Crop, OcrChar, OcrEngine, OcrText
-from service.ocr.grid import DPI, Grid, GridCell, binarize, to_gray
+from service.ocr.grid import DPI, Grid, GridCell, binarize, is_remnant, lost_rulings, ruled_inside, to_gray
 
 MARGIN = 0.025  # inches cut from each side of a cell (ruling lines and their blur)
 SPECK = 0.02  # inches: ink components smaller than this both ways are noise
@@ -39,9 +47,12 @@ LONG = 0.5  # ... longer than this share of the crop side is a leftover ruling l
 BAND_GROWTH = 1.25  # a text line is at most this many text heights tall
 PAD = 0.25  # padding around a text line, in text heights
 VERTICAL_ASPECT = 2.0  # a cell's ink this many times taller than wide, one character per band, is vertical
+SPLIT_CONFIDENCE = 0.9  # confidence factor of a cell parted from its neighbour where a ruling was lost
 
 _CONFUSIONS = str.maketrans({"O": "0", "o": "0", "〇": "0", "l": "1", "I": "1", "|": "1"})
 _NUMERIC_LOOKING = re.compile(r"[-+]?[\dOo〇lI|][\dOo〇lI|,.]*%?")
+_NUMBER = re.compile(r"\d+(,\d{3})*(\.\d+)?")
+_LABEL = re.compile("[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,11 @@ class CellText:
     @property
     def bbox(self) -> BBox:
         return self.cell.bbox
+
+    @property
+    def split(self) -> bool:
+        """A part of a cell parted where a ruling was lost (``cell.split_from`` is the whole cell's box)."""
+        return self.cell.split_from is not None
 
 
 @dataclass
@@ -101,14 +117,22 @@ class _Piece:
 
 
 def read_tables(
-    image: np.ndarray, grids: Sequence[Grid], engine: OcrEngine, dpi: float = DPI
+    image: np.ndarray, grids: Sequence[Grid], engine: OcrEngine, dpi: float = DPI, *, split: bool = True
 ) -> list[list[CellText]]:
-    """The cells of every grid of one page image, read in one batch; per grid, in grid order."""
+    """The cells of every grid of one page image, read in one batch; per grid, in grid order.
+
+    With ``split``, a cell that a lost column ruling made out of two is given as its parts where they all
+    read as numbers (see the module's note): the cells returned are then not all ``grid.cells``; the grid
+    they make is ``grid.with_cells(c.cell for c in cells)``."""
     gray = to_gray(image)
     ink = binarize(gray)
     cells = [cell for grid in grids for cell in grid.cells]
-    inks = [_cell_ink(ink, cell, dpi) for cell in cells]
-    height = _text_height(inks, dpi)
+    proposals = [lost_rulings(grid, ink, dpi) if split else {} for grid in grids]
+    parts = [part for found in proposals for whole in found.values() for part in whole]
+    # lines a cell spans where the table rules its other rows: pieces of a broken ruling there are no text
+    lines = {cell: [grid.xs[b] for b in inner] for grid in grids for cell, inner in ruled_inside(grid).items()}
+    inks = [_cell_ink(ink, cell, dpi, lines.get(cell, ())) for cell in cells + parts]
+    height = _text_height(inks[: len(cells)], dpi)
     for item in inks:
         if item is not None:
             item.bands = _merge_bands(item.bands, max(height, max(b.height for b in item.bands)))
@@ -117,12 +141,33 @@ def read_tables(
     by_cell: dict[int, list[tuple[_Piece, OcrText]]] = {}
     for piece, text in zip(pieces, texts):
         by_cell.setdefault(piece.cell_index, []).append((piece, text))
-    results = [_cell_text(cell, by_cell.get(i, [])) for i, cell in enumerate(cells)]
-    out: list[list[CellText]] = []
-    start = 0
-    for grid in grids:
-        out.append(results[start : start + len(grid.cells)])
-        start += len(grid.cells)
+    results = [_cell_text(cell, by_cell.get(i, [])) for i, cell in enumerate(cells + parts)]
+    read = dict(zip(cells + parts, results))
+    return [_settle(grid, found, read) for grid, found in zip(grids, proposals)]
+
+
+def _parted(parts: Sequence[CellText]) -> bool:
+    """Whether the parts of a cell read as cells that a lost ruling had joined: numbers, or a row label
+    (Chinese text) followed by numbers. Text on both sides of the line is one label printed across
+    columns (its words may leave a gap where the columns meet)."""
+    first, rest = parts[0], parts[1:]
+    if not all(_NUMBER.fullmatch(p.text) for p in rest):
+        return False
+    return bool(_NUMBER.fullmatch(first.text) or _LABEL.search(first.text))
+
+
+def _settle(
+    grid: Grid, found: dict[GridCell, tuple[GridCell, ...]], read: dict[GridCell, CellText]
+) -> list[CellText]:
+    """A grid's cells as read: a cell parted by a lost ruling as its parts where they read as such."""
+    out: list[CellText] = []
+    for cell in grid.cells:
+        parts = [read[p] for p in found.get(cell, ())]
+        if parts and _parted(parts):
+            out += [replace(p, confidence=round(p.confidence * SPLIT_CONFIDENCE, 5),
+                            min_confidence=round(p.min_confidence * SPLIT_CONFIDENCE, 5)) for p in parts]
+        else:
+            out.append(read[cell])
     return out
 
 
@@ -134,7 +179,8 @@ def read_cells(image: np.ndarray, grid: Grid, engine: OcrEngine, dpi: float = DP
 # ---------------------------------------------------------------- ink of a cell
 
 
-def _cell_ink(ink: np.ndarray, cell: GridCell, dpi: float) -> _CellInk | None:
+def _cell_ink(ink: np.ndarray, cell: GridCell, dpi: float, lines: Sequence[float] = ()) -> _CellInk | None:
+    """``lines``: x positions (page pixels) inside the cell where a ruling may have been lost."""
     margin = max(int(round(MARGIN * dpi)), 2)
     x0, y0, x1, y1 = (int(round(v)) for v in cell.bbox)
     x0, y0, x1, y1 = x0 + margin, y0 + margin, x1 - margin, y1 - margin
@@ -143,7 +189,8 @@ def _cell_ink(ink: np.ndarray, cell: GridCell, dpi: float) -> _CellInk | None:
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink[y0:y1, x0:x1], connectivity=8)
-    kinds = [_kind(stats[i], x1 - x0, y1 - y0, dpi) for i in range(n)]
+    local = [at - x0 for at in lines]
+    kinds = [_kind(stats[i], x1 - x0, y1 - y0, dpi, local) for i in range(n)]
     text = [i for i in range(1, n) if kinds[i] == "text"]
     if not text:
         return None
@@ -152,8 +199,9 @@ def _cell_ink(ink: np.ndarray, cell: GridCell, dpi: float) -> _CellInk | None:
     return _CellInk(cell, x0, y0, labels, bands)
 
 
-def _kind(stat: np.ndarray, width: int, height: int, dpi: float) -> str:
-    """"text", "small" (a speck, or a full stop: kept only next to text) or "line" (a ruling line left over)."""
+def _kind(stat: np.ndarray, width: int, height: int, dpi: float, lines: Sequence[float] = ()) -> str:
+    """"text", "small" (a speck, or a full stop: kept only next to text) or "line" (a ruling line left over
+    along the crop's edge, or a piece of a broken ruling on one of the ``lines``, crop coordinates)."""
     x, y, w, h, _area = (int(v) for v in stat)
     speck = SPECK * dpi
     if w < speck and h < speck:
@@ -161,7 +209,9 @@ def _kind(stat: np.ndarray, width: int, height: int, dpi: float) -> str:
     thin = THIN * dpi
     on_edge = x == 0 or y == 0 or x + w == width or y + h == height
     line_left = (h <= thin and w >= LONG * width) or (w <= thin and h >= LONG * height)
-    return "line" if on_edge and line_left else "text"
+    if on_edge and line_left or is_remnant(x, w, h, height, lines, dpi):
+        return "line"
+    return "text"
 
 
 def _attach_small(bands: list[_Band], stats: np.ndarray, small: list[int]) -> None:

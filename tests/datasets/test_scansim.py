@@ -213,3 +213,64 @@ def test_fixture_matches_its_manifest(entry: dict) -> None:
 def test_every_dev_report_has_a_moderate_scan() -> None:
     moderate = {e["id"] for e in MANIFEST["fixtures"] if e["preset"] == "moderate"}
     assert moderate == {p.name for p in DEV.iterdir() if (p / "cells.json").exists()}
+
+
+# --- a lost ruling ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def r001_pages_150() -> list[Image.Image]:
+    return scansim.rasterise((DEV / "r001" / "source.pdf").read_bytes(), 150)
+
+
+def _table_borders(images: list[Image.Image], table: int, boundary: int) -> list[int]:
+    from service.ocr.grid import find_grids, join_pages
+
+    tables = join_pages({n: find_grids(np.asarray(im), 150) for n, im in enumerate(images, start=1)}, 150)
+    return scansim._bordered_rows(tables[table], boundary)
+
+
+def test_lost_ruling_spec_parses() -> None:
+    spec = scansim.LostRuling.parse("table=1, boundary=6,rows=5,first=8,fade=200,keep=0.1")
+    assert spec == scansim.LostRuling(table=1, boundary=6, rows=5, first=8, fade=200, keep=0.1)
+    assert scansim.LostRuling.parse("") == scansim.LostRuling()
+    with pytest.raises(ValueError, match="key=value"):
+        scansim.LostRuling.parse("table=1,colour=red")
+
+
+def test_a_lost_ruling_parts_no_cells_in_its_rows(r001_pages_150: list[Image.Image]) -> None:
+    lost = [scansim.LostRuling(table=1, rows=4)]
+    pages, (seg,) = scansim.lose_rulings(r001_pages_150, lost, seed=0, dpi=150)
+    assert seg.table == 1 and len(seg.rows) == 4 and seg.rows == tuple(range(seg.rows[0], seg.rows[0] + 4))
+    changed = [n for n, (a, b) in enumerate(zip(r001_pages_150, pages), start=1) if a.tobytes() != b.tobytes()]
+    assert changed == list(seg.pages)
+    before = _table_borders(r001_pages_150, 1, seg.boundary)
+    after = _table_borders(pages, 1, seg.boundary)
+    assert set(seg.rows) <= set(before)
+    assert sorted(set(before) - set(after)) == list(seg.rows)  # lost there, nowhere else
+    again, _ = scansim.lose_rulings(r001_pages_150, lost, seed=0, dpi=150)
+    assert [p.tobytes() for p in again] == [p.tobytes() for p in pages]  # seeded
+    assert r001_pages_150[0].tobytes() == pages[0].tobytes()  # the clean pages are not touched
+
+
+def test_a_faded_ruling_is_paper_to_the_grid_finder(r001_pages_150: list[Image.Image]) -> None:
+    spec = scansim.LostRuling(table=2, boundary=5, rows=1, first=3, fade=200)
+    pages, (seg,) = scansim.lose_rulings(r001_pages_150, [spec], seed=0, dpi=150)
+    assert (seg.table, seg.boundary, seg.rows) == (2, 5, (3,))
+    page = np.asarray(pages[seg.pages[0] - 1]).astype(int)
+    original = np.asarray(r001_pages_150[seg.pages[0] - 1]).astype(int)
+    diff = page != original
+    assert diff.any() and (page[diff] == 200).all()  # faded, not gone
+    assert 3 not in _table_borders(pages, 2, 5)
+    with pytest.raises(ValueError, match="no ruling to lose"):
+        scansim.lose_rulings(r001_pages_150, [scansim.LostRuling(table=7)], seed=0, dpi=150)
+
+
+def test_cli_loses_a_ruling_and_keeps_some_pages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scansim.main([str(DEV / "r001" / "source.pdf"), "--preset", "clean", "--dpi", "100", "--pages", "3-4",
+                  "--lose-ruling", "table=1,rows=3", "--seed", "2", "-o", str(tmp_path)])
+    out = capsys.readouterr().out
+    path = tmp_path / "r001-pdf-clean-100dpi.pdf"
+    with pdfplumber.open(path) as pdf:
+        assert len(pdf.pages) == 2
+    assert "lost ruling: table 1, boundary" in out and "rows" in out
