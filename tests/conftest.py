@@ -1,14 +1,28 @@
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "datasets" / "dev-reports"
 REPORT_IDS = sorted(p.name for p in DEV.iterdir() if (p / "cells.json").exists())
+
+
+@lru_cache(maxsize=1)
+def load_scansim() -> ModuleType:
+    """datasets/scansim.py as a module (loaded by path: `datasets` is also the name of a PyPI package)."""
+    spec = importlib.util.spec_from_file_location("scansim", ROOT / "datasets" / "scansim.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 @lru_cache(maxsize=None)

@@ -6,11 +6,8 @@ fonts-noto-cjk); those tests skip, saying so, where they are missing.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pdfplumber
@@ -23,21 +20,15 @@ from service.evaluate import score
 from service.ingest import load_document
 from service.normalize import clean
 from service.pipeline import extract_document
+from tests.conftest import load_scansim
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT / "datasets" / "dev-reports"
 
 
-def _load_scansim() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("scansim", ROOT / "datasets" / "scansim.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
-scansim = _load_scansim()
+scansim = load_scansim()
 MANIFEST = json.loads(scansim.MANIFEST.read_text(encoding="utf-8"))
 
 

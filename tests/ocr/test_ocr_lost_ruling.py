@@ -7,11 +7,8 @@ rulings of table 3 lost, read by ``service.pipeline``.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import cv2
 import numpy as np
@@ -20,6 +17,7 @@ import pytest
 from service.ocr.grid import binarize, find_grids, lost_rulings
 from service.ocr.read_cells import SPLIT_CONFIDENCE, read_tables
 from service.ocr.render import DPI
+from tests.conftest import load_scansim
 
 ROOT = Path(__file__).resolve().parents[2]
 XS = (100, 300, 450, 600, 750)  # a label column and three value columns
@@ -136,13 +134,6 @@ def test_cells_parted_by_a_lost_ruling_read_as_their_numbers(engine):
 # --- end to end: r001 scanned at fax quality with two rulings of table 3 lost -----------------------
 
 
-def _load_scansim() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("scansim", ROOT / "datasets" / "scansim.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 # Table 3 of r001 as printed (its ruled grid: 26 rows, 10 columns, value columns 3-9; rows 0-16 on page 3,
@@ -166,7 +157,7 @@ AFFECTED = {
 def lost_ruling_scan(tmp_path_factory):
     """r001 (a PDF: rasterised as printed, no HTML renderer needed) at fax quality (150 dpi, binarised,
     speckled), its table-3 pages only (3 and 4), two rulings of table 3 lost."""
-    scansim = _load_scansim()
+    scansim = load_scansim()
     out = tmp_path_factory.mktemp("lost-ruling") / "r001-fax-lost.pdf"
     losses = [scansim.LostRuling.parse(spec) for spec in LOSSES]
     return scansim.scan(scansim.source_for("r001"), out, scansim.PRESETS["fax"], 0, losses, pages=[3, 4])
