@@ -55,4 +55,5 @@ def test_a_lost_value_row_leaves_the_placement_to_review_never_silent(tmp_path):
     s = score(result, _truth("seed"), "seed", path.name)
     silent = [cid for cid, _, _ in s.wrong if not result.cells[cid].needs_review]
     assert s.wrong and silent == []
-    assert any("placed by position" in r for c in result.cells.values() for r in c.review_reasons)
+    placed = [c for c in result.cells.values() if any("placed by position" in r for r in c.review_reasons)]
+    assert placed and all(c.status == "inferred" and c.needs_review for c in placed)

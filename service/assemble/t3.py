@@ -262,6 +262,8 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
             if cell is not None and cell.status != "absent" and why not in cell.review_reasons:
                 cell.needs_review = True
                 cell.review_reasons.append(why)
+                if cell.status == "read":  # which row it is, is inferred from the order, not printed
+                    cell.status, cell.inferred_by = "inferred", why
     for rid, message in al.disagreements.items():
         mark_disagreement([out.cells[f"t3.{rid}.{c}"] for c in COLUMNS if f"t3.{rid}.{c}" in out.cells],
                           message, al.scores[rid])
