@@ -1,6 +1,7 @@
 """Shared pieces of the table assemblers: cell values from printed values, alignment of rows."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from service.assemble.rows import Row, Value
@@ -194,6 +195,26 @@ def _positional_gaps(out: Alignment, rows: list[Row], targets: list[Target], dis
             why = (f"row placed by position among {len(loose)} value rows printed without labels where the format "
                    f"has {len(slots)} rows")
             out.by_position.update(dict.fromkeys(placed, why))
+
+
+def runs_apart(rows: list[Row], loose: Callable[[Row], bool]) -> Iterator[tuple[list[Row], list[Row]]]:
+    """The rows in order, cut where a table's labels and values may have been printed apart: a run of label lines
+    (labels, no values) with the run of value rows without labels (``loose``) after it; any other row comes
+    alone, as ``([], [row])``. Either list of a pair may be empty."""
+    k = 0
+    while k < len(rows):
+        lines: list[Row] = []
+        while k < len(rows) and rows[k].labels and not rows[k].values:
+            lines.append(rows[k])
+            k += 1
+        values: list[Row] = []
+        while k < len(rows) and not rows[k].labels and loose(rows[k]):
+            values.append(rows[k])
+            k += 1
+        if not lines and not values:
+            values.append(rows[k])
+            k += 1
+        yield lines, values
 
 
 def mark_disagreement(cells: list[CellValue], message: str, score: float) -> None:

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 
 from service.assemble.common import (absent_cell, cell_from_value, deviation, disagreement, label_score,
-                                     mark_disagreement, source_of)
+                                     mark_disagreement, runs_apart, source_of)
 from service.assemble.rows import Row, Value, trim_values
 from service.assemble.splits import column_prior, heuristic_cost, make_candidates
 from service.normalize import clean, label_key, parse_number
@@ -248,20 +248,7 @@ def _rejoin(rows: list[Row], blocks: list[T2Block], out: T2Result) -> list[Row]:
 
     out_rows: list[Row] = []
     joined = 0
-    k = 0
-    while k < len(rows):
-        lines: list[Row] = []
-        while k < len(rows) and rows[k].labels and not rows[k].values:
-            lines.append(rows[k])
-            k += 1
-        loose: list[Row] = []
-        while k < len(rows) and not rows[k].labels and rows[k].filled_values():
-            loose.append(rows[k])
-            k += 1
-        if not lines and not loose:
-            out_rows.append(rows[k])
-            k += 1
-            continue
+    for lines, loose in runs_apart(rows, lambda r: bool(r.filled_values())):
         named: list[tuple[list[Row], float, int]] = []
         for i, line in enumerate(lines):
             score, n = name([line])

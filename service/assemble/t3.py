@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 from service.assemble.common import (Target, absent_cell, align, cell_from_value, deviation, label_score,
-                                     mark_disagreement)
+                                     mark_disagreement, runs_apart)
 from service.assemble.rows import Row, Value, trim_values
 from service.assemble.splits import SPLIT_BREAKS_RULE, Candidates, Equation, choose, make_candidates
 from service.normalize import clean, label_key
-from service.understand.matcher import MIN_SCORE
 from service.result import CellValue, Deviation
 from service.schema import FormatSchema, load_labels
+from service.understand.matcher import MIN_SCORE
 
 COLUMNS = ["natural_person", "commercial_enterprise", "research_institution", "social_welfare_org",
            "legal_service_org", "other_org", "total"]
@@ -58,21 +58,10 @@ def _rejoin(rows: list[Row], targets: list[Target], schema: FormatSchema) -> tup
     parent = {r.id: r.parent for r in schema.t3_rows()}
     out: list[Row] = []
     joined: list[str] = []
-    k = 0
-    while k < len(rows):
-        lines = []
-        while k < len(rows) and rows[k].labels and not rows[k].values:
-            lines.append(rows[k])
-            k += 1
-        loose = []  # value rows without labels, printed blank ones included (they hold a row's place)
-        while k < len(rows) and not rows[k].labels and rows[k].values:
-            loose.append(rows[k])
-            k += 1
+    # value rows without labels, printed blank ones included (they hold a row's place)
+    for lines, loose in runs_apart(rows, lambda r: bool(r.values)):
         if not lines or not loose:
             out += lines + loose
-            if not lines and not loose:
-                out.append(rows[k])
-                k += 1
             continue
         labels: list[list[Row]] = []
         for line in lines:
