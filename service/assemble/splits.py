@@ -114,6 +114,7 @@ class Candidates:
     costs: list[float]
     raw_options: list[list[str]] = field(default_factory=list)
     row_rule_broken: bool = False  # no split keeps the row rule: every option breaks it (reviewed, never trusted)
+    lost_other: bool = False  # table 3: six printed columns (其他 lost); the options' 其他 is what the total leaves
 
 
 @dataclass

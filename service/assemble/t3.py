@@ -191,6 +191,8 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
         if row.run_together and len(vals) < len(COLUMNS):
             tokens = _digit_tokens(row)
             cand = make_candidates(rid, tokens, len(COLUMNS), row_ok=lambda o: o[6] == sum(o[:6]))
+            if not cand.options and not has_other_header:
+                cand = _lost_other_candidates(rid, tokens)  # the report lost its 其他 column (no header for it)
             if cand.options:
                 candidates[rid] = cand
                 continue
@@ -398,6 +400,21 @@ def _missing_other(out: T3Result, value_rows: list[str]) -> None:
         [f"t3.{r}.other_org" for r in lost]))
 
 
+OTHER = COLUMNS.index("other_org")
+
+
+def _lost_other_candidates(rid: str, tokens: list[str]) -> Candidates:
+    """Splits of a row's digits into the six columns a report that lost its 其他 column prints, as seven-column
+    options whose 其他 is what the row total leaves (never negative); the cell itself stays absent."""
+    six = make_candidates(rid, tokens, len(COLUMNS) - 1, row_ok=lambda o: o[-1] >= sum(o[:-1]))
+    keep = [k for k, o in enumerate(six.options) if o[-1] >= sum(o[:-1])]
+    return Candidates(key=rid, options=[[*six.options[k][:-1], six.options[k][-1] - sum(six.options[k][:-1]),
+                                         six.options[k][-1]] for k in keep],
+                      costs=[six.costs[k] for k in keep],
+                      raw_options=[[*six.raw_options[k][:-1], "", six.raw_options[k][-1]] for k in keep],
+                      lost_other=True)
+
+
 def _resolve_splits(out: T3Result, candidates: dict[str, Candidates], fixed, value_rows: list[str], matched) -> None:
     result_rows = [r for r in value_rows if r not in ("new_received", "carried_over", "results_total", "carried_forward")]
     equations = []
@@ -413,6 +430,9 @@ def _resolve_splits(out: T3Result, candidates: dict[str, Candidates], fixed, val
         option = cand.options[choice.option]
         raws = cand.raw_options[choice.option]
         for k, col in enumerate(COLUMNS):
+            if cand.lost_other and k == OTHER:
+                out.cells[f"t3.{rid}.{col}"] = absent_cell("column 其他 not printed in this row")
+                continue
             cell = CellValue(
                 value=option[k],
                 raw=raws[k],
