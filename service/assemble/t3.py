@@ -181,11 +181,12 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
                                    if (r := al.matched.get(rid)) is not None and not r.run_together},
                                   _subtotal_side(rows[:next((i for i, r in enumerate(rows) if r.filled_values()),
                                                             len(rows))]))
-    for rid in value_rows:
+    for i, rid in enumerate(value_rows):
         row = al.matched.get(rid)
         if row is None:
-            for c in COLUMNS:
-                out.cells[f"t3.{rid}.{c}"] = absent_cell("row not found in the document")
+            if f"t3.{rid}.total" not in out.cells:  # (a row whose digits ran into the row before it is read there)
+                for c in COLUMNS:
+                    out.cells[f"t3.{rid}.{c}"] = absent_cell("row not found in the document")
             continue
         vals = trim_values(row.values, len(COLUMNS) if row.run_together else width)
         if row.run_together and len(vals) < len(COLUMNS):
@@ -193,6 +194,10 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
             cand = make_candidates(rid, tokens, len(COLUMNS), row_ok=lambda o: o[6] == sum(o[:6]))
             if not cand.options and not has_other_header:
                 cand = _lost_other_candidates(rid, tokens)  # the report lost its 其他 column (no header for it)
+            nxt = value_rows[i + 1] if i + 1 < len(value_rows) else None
+            if (not cand.options or cand.row_rule_broken) and nxt is not None and nxt not in al.matched \
+                    and _two_rows(out, row, rid, nxt, tokens):
+                continue
             if cand.options:
                 candidates[rid] = cand
                 continue
@@ -401,6 +406,29 @@ def _missing_other(out: T3Result, value_rows: list[str]) -> None:
 
 
 OTHER = COLUMNS.index("other_org")
+TWO_ROWS = "digits of two rows ran together (the second row's label not found); split so both row totals hold"
+
+
+def _two_rows(out: T3Result, row: Row, rid: str, nxt: str, tokens: list[str]) -> bool:
+    """A run of digits too long for its row, where the next row of the format was not found (its label lost):
+    the run split into both rows, each keeping its row total, at the most plausible such split; every cell is
+    inferred and reviewed. False when no split of the run makes two rows whose totals hold."""
+    n = len(COLUMNS)
+    two = make_candidates(rid, tokens, 2 * n,
+                          row_ok=lambda o: o[n - 1] == sum(o[:n - 1]) and o[2 * n - 1] == sum(o[n:2 * n - 1]))
+    if not two.options or two.row_rule_broken:
+        return False
+    best = min(range(len(two.options)), key=two.costs.__getitem__)
+    src = cell_from_value(row.values[0]).source
+    for r, half in ((rid, slice(0, n)), (nxt, slice(n, 2 * n))):
+        for col, value, raw in zip(COLUMNS, two.options[best][half], two.raw_options[best][half]):
+            out.cells[f"t3.{r}.{col}"] = CellValue(value=value, raw=raw, status="inferred", confidence=0.5,
+                                                   source=src, inferred_by=TWO_ROWS, needs_review=True,
+                                                   review_reasons=[TWO_ROWS])
+    out.deviations.append(deviation(
+        "xxgk_two_rows_run_together", f"table 3 row {row.text!r}: {''.join(tokens)} holds the digits of {rid} and "
+        f"{nxt} (whose label was not found); split as {two.raw_options[best]}", [f"t3.{nxt}.{c}" for c in COLUMNS]))
+    return True
 
 
 def _lost_other_candidates(rid: str, tokens: list[str]) -> Candidates:

@@ -239,6 +239,8 @@ def test_scattered_and_run_together_keep_every_value_in_order():
     ("r013", "line_wraps", 0),  # pipe rows broken inside their cells
     ("r010-html", "scattered", 1),  # table-2 label lines wrapped, value rows apart
     ("r003", "mixed", 2),  # a 小计 column in a table that prints its 总计 blank, labels wrapped, heading typos
+    ("seed", "run_together", 0),  # run together with the seed's lost 其他 column and its 14-value table 4
+    ("r013", "run_together", 0),  # a row whose label was lost: its digits ran into the row before it
 ])
 def test_end_to_end_no_crash_and_no_silent_error(tmp_path, rendering, family, seed):
     from service.pipeline import extract
