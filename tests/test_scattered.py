@@ -57,3 +57,4 @@ def test_a_lost_value_row_leaves_the_placement_to_review_never_silent(tmp_path):
     assert s.wrong and silent == []
     placed = [c for c in result.cells.values() if any("placed by position" in r for r in c.review_reasons)]
     assert placed and all(c.status == "inferred" and c.needs_review for c in placed)
+    assert any(c.alternatives for c in placed)  # what the cells would read had the rows been placed otherwise

@@ -80,6 +80,8 @@ class Alignment:
     # target id -> why its row was placed by position only, ambiguously (rows without labels between two
     # labelled anchors, fewer or more of them than the format's rows there)
     by_position: dict[str, str] = field(default_factory=dict)
+    # target id -> the other rows it could be, had the rows been placed otherwise (for alternatives)
+    rivals: dict[str, list[Row]] = field(default_factory=dict)
 
 
 def tag_probability(row: Row, label_id: str) -> float | None:
@@ -195,6 +197,8 @@ def _positional_gaps(out: Alignment, rows: list[Row], targets: list[Target], dis
             why = (f"row placed by position among {len(loose)} value rows printed without labels where the format "
                    f"has {len(slots)} rows")
             out.by_position.update(dict.fromkeys(placed, why))
+            for tid in placed:
+                out.rivals[tid] = [rows[k] for k in loose if rows[k] is not out.matched[tid]]
 
 
 def runs_apart(rows: list[Row], loose: Callable[[Row], bool]) -> Iterator[tuple[list[Row], list[Row]]]:

@@ -253,13 +253,17 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
     if candidates:
         _resolve_splits(out, candidates, fixed, value_rows, al.matched)
     for rid, why in al.by_position.items():
-        for c in COLUMNS:
+        for k, c in enumerate(COLUMNS):
             cell = out.cells.get(f"t3.{rid}.{c}")
             if cell is not None and cell.status != "absent" and why not in cell.review_reasons:
                 cell.needs_review = True
                 cell.review_reasons.append(why)
                 if cell.status == "read":  # which row it is, is inferred from the order, not printed
                     cell.status, cell.inferred_by = "inferred", why
+                    # what the cell would read had the rows of the gap been placed otherwise
+                    cell.alternatives = sorted({v for r in al.rivals.get(rid, [])
+                                                if len(vals := trim_values(r.values, len(COLUMNS))) == len(COLUMNS)
+                                                and (v := vals[k].parsed.value) is not None} - {cell.value})
     for rid, message in al.disagreements.items():
         mark_disagreement([out.cells[f"t3.{rid}.{c}"] for c in COLUMNS if f"t3.{rid}.{c}" in out.cells],
                           message, al.scores[rid])
