@@ -33,6 +33,7 @@ def main() -> None:
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+    from service import fuzzy
     from service.ingest import load_document
     from service.normalize import label_key
     from service.pipeline import extract
@@ -43,6 +44,8 @@ def main() -> None:
         label_key.cache_clear()
         _similarity_keys.cache_clear()
         _counts.cache_clear()
+        for memo in (fuzzy.distance, fuzzy.canonical, fuzzy._canon_counts):  # the edit-cost matcher's memos
+            memo.cache_clear()
 
     per_kind: dict[str, list[float]] = {}
     print(f"{'document':48s} {'kind':9s} {'pages':>5s} {'median ms':>10s} {'ms/page':>8s}")

@@ -9,6 +9,7 @@ Both work on ``label_key``-style keys (punctuation and spaces already removed).
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -67,6 +68,24 @@ def distance(a: str, b: str) -> float:
             cur[j] = min(prev[j - 1] + substitution_cost(ca, cb), prev[j] + EDIT, cur[j - 1] + EDIT)
         prev = cur
     return prev[-1]
+
+
+@lru_cache(maxsize=65536)
+def _canon_counts(key: str) -> Counter[str]:
+    return Counter(canonical(key))
+
+
+def lower_bound(a: str, b: str) -> float:
+    """A cheap bound under ``distance(a, b)``: with look-alikes read as one character, every character of the
+    longer key that the other lacks costs at least one edit."""
+    ca, cb = _canon_counts(a), _canon_counts(b)
+    common = sum(min(n, cb[ch]) for ch, n in ca.items())
+    return EDIT * (max(len(a), len(b)) - common)
+
+
+def within(a: str, b: str, limit: float) -> bool:
+    """``distance(a, b) <= limit``, answered by the bound alone where it can be."""
+    return lower_bound(a, b) <= limit + 1e-9 and distance(a, b) <= limit + 1e-9
 
 
 def similarity(a: str, b: str) -> float:

@@ -76,8 +76,8 @@ def title_cost(key: str, number: str | None = None) -> tuple[str | None, float]:
                 continue
             hits = fuzzy.search(t.key, key)
             cost = hits[0].cost / max(fuzzy.tolerance(t.key), 1e-9) if hits else float("inf")
-        elif abs(len(key) - len(t.key)) > 2 * fuzzy.tolerance(t.key):
-            continue  # the length difference alone is twice the tolerance
+        elif fuzzy.lower_bound(key, t.key) > 2 * fuzzy.tolerance(t.key):
+            continue  # surely more than twice the tolerance away
         else:
             cost = fuzzy.distance(key, t.key) / max(fuzzy.tolerance(t.key), 1e-9)
         if cost < best[1]:
@@ -112,7 +112,7 @@ def section_of_heading(text: str) -> str | None:
     key = label_key(text)
     if not 4 <= len(key) <= MAX_TITLE:
         return None
-    return next((t.number for t in titles() if not t.keyword and full_title(key, t.number)), None)
+    return next((t.number for t in titles() if not t.keyword and _within(key, t.key)), None)
 
 
 def full_title(key: str, number: str) -> bool:
@@ -123,7 +123,7 @@ def full_title(key: str, number: str) -> bool:
 def _within(key: str, title: str) -> bool:
     tol = fuzzy.tolerance(title)
     # the length difference alone costs that many edits: most lines are ruled out before the alignment
-    return abs(len(key) - len(title)) <= tol and fuzzy.distance(key, title) <= tol
+    return abs(len(key) - len(title)) <= tol and fuzzy.within(key, title, tol)
 
 
 def section_id(number: str) -> str:

@@ -567,7 +567,8 @@ def _label_cost(key: str) -> float:
     if key in vocab.roles:
         return 0.0
     return min((fuzzy.distance(key, k) / fuzzy.tolerance(k) for k in vocab.roles
-                if len(k) >= _MIN_FUZZY_KEY and abs(len(k) - len(key)) <= 2), default=float("inf"))
+                if len(k) >= _MIN_FUZZY_KEY and fuzzy.lower_bound(key, k) <= fuzzy.tolerance(k)),
+               default=float("inf"))
 
 
 def _is_text(cell: str) -> bool:
