@@ -366,6 +366,7 @@ class _Token:
 
 
 _PIECES = re.compile(rf"[-+]?\d[\d,]*(?:[.．]\d+)?(?:{UNIT_PATTERN})?|\D+")
+_SIGNED = re.compile(r"[-+]\d")
 _NARRATIVE_UNIT = re.compile(r"[年月日号时余多]")
 _NUMBERING = re.compile(r"^[.．](?=\s*[\u3400-\u9fff“\"（(])")  # 3.危及… : the digit before it numbers a label
 
@@ -375,7 +376,7 @@ def _pieces(raw: str, s: int, e: int) -> list[tuple[str, int, int]]:
     own (labels and values ran together), except a digit that numbers the label after it (00000003.危及)."""
     out: list[tuple[str, int, int]] = []
     for m in _PIECES.finditer(raw, s, e):
-        kind = "text" if not m.group()[0].isdigit() and m.group()[0] not in "+-" else "value"
+        kind = "value" if m.group()[:1].isdigit() or _SIGNED.match(m.group()) else "text"
         if kind == "value" and _NARRATIVE_UNIT.match(raw, m.end()):
             kind = "text"  # 2024年, 3月: a date or a count in a sentence, not a table value
         a, b = m.start(), m.end()
