@@ -134,3 +134,13 @@ def test_a_table_whose_section_heading_is_missing_is_found_by_its_labels(tmp_pat
     truth = json.loads((src.parent / "cells.json").read_text(encoding="utf-8"))
     assert score(result, truth, src.parent.name, path.name).wrong == []
     assert result.coverage.tables[table].located_by == ["labels"]
+
+
+@pytest.mark.skipif(not WILD.is_dir(), reason="../shared/wild is not beside this checkout")
+def test_a_row_of_zeros_one_column_short_is_inferred_zero_and_reviewed():
+    """pt-jjf-2021 prints （一）予以公开 as six 0 under a seven-column header: every placement reads 0."""
+    result = extract(WILD / "pt-jjf-2021" / "source.txt")
+    row = [result.cells[f"t3.granted.{c}"] for c in ("natural_person", "other_org", "total")]
+    assert all(c.value == 0 and c.status == "inferred" and c.needs_review for c in row)
+    assert any(d.id == "xxgk_zero_row_short" for d in result.deviations)
+    assert result.coverage.status == "complete"

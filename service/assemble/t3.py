@@ -207,6 +207,9 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
         if mapping is None and header_columns is not None and len(header_columns) == len(vals):
             mapping = header_columns  # a layout the count rules do not know (e.g. no 总计 column), read off the header
             header_mapped.append(rid)
+        if mapping is None and _all_zero(row, vals):
+            _zero_row(out, row, rid, vals)
+            continue
         if mapping is None:
             for c in COLUMNS:
                 out.cells[f"t3.{rid}.{c}"] = absent_cell(f"row prints {len(vals)} values, expected 7")
@@ -410,6 +413,28 @@ def _missing_other(out: T3Result, value_rows: list[str]) -> None:
 
 
 OTHER = COLUMNS.index("other_org")
+ZERO_ROW = "row prints fewer values than columns, all 0: whichever column is missing, the row total makes it 0"
+
+
+def _all_zero(row: Row, vals: list[Value]) -> bool:
+    """Every value (or every digit of run-together values) the row prints is 0, fewer than seven of them."""
+    if row.run_together:
+        digits = "".join(_digit_tokens(row))
+        return 0 < len(digits) < len(COLUMNS) and set(digits) == {"0"}
+    printed = [v for v in vals if not v.blank]
+    return 0 < len(vals) < len(COLUMNS) and len(printed) == len(vals) and all(v.parsed.value == 0 for v in printed)
+
+
+def _zero_row(out: T3Result, row: Row, rid: str, vals: list[Value]) -> None:
+    """A row printing only zeros, one or more columns short: under the row rule (total = the sum of the applicant
+    columns, none negative) every cell is 0 wherever the gap is; inferred and reviewed, never read."""
+    src = cell_from_value(vals[0]).source if vals else None
+    for c in COLUMNS:
+        out.cells[f"t3.{rid}.{c}"] = CellValue(value=0, raw="0", status="inferred", confidence=0.7, source=src,
+                                               inferred_by=ZERO_ROW, needs_review=True, review_reasons=[ZERO_ROW])
+    out.deviations.append(deviation(
+        "xxgk_zero_row_short", f"table 3 row {row.text!r} prints {' '.join(v.raw for v in vals)}: fewer values than "
+        "the 7 columns, all 0; every cell inferred as 0", [f"t3.{rid}.{c}" for c in COLUMNS], severity="warning"))
 TWO_ROWS = "digits of two rows ran together (the second row's label not found); split so both row totals hold"
 
 
