@@ -14,7 +14,7 @@ from service.assemble.t4 import assemble_t4
 from service.document import Block, Document
 from service.normalize import label_key
 from service.result import CellValue, Deviation, Section
-from service.schema import FormatDecision, detect_format, load_format
+from service.schema import FormatDecision, FormatSchema, detect_format, load_format
 from service.understand.classifier import Tagging
 from service.understand.facts import metadata
 
@@ -63,7 +63,7 @@ def _classify_table(block: Block) -> str | None:
     return None
 
 
-def _table_rows(members: dict[str, list[tuple[int, Block]]], tagging: Tagging | None
+def _table_rows(members: dict[str, list[tuple[int, Block]]], tagging: Tagging | None, schema: FormatSchema
                 ) -> tuple[dict[str, list[Row]], dict[str, list[str]]]:
     """Rows of the three table sections, and what located each: its section heading, or (tables outside any
     section) the table's content."""
@@ -79,27 +79,29 @@ def _table_rows(members: dict[str, list[tuple[int, Block]]], tagging: Tagging | 
                     how[target].append("labels")
     rows = {sid: rows_from_blocks(sorted(blocks, key=lambda x: x[0]), tagging) for sid, blocks in placed.items()}
     # a table whose section heading is missing runs on in the section before it: found by its own labels
+    starts = _table_starts(schema)
     for src, dst in (("s2", "s3"), ("s3", "s4"), ("s2", "s4")):
         if rows[dst]:
             continue
-        start = next((i for i, row in enumerate(rows[src]) if _starts_table(row, dst)), None)
+        start = next((i for i, row in enumerate(rows[src]) if _starts_table(row, starts[dst])), None)
         if start is not None and start > 0:
             rows[src], rows[dst] = rows[src][:start], rows[src][start:]
             how[dst] = ["labels"]
     return rows, {f"t{sid[1]}": found for sid, found in how.items()}
 
 
-_TABLE_STARTS = {  # labels that open a table: its header, or (table 3) its first row
-    "s3": ["申请人情况", "本年新收政府信息公开申请数量"],
-    "s4": ["未经复议直接起诉", "复议后起诉"],
-}
+def _table_starts(schema: FormatSchema) -> dict[str, list[str]]:
+    """Label keys that open a table and no other: table 3's column group (申请人情况) and first row, table 4's
+    litigation groups (未经复议直接起诉, 复议后起诉) — from the schema."""
+    groups = schema.tables["t3"].get("column_groups", [])
+    return {"s3": [label_key(g["label"]) for g in groups[:1]] + [label_key(schema.t3_rows()[0].label)],
+            "s4": [label_key(g.label) for g in schema.t4_groups()[1:]]}
 
 
-def _starts_table(row: Row, sid: str) -> bool:
-    """The row opens that table: one of its labels holds, within edit tolerance (``service.fuzzy``), a label
-    only that table prints."""
-    return any(fuzzy.search(label_key(start), label_key(label)) for label in row.labels
-               for start in _TABLE_STARTS[sid])
+def _starts_table(row: Row, starts: list[str]) -> bool:
+    """The row opens that table: one of its labels holds one of ``starts`` within edit tolerance
+    (``service.fuzzy``)."""
+    return any(fuzzy.search(start, label_key(label)) for label in row.labels for start in starts)
 
 
 def assemble(doc: Document, tagging: Tagging | None = None) -> Assembly:
@@ -121,7 +123,7 @@ def assemble(doc: Document, tagging: Tagging | None = None) -> Assembly:
     decision = detect_format(all_text, year)
     schema = load_format(decision.format)
     sections, members = split_sections(doc, schema, tagging)
-    rows, located_by = _table_rows(members, tagging)
+    rows, located_by = _table_rows(members, tagging, schema)
 
     t2 = assemble_t2(rows["s2"], schema)
     t3 = assemble_t3(rows["s3"], schema)
