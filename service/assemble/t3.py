@@ -310,16 +310,18 @@ def _from_first_printed(values: list[Value]) -> list[Value]:
     return values[first:]
 
 
-_SUBTOTAL_WORDS = ("小计", "合计", "法人或其他组织")
-
-
 def _subtotal_side(headers: list[Row]) -> str | None:
     """Where a header row prints a subtotal column among the organisation columns: "before" them (小计 right
-    after 自然人) or "after" them (小计 before 总计); None when no header row says."""
+    after 自然人) or "after" them (小计 before 总计); None when no header row says. The words are those of
+    configs/labels.yaml (subtotal: the 法人或其他组织 group and the total synonyms other than 总计)."""
+    words = load_labels()
+    subtotal = {label_key(w) for w in words["t3_columns"]["legal_or_other_org"]} | {
+        label_key(w) for w in words["total_synonyms"]} - {label_key(w) for w in words["t3_columns"]["total"][:1]}
+    org_words = {label_key(w) for c in ORG_COLUMNS for w in words["t3_columns"][c]} - {label_key("其他")}
     for h in headers:
         keys = [label_key(label) for label in h.labels]
-        subs = [i for i, k in enumerate(keys) if k in _SUBTOTAL_WORDS]
-        orgs = [i for i, k in enumerate(keys) if k in ("商业企业", "法律服务机构", "法律服务")]
+        subs = [i for i, k in enumerate(keys) if k in subtotal]
+        orgs = [i for i, k in enumerate(keys) if k in org_words]
         if subs and orgs:
             return "before" if subs[0] < orgs[0] else "after"
     return None
