@@ -88,13 +88,6 @@ def within(a: str, b: str, limit: float) -> bool:
     return lower_bound(a, b) <= limit + 1e-9 and distance(a, b) <= limit + 1e-9
 
 
-def similarity(a: str, b: str) -> float:
-    """1 - distance / the longer length: 1.0 for equal keys, 0 for nothing in common."""
-    if not a or not b:
-        return 0.0
-    return max(0.0, 1.0 - distance(a, b) / max(len(a), len(b)))
-
-
 def tolerance(pattern: str) -> float:
     """How much edit cost a printed form of ``pattern`` may carry and still be taken for it: look-alikes only
     for very short keys, one edit up to 6 characters, two up to 12, then 15 %."""

@@ -25,6 +25,17 @@ def load_scansim() -> ModuleType:
     return module
 
 
+def levenshtein(a: str, b: str) -> int:
+    """Plain edit distance (every insertion, deletion and substitution costs 1), for measuring test inputs."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
 @lru_cache(maxsize=None)
 def extracted(path: str):
     from service.pipeline import extract

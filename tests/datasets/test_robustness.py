@@ -10,6 +10,7 @@ from bs4 import BeautifulSoup
 
 from datasets.robustness import generate as gen
 from service.evaluate import score
+from tests.conftest import levenshtein
 
 APPLICABLE = [(r, f) for r in gen.RENDERINGS for f in gen.FAMILIES
               if f != "clean" and gen.skip_reason(r, f) is None]
@@ -93,7 +94,7 @@ def test_label_noise_changes_its_share_of_label_characters_and_no_value(renderin
     han = sum(len(gen.HAN.findall(x)) for x in before)
     k = round(rate * han)
     assert v.stats["label_chars"] == han and v.stats["label_changed"] == k
-    edits = sum(_distance(a, b) for a, b in zip(before, after, strict=True))  # a substitution or a drop each
+    edits = sum(levenshtein(a, b) for a, b in zip(before, after, strict=True))  # a substitution or a drop each
     assert 0.9 * k <= edits <= k
 
 
@@ -155,14 +156,6 @@ def test_extra_subtotal_in_html_extends_the_group_and_the_header():
     assert head.col == other.col + 1 and next(c for c in t3.cells if c.text == "法人或其他组织").colspan == 6
 
 
-def _distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i]
-        for j, y in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
 
 
 @pytest.mark.parametrize("rendering", ["seed", "r013"])
@@ -179,9 +172,9 @@ def test_heading_typo_edits_each_heading_title_by_one_or_two_characters(renderin
         numbering = re.match(r"(?:[一二三四五六1-6][、.．]|（[一二三四五六]）)", b)
         if m.re is gen.HEADING:
             assert numbering is not None, b
-            assert 1 <= _distance(title, b[numbering.end():]) <= 2, (a, b)
+            assert 1 <= levenshtein(title, b[numbering.end():]) <= 2, (a, b)
         else:
-            assert 1 <= _distance(title, b[b.index("：") + 1:]) <= 2, (a, b)
+            assert 1 <= levenshtein(title, b[b.index("：") + 1:]) <= 2, (a, b)
 
 
 def test_reorder_keeps_every_line_and_the_tables_in_order():

@@ -9,6 +9,7 @@ from service.normalize import parse_number
 from service.ocr.grid import find_grids
 from service.ocr.read_cells import CellText, fix_numeric, read_cells, read_tables
 from service.ocr.render import DPI
+from tests.conftest import levenshtein
 
 TABLE_PAGES = (2, 3, 4)  # tables 2, 3 and 4 of r001 (2 and 3 run over a page break)
 
@@ -32,14 +33,6 @@ def pairs(page_cells, r001_page_grids):
                 yield cell, ours[(cell.row, cell.col)]
 
 
-def levenshtein(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 def test_every_value_cell_reads_exactly(page_cells, r001_page_grids):
