@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 SAMPLE := datasets/dev-reports/seed/source.txt
 OUT    := out
 
-.PHONY: install install-dev demo demo-stop test bench eval schema clean train robustness
+.PHONY: install install-dev demo demo-stop test lint wheel-check bench eval schema clean train robustness
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,18 @@ demo: install  ## extract the bundled sample report, print a summary, start the 
 demo-stop:  ## stop the service make demo started
 	@if [ -f $(DEMO_DIR)/serve.pid ]; then kill $$(cat $(DEMO_DIR)/serve.pid) 2>/dev/null || true; rm -f $(DEMO_DIR)/serve.pid; fi
 
-test: install-dev  ## run the whole test suite
+test: install-dev  ## the layer contracts (import-linter), then the whole test suite
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest
+
+lint: install-dev  ## ruff (lint + format), mypy and the layer contracts on service/ (CI runs it)
+	$(VENV)/bin/ruff check service
+	$(VENV)/bin/ruff format --check service
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+wheel-check: install-dev  ## build the wheel (python -m build), install it in a fresh venv, extract a report from elsewhere
+	scripts/check_wheel.sh
 
 eval: install  ## accuracy on the dev reports
 	$(VENV)/bin/xxgk eval datasets/dev-reports --all-sources

@@ -31,14 +31,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from service.assemble.sections import section_of_heading  # noqa: E402
-from service.config import settings  # noqa: E402
 from service.document import Document  # noqa: E402
 from service.ingest import load_document  # noqa: E402
+from service.options import load_options  # noqa: E402
 from service.understand.classifier import Tagger  # noqa: E402
 from service.understand.encode import Segment  # noqa: E402
 from service.understand.facts import extract_facts  # noqa: E402
-from service.understand.matcher import MIN_SCORE, similarity  # noqa: E402
 from service.understand.lexicon import lexicon  # noqa: E402
+from service.understand.matcher import MIN_SCORE, similarity  # noqa: E402
 from training.devlabels import SOURCES, corrupt_labels, gold_segments  # noqa: E402
 
 FACTS = ROOT / "datasets" / "facts" / "dev-facts.jsonl"
@@ -242,7 +242,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--harsher", type=float, nargs="*", default=[0.10], help="further corruption rates reported")
     ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--engine", default=settings().classifier.engine, help="onnx-int8 | onnx | torch")
+    ap.add_argument("--engine", default=load_options().classifier.engine, help="onnx-int8 | onnx | torch")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--synthetic-docs", type=int, default=300, help="held-out synthetic reports for the facts check")
     ap.add_argument("--synthetic-seed", type=int, default=31337)

@@ -36,6 +36,7 @@ def main() -> None:
     from service import fuzzy
     from service.ingest import load_document
     from service.normalize import label_key
+    from service.options import load_options
     from service.pipeline import extract
     from service.understand.matcher import _counts, _similarity_keys
 
@@ -47,20 +48,21 @@ def main() -> None:
         for memo in (fuzzy.distance, fuzzy.canonical, fuzzy._canon_counts):  # the edit-cost matcher's memos
             memo.cache_clear()
 
+    options = load_options()  # once, as the entry points do
     per_kind: dict[str, list[float]] = {}
     print(f"{'document':48s} {'kind':9s} {'pages':>5s} {'median ms':>10s} {'ms/page':>8s}")
     for path in documents():
-        extract(path)  # warm-up: imports, schema and label caches (model loading excluded)
+        extract(path, options)  # warm-up: imports, schema and label caches (model loading excluded)
         times = []
         for _ in range(args.runs):
             clear_text_caches()
             t0 = time.perf_counter()
-            result = extract(path)
+            result = extract(path, options)
             times.append((time.perf_counter() - t0) * 1000)
         med = statistics.median(times)
         pages = max(result.document.pages, 1)
         kind = result.document.kind
-        chars = sum(len(b.text) for b in load_document(path).blocks)
+        chars = sum(len(b.text) for b in load_document(path, options).blocks)
         # the budget: the foundation's (50 ms a document, 150 ms a PDF page) plus the classifier's 30 ms a page
         # (a page-less source counts one page per 1,000 characters)
         target = 150 + CLASSIFIER_MS if kind == "pdf" else 50 + CLASSIFIER_MS * chars / 1000

@@ -24,9 +24,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.config import settings  # noqa: E402
 from service.ocr.base import get_engine  # noqa: E402
 from service.ocr.render import render_pages  # noqa: E402
+from service.options import load_options  # noqa: E402
 from service.pipeline import extract  # noqa: E402
 
 R001 = ROOT / "datasets/dev-reports/r001/source.pdf"
@@ -58,9 +58,8 @@ def bare_rapidocr(threads: int) -> Callable[[Path], object]:
 
 
 def ours(threads: int) -> Callable[[Path], object]:
-    os.environ["XXGK_OCR_THREADS"] = str(threads)
-    settings.cache_clear()
-    return extract
+    options = load_options().with_changes(ocr={"threads": threads})
+    return lambda path: extract(path, options)
 
 
 def report(name: str, times: Times) -> float:

@@ -40,16 +40,17 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "datasets"))
 
 import scansim  # noqa: E402  (datasets/scansim.py)
+
 from service import PIPELINE_VERSION  # noqa: E402
 from service.assemble import assemble  # noqa: E402
-from service.config import settings  # noqa: E402
 from service.document import Document, OcrChar, OcrText  # noqa: E402
 from service.evaluate import _same  # noqa: E402
 from service.ingest import load_document  # noqa: E402
 from service.normalize import parse_number  # noqa: E402
+from service.options import load_options  # noqa: E402
 from service.reconcile.repair import reconcile_cells  # noqa: E402
-from service.reconcile.rules import equations  # noqa: E402
 from service.result import CellValue  # noqa: E402
+from service.rules import equations  # noqa: E402
 from service.schema import load_format  # noqa: E402
 
 CACHE = ROOT / ".cache" / "bench_reconcile"
@@ -140,7 +141,7 @@ def inject(doc: Document, rate: float, rng: random.Random) -> tuple[Document, li
 
 def run(doc: Document, truth: dict, report: str, preset: str, injected: list[tuple]) -> tuple[list[CellOutcome], float]:
     """The pipeline after OCR, without calibration (raw confidences) and with the shipped calibration."""
-    cfg = settings().reconcile
+    cfg = load_options().reconcile
     asm = assemble(doc, None)
     schema = load_format(asm.format.format)
     raw_cells = {cid: c.model_copy(deep=True) for cid, c in asm.cells.items()}

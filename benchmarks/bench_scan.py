@@ -35,11 +35,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "datasets"))
 
 import scansim  # noqa: E402  (datasets/scansim.py)
-from service.config import settings  # noqa: E402
+
 from service.document import Document  # noqa: E402
 from service.evaluate import DocScore, score  # noqa: E402
 from service.ingest import load_document  # noqa: E402
 from service.ocr.render import render_pages  # noqa: E402
+from service.options import load_options  # noqa: E402
 from service.pipeline import extract_document  # noqa: E402
 
 TARGETS = {"moderate": 0.995, "fax": 0.98, "clean300": 0.995}
@@ -124,7 +125,7 @@ def bare_engine() -> Any:
 
     from service.ocr.rapidocr_engine import CLS_MODEL, DET_MODEL, REC_MODEL, model_path
 
-    threads = settings().ocr.threads
+    threads = load_options().ocr.threads
     return RapidOCR(params={
         "Global.log_level": "warning",
         "Global.use_cls": False,
@@ -145,7 +146,7 @@ def run_case(case: Case, bare: Any | None) -> Outcome:
     diffs, matched = structure_diff(doc, case.tables)
     out = Outcome(case, len(doc.pages), seconds, score(result, truth, case.id, case.pdf.name), diffs, matched)
     if bare is not None:
-        for image in render_pages(case.pdf, dpi=settings().ocr.dpi).values():
+        for image in render_pages(case.pdf, dpi=load_options().ocr.dpi).values():
             t0 = time.perf_counter()
             bare(image)
             out.bare_seconds.append(time.perf_counter() - t0)
@@ -157,7 +158,7 @@ def warm_up(bare: Any | None) -> None:
     page = ROOT / "datasets" / "scans" / "seed-moderate-200dpi.pdf"
     load_document(page)
     if bare is not None:
-        bare(render_pages(page, [1], dpi=settings().ocr.dpi)[1])
+        bare(render_pages(page, [1], dpi=load_options().ocr.dpi)[1])
 
 
 # --- report ----------------------------------------------------------------------------------------
@@ -206,7 +207,7 @@ def main() -> None:
     ap.add_argument("--no-bare", action="store_true", help="skip the bare RapidOCR timing")
     args = ap.parse_args()
     ids = set(args.ids) if args.ids else None
-    config = settings().ocr
+    config = load_options().ocr
     print(f"OCR engine {config.engine}, {config.dpi} dpi, {config.threads} threads")
     bare = None if args.no_bare else bare_engine()
     warm_up(bare)

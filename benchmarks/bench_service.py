@@ -6,11 +6,17 @@
    (10 reports, each done), none duplicated (the same 10 again at once: 200 with the same ids).
 
     .venv/bin/python benchmarks/bench_service.py [--clients 20] [--seconds 20] [--workers 1]
+        [--database-url postgresql+psycopg://user@/xxgk_bench?host=/var/run/postgresql]
+
+The store is SQLite in a temporary data directory unless --database-url names another database, which must be
+empty (its tables are created at start; the benchmark refuses a database that holds reports).
 """
+
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,24 +32,26 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.service.server import free_port, kill, start  # noqa: E402
+from tests.api.server import create_token, free_port, kill, start  # noqa: E402
 
 DEV = ROOT / "datasets" / "dev-reports"
-UPLOADS = [DEV / "seed" / "source.txt", DEV / "r001" / "source.pdf", DEV / "r003" / "source.html",
-           ROOT / "datasets" / "fixtures" / "r003.docx", DEV / "r005" / "page.html", DEV / "r005" / "source.txt",
-           DEV / "r010" / "page.html", DEV / "r010" / "source.txt", DEV / "r013" / "source.md",
-           ROOT / "datasets" / "scans" / "r001-moderate-200dpi.pdf"]
+UPLOADS = [
+    DEV / "seed" / "source.txt",
+    DEV / "r001" / "source.pdf",
+    DEV / "r003" / "source.html",
+    ROOT / "datasets" / "fixtures" / "r003.docx",
+    DEV / "r005" / "page.html",
+    DEV / "r005" / "source.txt",
+    DEV / "r010" / "page.html",
+    DEV / "r010" / "source.txt",
+    DEV / "r013" / "source.md",
+    ROOT / "datasets" / "scans" / "r001-moderate-200dpi.pdf",
+]
 
 
 def pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
-
-
-def token(data: Path, role: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "service.cli", "token", "create", "--role", role], cwd=ROOT,
-                         env={**os.environ, "XXGK_DATA_DIR": str(data)}, capture_output=True, text=True, check=True)
-    return out.stdout.strip().splitlines()[-1]
 
 
 def upload_all(base: str, headers: dict, files: list[Path]) -> list[httpx.Response]:
@@ -110,22 +118,26 @@ end
 
 def wrk(base: str, token: str, ids: list[str], clients: int, seconds: float) -> str | None:
     """The same load from wrk (C, two threads): the clients cost the server's cores almost nothing."""
-    import shutil
-
     if not shutil.which("wrk"):
         return None
     paths = [f'"/v1/reports/{i}"' for i in ids] + ['"/v1/reports"']
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(WRK_SCRIPT % (", ".join(paths), token))
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(clients), "-d", f"{int(seconds)}s", "-s", f.name, base],
-                         capture_output=True, text=True, timeout=seconds + 60).stdout
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(clients), "-d", f"{int(seconds)}s", "-s", f.name, base],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
     os.unlink(f.name)
     line = next((x for x in out.splitlines() if x.startswith("WRK ")), None)
     if line is None:
         return f"wrk gave no figures:\n{out}"
     n, p50, p95, p99, mx, errors = line.split()[1:]
-    return (f"  wrk: {n} requests, {int(n) / seconds:.0f}/s, {errors} errors; latency p50 {float(p50):.1f} ms, "
-            f"p95 {float(p95):.1f} ms, p99 {float(p99):.1f} ms, max {float(mx):.1f} ms. Target p95 <= 50 ms")
+    return (
+        f"  wrk: {n} requests, {int(n) / seconds:.0f}/s, {errors} errors; latency p50 {float(p50):.1f} ms, "
+        f"p95 {float(p95):.1f} ms, p99 {float(p99):.1f} ms, max {float(mx):.1f} ms. Target p95 <= 50 ms"
+    )
 
 
 def main() -> None:
@@ -133,14 +145,25 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument(
+        "--database-url",
+        help="the store's database (default: SQLite in a temporary data directory); "
+        "an empty one: its tables are created at start",
+    )
     args = ap.parse_args()
+    env = {"XXGK_DATABASE_URL": args.database_url} if args.database_url else {}
     with tempfile.TemporaryDirectory(prefix="xxgk-bench-") as tmp:
         data = Path(tmp)
-        headers = {"Authorization": f"Bearer {token(data, 'admin')}"}
+        headers = {"Authorization": f"Bearer {create_token(data, 'admin', env=env)}"}
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        proc = start(data, port, local=False, workers=args.workers)
+        proc = start(data, port, local=False, workers=args.workers, env=env)
         try:
+            health = httpx.get(f"{base}/healthz").json()
+            print(f"database: {health['database']}" + (f" ({args.database_url})" if args.database_url else ""))
+            held = httpx.get(f"{base}/v1/reports", headers=headers).json()["total"]
+            if held:
+                raise SystemExit(f"the database holds {held} reports already: the benchmark needs an empty one")
             print(f"2. {len(UPLOADS)} concurrent uploads of different files")
             t0 = time.perf_counter()
             first = upload_all(base, headers, UPLOADS)
@@ -149,18 +172,29 @@ def main() -> None:
             print(f"  answers: {sorted(codes)} in {time.perf_counter() - t0:.2f} s; distinct ids {len(set(ids))}")
             again = upload_all(base, headers, UPLOADS)
             same = [r.json()["id"] for r in again] == ids
-            print(f"  the same {len(UPLOADS)} again at once: answers {sorted(r.status_code for r in again)}, "
-                  f"same ids: {same}")
+            print(
+                f"  the same {len(UPLOADS)} again at once: answers {sorted(r.status_code for r in again)}, "
+                f"same ids: {same}"
+            )
             items = wait_all_done(base, headers, len(UPLOADS))
             done = sum(r["status"] == "done" for r in items)
-            print(f"  in the store: {len(items)} reports, {done} done, "
-                  f"{len(items) - done} failed; extraction of all took {time.perf_counter() - t0:.0f} s")
-            ok = codes == [202] * len(UPLOADS) and len(set(ids)) == len(UPLOADS) and same and len(items) == len(
-                UPLOADS) and done == len(UPLOADS)
+            print(
+                f"  in the store: {len(items)} reports, {done} done, "
+                f"{len(items) - done} failed; extraction of all took {time.perf_counter() - t0:.0f} s"
+            )
+            ok = (
+                codes == [202] * len(UPLOADS)
+                and len(set(ids)) == len(UPLOADS)
+                and same
+                and len(items) == len(UPLOADS)
+                and done == len(UPLOADS)
+            )
             print(f"  all accepted, none lost, none duplicated: {'yes' if ok else 'NO'}")
 
-            print(f"1. {args.clients} concurrent readers for {args.seconds:.0f} s (results {len(ids)} reports, "
-                  f"1 request in 10 the report list)")
+            print(
+                f"1. {args.clients} concurrent readers for {args.seconds:.0f} s (results {len(ids)} reports, "
+                f"1 request in 10 the report list)"
+            )
             readers(base, headers, ids, args.clients, 2)  # warm the server
             size = len(httpx.get(f"{base}/v1/reports/{ids[1]}", headers=headers).content)
             print(f"  (a result is {size / 1024:.0f} KB of JSON; the clients run on the server's two cores)")
@@ -168,9 +202,11 @@ def main() -> None:
             if report:
                 print(report)
             lat = readers(base, headers, ids, args.clients, args.seconds)
-            print(f"  Python clients (httpx, {args.clients} threads): {len(lat)} requests, "
-                  f"{len(lat) / args.seconds:.0f}/s; latency p50 {pct(lat, .5):.1f} ms, p95 {pct(lat, .95):.1f} ms, "
-                  f"p99 {pct(lat, .99):.1f} ms, max {max(lat):.1f} ms (mean {statistics.mean(lat):.1f})")
+            print(
+                f"  Python clients (httpx, {args.clients} threads): {len(lat)} requests, "
+                f"{len(lat) / args.seconds:.0f}/s; latency p50 {pct(lat, 0.5):.1f} ms, p95 {pct(lat, 0.95):.1f} ms, "
+                f"p99 {pct(lat, 0.99):.1f} ms, max {max(lat):.1f} ms (mean {statistics.mean(lat):.1f})"
+            )
         finally:
             kill(proc)
 

@@ -49,8 +49,10 @@ if str(ROOT) not in sys.path:  # run as a script: make the project importable
 
 from service.document import Document, Origin, Provenance, TableCell, TableGrid  # noqa: E402
 from service.ingest import load_document  # noqa: E402
-from service.ingest.base import join_wide  # noqa: E402
 from service.ocr.render import render_pages  # noqa: E402
+from service.pages.compose import join_pages  # noqa: E402
+from service.pages.layout import find_grids  # noqa: E402  (the project's own grid finder: the pixels it sees)
+from service.text import join_wide  # noqa: E402
 
 DEV = ROOT / "datasets" / "dev-reports"
 SCANS = ROOT / "datasets" / "scans"
@@ -409,8 +411,6 @@ def lose_rulings(images: Sequence[Image.Image], losses: Sequence[LostRuling], se
     row's two cells is faded. Seeded by (seed, index of the loss)."""
     if not losses:
         return list(images), []
-    from service.ocr.grid import find_grids, join_pages  # the project's own grid finder: the pixels it sees
-
     pages = {n: np.asarray(im.convert("L")).copy() for n, im in enumerate(images, start=1)}
     tables = join_pages({n: find_grids(img, dpi) for n, img in pages.items()}, dpi)
     out: list[LostSegment] = []

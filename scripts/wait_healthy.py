@@ -1,7 +1,8 @@
 """Wait until a URL answers 200 (make demo: the service started in the background). Exit 1 after the timeout.
 
-    python scripts/wait_healthy.py http://127.0.0.1:8000/healthz [seconds]
+python scripts/wait_healthy.py http://127.0.0.1:8000/healthz [seconds]
 """
+
 import sys
 import time
 import urllib.request

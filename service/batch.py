@@ -6,24 +6,31 @@ skipped, so a second run over the same inputs does nothing and an interrupted ru
 Per-file errors are recorded in the store (the report's status ``failed`` and its error) and summarised, and so
 are the files read only in part (coverage ``partial`` or ``failed``: cells not read, flagged for review).
 """
+
 from __future__ import annotations
 
 import glob
 import hashlib
 import time
 import zipfile
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service import PIPELINE_VERSION
-from service.jobs import describe, init_worker, run_extraction
-from service.store import BlobStore, crud, open_store
-from service.store.orm import Job, Report
+from sqlalchemy.orm import Session
 
-REPORT_SUFFIXES = frozenset({".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt", ".png", ".jpg", ".jpeg",
-                             ".tif", ".tiff"})
+from service import PIPELINE_VERSION
+from service.jobs import WorkerPool
+from service.options import PipelineOptions
+from service.reconcile.cross import SeriesCheck
+from service.result import Result
+from service.store import BlobStore, crud, opened
+
+Progress = Callable[[int, int, int, float], None]  # (files done, files in all, pages, seconds)
+
+REPORT_SUFFIXES = frozenset(
+    {".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+)
 
 
 @dataclass
@@ -54,7 +61,7 @@ class BatchSummary:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (file, error)
     incomplete: list[tuple[str, str, str]] = field(default_factory=list)  # (file, coverage partial|failed, reasons)
     not_found: list[str] = field(default_factory=list)
-    series: list = field(default_factory=list)  # checks across the years of each agency in the store (SeriesCheck)
+    series: list[SeriesCheck] = field(default_factory=list)  # checks across the years of each agency in the store
 
     def note_coverage(self, name: str, coverage: str | None, reasons: str | None) -> None:
         """Keep a file whose stored result is not complete (the report's ``coverage`` and its reasons)."""
@@ -99,97 +106,97 @@ def expand(inputs: list[str]) -> tuple[list[Item], list[str]]:
     return items, missing
 
 
-def run_batch(inputs: list[str], url: str, files_dir: Path, *, workers: int = 1, threads: int = 1,
-              retry_failed: bool = False, progress=None) -> BatchSummary:
+def run_batch(
+    inputs: list[str],
+    url: str,
+    files_dir: Path,
+    options: PipelineOptions,
+    *,
+    workers: int = 1,
+    threads: int = 1,
+    retry_failed: bool = False,
+    progress: Progress | None = None,
+) -> BatchSummary:
     """Extract every report file of ``inputs`` into the store at ``url`` with ``workers`` processes of
     ``threads`` inference threads each (bulk runs scale by processes: one single-threaded worker per core
     gets more through than threads inside one worker; the service's workers take cores / workers threads for
     the latency of one upload). The largest files are queued first, so that no long scan is left for the end.
 
     ``progress(done_files, total_files, pages, seconds)`` is called after each file (for a progress bar)."""
-    import multiprocessing
-
-    engine, sessions = open_store(url)
     blobs = BlobStore(files_dir)
     items, missing = expand(inputs)
     summary = BatchSummary(files=len(items), not_found=missing)
     names: dict[str, str] = {}  # sha256 -> the name the summary shows
-    with sessions() as s:
-        crud.recover(s)  # jobs an interrupted run left running
-        for item in sorted(items, key=lambda i: -i.size):
-            data = item.read()
-            sha = hashlib.sha256(data).hexdigest()
-            names[sha] = item.name
-            report = s.query(Report).filter(Report.sha256 == sha).one_or_none()
-            if report is not None and report.pipeline_version == PIPELINE_VERSION and (
-                    report.status == "done" or (report.status == "failed" and not retry_failed)):
-                summary.skipped += 1
-                if report.status == "failed":
-                    summary.errors.append((item.name, report.error or "failed"))
-                    summary.failed += 1
-                summary.note_coverage(item.name, report.coverage, report.coverage_reasons)
-                continue
-            blobs.put(data)
-            if report is None:
-                crud.register(s, sha, Path(item.member or item.path).name, len(data), actor="batch", role="admin",
-                              source="batch")
-            elif report.status in ("done", "failed"):  # done by an older pipeline, or failed and retried
-                crud.requeue(s, report)
-        queued = s.query(Job).filter(Job.status == "queued").count()
-    total = queued
-    start = time.perf_counter()
     done_files = 0
-    if progress:
-        progress(0, total, 0, 0.0)
-    ctx = multiprocessing.get_context("spawn")
 
-    def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker, initargs=(threads,))
+    def outcome(job: crud.Claimed, result: Result | None, error: str | None) -> None:
+        nonlocal done_files
+        name = names.get(job.sha256, job.filename)
+        if result is not None:
+            summary.done += 1
+            summary.pages += result.document.pages
+            cov = result.coverage
+            if cov is not None:
+                summary.note_coverage(name, cov.status, "; ".join(cov.reasons))
+        else:
+            summary.failed += 1
+            summary.errors.append((name, error or "failed"))
+        done_files += 1
+        if progress:
+            progress(done_files, total, summary.pages, time.perf_counter() - start)
 
-    pool = new_pool()
-    inflight: dict[Future, crud.Claimed] = {}
-    try:
-        while True:
-            while len(inflight) < workers * 2:
-                with sessions() as s:
-                    job = crud.claim(s)
-                if job is None:
-                    break
-                args = (run_extraction, str(blobs.path(job.sha256)), job.filename)
-                try:
-                    inflight[pool.submit(*args)] = job
-                except BrokenProcessPool:  # a worker died (killed, out of memory): go on with new ones
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    pool = new_pool()
-                    inflight[pool.submit(*args)] = job
-            if not inflight:
-                break
-            finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                job = inflight.pop(fut)
-                name = names.get(job.sha256, job.filename)
-                exc = fut.exception()
-                with sessions() as s:
-                    if exc is None:
-                        result = fut.result()
-                        crud.complete(s, job.job_id, result, actor="batch")
-                        summary.done += 1
-                        summary.pages += int(result["document"].get("pages") or 0)
-                        report = s.get(Report, job.report_id)
-                        summary.note_coverage(name, report.coverage, report.coverage_reasons)
-                    else:
-                        why = "the worker process died (killed or out of memory)" if isinstance(
-                            exc, BrokenProcessPool) else describe(exc)
-                        crud.fail(s, job.job_id, why)
-                        summary.failed += 1
-                        summary.errors.append((name, why))
-                done_files += 1
-                if progress:
-                    progress(done_files, total, summary.pages, time.perf_counter() - start)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    summary.seconds = time.perf_counter() - start
-    with sessions() as s:
-        summary.series = crud.series(s)
-    engine.dispose()
+    with opened(url) as sessions:
+        pool = WorkerPool(
+            sessions,
+            blobs,
+            options,
+            workers=workers,
+            threads=threads,
+            queue_ahead=workers,
+            actor="batch",
+            on_outcome=outcome,
+        )
+        pool.recover()  # jobs an interrupted run left running
+        with sessions() as s:
+            for item in sorted(items, key=lambda i: -i.size):
+                _register(s, item, blobs, names, summary, retry_failed)
+            total = crud.queued(s)
+        start = time.perf_counter()
+        if progress:
+            progress(0, total, 0, 0.0)
+        try:
+            pool.drain()
+        finally:
+            pool.stop(wait=True)
+        summary.seconds = time.perf_counter() - start
+        with sessions() as s:
+            summary.series = crud.series(s)
     return summary
+
+
+def _register(
+    s: Session, item: Item, blobs: BlobStore, names: dict[str, str], summary: BatchSummary, retry_failed: bool
+) -> None:
+    """Queue a job for ``item`` unless this pipeline version has done it (or failed on it: ``retry_failed``)."""
+    data = item.read()
+    sha = hashlib.sha256(data).hexdigest()
+    names[sha] = item.name
+    report = crud.report_by_sha(s, sha)
+    if (
+        report is not None
+        and report.pipeline_version == PIPELINE_VERSION
+        and (report.status == "done" or (report.status == "failed" and not retry_failed))
+    ):
+        summary.skipped += 1
+        if report.status == "failed":
+            summary.errors.append((item.name, report.error or "failed"))
+            summary.failed += 1
+        summary.note_coverage(item.name, report.coverage, report.coverage_reasons)
+        return
+    blobs.put(data)
+    if report is None:
+        crud.register(
+            s, sha, Path(item.member or item.path).name, len(data), actor="batch", role="admin", source="batch"
+        )
+    elif report.status in ("done", "failed"):  # done by an older pipeline, or failed and retried
+        crud.requeue(s, report)

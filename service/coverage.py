@@ -5,6 +5,7 @@ unless the document's own layout explains it (a ``dev_*`` deviation of the spec:
 2021 report printing （六）其他处理 as one row, the missing last 总计 of table 4). ``coverage`` counts what
 was located and read, per table and in all, and says ``complete | partial | failed``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -59,8 +60,9 @@ def _count(cov: TableCoverage | Coverage, cell: CellValue, explained: bool) -> N
     cov.cells_flagged += cell.needs_review
 
 
-def coverage(cells: Mapping[str, CellValue], schema: FormatSchema, explained: set[str],
-             located_by: Mapping[str, list[str]]) -> Coverage:
+def coverage(
+    cells: Mapping[str, CellValue], schema: FormatSchema, explained: set[str], located_by: Mapping[str, list[str]]
+) -> Coverage:
     """The coverage block of a result; ``located_by``: per table, what found it. A row (t4: a group) is
     mapped when any of its cells was read or printed blank."""
     tables = {t: TableCoverage(located_by=list(located_by.get(t, []))) for t in TABLES}

@@ -1,4 +1,5 @@
 """The document model every backend produces: pages, blocks, table grids, provenance."""
+
 from __future__ import annotations
 
 from enum import Enum
@@ -98,7 +99,7 @@ class TableGrid(BaseModel):
         return grid
 
     @classmethod
-    def from_rows(cls, rows: list[list[TableCell]], method: str) -> "TableGrid":
+    def from_rows(cls, rows: list[list[TableCell]], method: str) -> TableGrid:
         """Build a grid from rows of single cells (no spans); cells get their row/col set."""
         cells: list[TableCell] = []
         n_cols = 0

@@ -1,10 +1,12 @@
 """Score extraction against hand-checked truth (folders laid out like shared/dev-reports/<id>/)."""
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from service.options import PipelineOptions
 from service.pipeline import extract
 from service.result import Result
 
@@ -31,7 +33,7 @@ class DocScore:
         return self.format_expected is None or self.format_expected == self.format_found
 
 
-def _same(truth: object, value: object) -> bool:
+def _same(truth: float | None, value: float | None) -> bool:
     if truth is None or value is None:
         return truth is None and value is None
     return abs(float(truth) - float(value)) < 1e-9
@@ -39,8 +41,9 @@ def _same(truth: object, value: object) -> bool:
 
 def score(result: Result, truth: dict, doc_id: str, source: str) -> DocScore:
     skip = set(truth.get("uncertain", [])) | set(truth.get("absent", []))
-    s = DocScore(id=doc_id, source=source, format_expected=truth.get("format"), format_found=result.format,
-                 result=result)
+    s = DocScore(
+        id=doc_id, source=source, format_expected=truth.get("format"), format_found=result.format, result=result
+    )
     for cid, expected in truth["cells"].items():
         if cid in skip:
             continue
@@ -63,7 +66,7 @@ def find_sources(folder: Path) -> list[Path]:
     return sources
 
 
-def evaluate_folder(folder: Path, *, all_sources: bool = False) -> list[DocScore]:
+def evaluate_folder(folder: Path, options: PipelineOptions, *, all_sources: bool = False) -> list[DocScore]:
     truth_path = folder / "cells.json"
     if not truth_path.exists():
         raise FileNotFoundError(f"{folder}: no cells.json truth file")
@@ -73,7 +76,7 @@ def evaluate_folder(folder: Path, *, all_sources: bool = False) -> list[DocScore
         raise FileNotFoundError(f"{folder}: no source.* document")
     if not all_sources:
         sources = sources[:1]
-    return [score(extract(src), truth, truth.get("id", folder.name), src.name) for src in sources]
+    return [score(extract(src, options), truth, truth.get("id", folder.name), src.name) for src in sources]
 
 
 def discover(paths: list[Path]) -> list[Path]:

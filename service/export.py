@@ -1,53 +1,105 @@
 """Results as tables: one row per report × cell (long) or one row per report (wide), written as CSV, XLSX,
 JSON Lines or Parquet. Used by ``xxgk export`` and the API's ``/v1/reports/{id}/export.{json,csv,xlsx}``."""
+
 from __future__ import annotations
 
 import csv
 import io
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from service.result import CellValue, Result
+from service.store.orm import Report
+
 FORMATS = ("csv", "xlsx", "jsonl", "parquet")
 SHAPES = ("long", "wide")
-REPORT_FIELDS = ("report_id", "filename", "sha256", "agency", "year", "format", "pipeline_version",
-                 "result_version", "approved", "coverage")
-CELL_FIELDS = ("cell_id", "value", "raw", "status", "confidence", "needs_review", "review_reasons", "cell_version",
-               "page")
+REPORT_FIELDS = (
+    "report_id",
+    "filename",
+    "sha256",
+    "agency",
+    "year",
+    "format",
+    "pipeline_version",
+    "result_version",
+    "approved",
+    "coverage",
+)
+CELL_FIELDS = (
+    "cell_id",
+    "value",
+    "raw",
+    "status",
+    "confidence",
+    "needs_review",
+    "review_reasons",
+    "cell_version",
+    "page",
+)
 
 
-def report_fields(meta: dict[str, Any], result: dict) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ReportMeta:
+    """What the store knows of a report beside its result: the export's report columns."""
+
+    id: str
+    filename: str
+    sha256: str
+    version: int  # the result version exported
+    approved: bool
+
+    @classmethod
+    def of(cls, report: Report) -> ReportMeta:
+        return cls(report.id, report.filename, report.sha256, report.version, report.approved_at is not None)
+
+
+def report_fields(meta: ReportMeta, result: Result) -> dict[str, Any]:
     return {
-        "report_id": meta.get("id"), "filename": meta.get("filename"), "sha256": meta.get("sha256"),
-        "agency": result.get("agency"), "year": result.get("year"), "format": result.get("format"),
-        "pipeline_version": result.get("pipeline_version"), "result_version": meta.get("version"),
-        "approved": bool(meta.get("approved")),
+        "report_id": meta.id,
+        "filename": meta.filename,
+        "sha256": meta.sha256,
+        "agency": result.agency,
+        "year": result.year,
+        "format": result.format,
+        "pipeline_version": result.pipeline_version,
+        "result_version": meta.version,
+        "approved": meta.approved,
         # complete | partial | failed (corrections counted: the store recounts it with each version); None: a
         # result stored before coverage existed
-        "coverage": (result.get("coverage") or {}).get("status"),
+        "coverage": result.coverage.status if result.coverage is not None else None,
     }
 
 
-def long_rows(meta: dict[str, Any], result: dict) -> list[dict[str, Any]]:
+def cell_fields(cell_id: str, cell: CellValue) -> dict[str, Any]:
+    return {
+        "cell_id": cell_id,
+        "value": cell.value,
+        "raw": cell.raw,
+        "status": cell.status,
+        "confidence": cell.confidence,
+        "needs_review": cell.needs_review,
+        "review_reasons": "; ".join(cell.review_reasons),
+        "cell_version": cell.version,
+        "page": cell.source.page if cell.source is not None else None,
+    }
+
+
+def long_rows(meta: ReportMeta, result: Result) -> list[dict[str, Any]]:
+    """A row per cell: the report's columns, then the cell's."""
     head = report_fields(meta, result)
-    rows = []
-    for cid, cell in result.get("cells", {}).items():
-        rows.append({**head, "cell_id": cid, "value": cell.get("value"), "raw": cell.get("raw"),
-                     "status": cell.get("status"), "confidence": cell.get("confidence"),
-                     "needs_review": bool(cell.get("needs_review")),
-                     "review_reasons": "; ".join(cell.get("review_reasons") or []),
-                     "cell_version": cell.get("version", 1),
-                     "page": (cell.get("source") or {}).get("page")})
-    return rows
+    return [{**head, **cell_fields(cid, cell)} for cid, cell in result.cells.items()]
 
 
-def wide_row(meta: dict[str, Any], result: dict) -> dict[str, Any]:
+def wide_row(meta: ReportMeta, result: Result) -> dict[str, Any]:
+    """A row per report: the report's columns, the counts of flagged cells and failing checks, every cell's value."""
     row = report_fields(meta, result)
-    row["needs_review"] = sum(1 for c in result.get("cells", {}).values() if c.get("needs_review"))
-    row["failing_checks"] = sum(1 for c in result.get("checks", []) if c.get("status") == "fail")
-    for cid, cell in result.get("cells", {}).items():
-        row[cid] = cell.get("value")
+    row["needs_review"] = sum(1 for c in result.cells.values() if c.needs_review)
+    row["failing_checks"] = sum(1 for c in result.checks if c.status == "fail")
+    for cid, cell in result.cells.items():
+        row[cid] = cell.value
     return row
 
 
@@ -114,13 +166,19 @@ def to_xlsx(sheets: dict[str, tuple[list[str], list[dict[str, Any]]]]) -> bytes:
     return buf.getvalue()
 
 
-def report_xlsx(meta: dict[str, Any], result: dict) -> bytes:
+CHECK_FIELDS = ("rule", "instance", "status", "expr", "lhs", "rhs", "delta", "cells", "message")
+FACT_FIELDS = ("id", "value", "text", "sentence", "page", "confidence")
+
+
+def report_xlsx(meta: ReportMeta, result: Result) -> bytes:
     """One report as a workbook: its cells, its checks, its narrative facts."""
     cells = long_rows(meta, result)
-    checks = [{k: c.get(k) for k in ("rule", "instance", "status", "expr", "lhs", "rhs", "delta", "cells", "message")}
-              for c in result.get("checks", [])]
-    facts = [{k: f.get(k) for k in ("id", "value", "text", "sentence", "page", "confidence")}
-             for f in result.get("facts", [])]
-    return to_xlsx({"cells": (columns(cells) or list(REPORT_FIELDS + CELL_FIELDS), cells),
-                    "checks": (["rule", "instance", "status", "expr", "lhs", "rhs", "delta", "cells", "message"], checks),
-                    "facts": (["id", "value", "text", "sentence", "page", "confidence"], facts)})
+    checks = [{k: getattr(c, k) for k in CHECK_FIELDS} for c in result.checks]
+    facts = [{k: getattr(f, k) for k in FACT_FIELDS} for f in result.facts]
+    return to_xlsx(
+        {
+            "cells": (columns(cells) or list(REPORT_FIELDS + CELL_FIELDS), cells),
+            "checks": (list(CHECK_FIELDS), checks),
+            "facts": (list(FACT_FIELDS), facts),
+        }
+    )

@@ -7,6 +7,7 @@ compared to the printed text by a weighted Levenshtein alignment in which a look
 and end: approximate substring matching), the way a heading is found inside a line of run-together text.
 Both work on ``label_key``-style keys (punctuation and spaces already removed).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -151,10 +152,11 @@ def search(pattern: str, text: str, max_cost: float | None = None) -> list[Match
         cost = running + pos * EDIT
         start = e_start[arg]
     ends = np.nonzero(cost <= limit + 1e-9)[0]
-    found = sorted(((float(cost[j]), int(start[j]), int(j)) for j in ends if j > start[j]),
-                   key=lambda m: (m[0], -(m[2] - m[1])))
+    found = sorted(
+        ((float(cost[j]), int(start[j]), int(j)) for j in ends if j > start[j]), key=lambda m: (m[0], -(m[2] - m[1]))
+    )
     out: list[Match] = []
-    for c, s, e in found:
-        if all(e <= m.start or s >= m.end for m in out):
-            out.append(Match(s, e, c))
+    for m_cost, m_start, m_end in found:
+        if all(m_end <= m.start or m_start >= m.end for m in out):
+            out.append(Match(m_start, m_end, m_cost))
     return out

@@ -8,6 +8,7 @@ A title alone (no number) counts when it matches closely. Every text path (text,
 OCR) asks this module, through ``section_of_heading`` for a whole line or ``title_at`` for a place inside a
 line of run-together text.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,7 +24,8 @@ _ARABIC = {str(i): n for i, n in enumerate(NUMERALS, start=1)}
 # a section number written as a heading number, then the title
 _NUMBERED = re.compile(
     r"^\s*(?:第\s*(?P<ord>[一二三四五六])\s*(?:部分|章|节)|[(（]\s*(?P<par>[一二三四五六])\s*[)）]"
-    r"|(?P<cn>[一二三四五六])\s*[、.．,，:：]|(?P<ar>[1-6])\s*[、.．](?!\d))\s*(?P<title>.*)$")
+    r"|(?P<cn>[一二三四五六])\s*[、.．,，:：]|(?P<ar>[1-6])\s*[、.．](?!\d))\s*(?P<title>.*)$"
+)
 MAX_TITLE = 40  # characters of a heading's title
 
 

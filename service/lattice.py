@@ -1,16 +1,102 @@
-"""Cells of a ruled table from its lattice: shared by the PDF text-layer reader (points) and OCR (pixels).
+"""The lattice of a ruled table: ruling segments, grid slots and the cells they make, in any unit (PDF points
+for a text layer, pixels for a page image). The types here (``Segment``, ``GridCell``, ``Grid``) are what the
+grid builder (``service.pages.layout``) makes and what the bitmap stages (``service.ocr``) refine and read.
 
 Grid slots lie between consecutive line positions ``xs``/``ys``; two neighbouring slots belong to one
 printed cell unless a ruling line covers at least MIN_COVER of the edge between them.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 MIN_COVER = 0.5  # share of a slot edge a ruling line must cover to separate two slots
 
 Span = tuple[int, int, int, int]  # row0, row1, col0, col1 (end exclusive)
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+
+
+@dataclass(slots=True)
+class Segment:
+    """An axis-aligned ruling segment: pos is y (horizontal) or x (vertical); start..end along it."""
+
+    vertical: bool
+    pos: float
+    start: float
+    end: float
+
+    @property
+    def length(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class GridCell:
+    row: int
+    col: int
+    rowspan: int
+    colspan: int
+    bbox: Box  # x0, y0, x1, y1: centres of the bounding ruling lines
+    open_top: bool = False  # no ruling line above (the table continues from the previous page)
+    open_bottom: bool = False  # no ruling line below (the table continues on the next page)
+    # a part of a cell parted by a lost ruling (``service.ocr.grid.lost_rulings``): the box of the cell as the
+    # lines drew it
+    split_from: Box | None = None
+
+    def scaled(self, factor: float) -> GridCell:
+        """The same cell in other units (boxes times ``factor``)."""
+        return GridCell(
+            self.row,
+            self.col,
+            self.rowspan,
+            self.colspan,
+            _scaled(self.bbox, factor),
+            self.open_top,
+            self.open_bottom,
+            None if self.split_from is None else _scaled(self.split_from, factor),
+        )
+
+
+def _scaled(box: Box, factor: float) -> Box:
+    x0, y0, x1, y1 = box
+    return (x0 * factor, y0 * factor, x1 * factor, y1 * factor)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One table: boundaries and cells (each at its top-left slot, with spans)."""
+
+    xs: tuple[float, ...]  # column boundaries, left to right
+    ys: tuple[float, ...]  # row boundaries, top to bottom
+    cells: tuple[GridCell, ...]
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.ys) - 1
+
+    @property
+    def n_cols(self) -> int:
+        return len(self.xs) - 1
+
+    @property
+    def bbox(self) -> Box:
+        return (self.xs[0], self.ys[0], self.xs[-1], self.ys[-1])
+
+    def with_cells(self, cells: Iterable[GridCell]) -> Grid:
+        """The same lattice with other cells (a merged cell replaced by its parts)."""
+        return Grid(self.xs, self.ys, tuple(cells))
+
+    def scaled(self, factor: float) -> Grid:
+        """The same grid in other units (positions and boxes times ``factor``)."""
+        if factor == 1:
+            return self
+        return Grid(
+            tuple(x * factor for x in self.xs),
+            tuple(y * factor for y in self.ys),
+            tuple(c.scaled(factor) for c in self.cells),
+        )
 
 
 def covered(stretches: list[tuple[float, float]], a: float, b: float) -> bool:
@@ -43,8 +129,9 @@ def components(n: int, links: Iterable[tuple[int, int]]) -> list[list[int]]:
     return list(groups.values())
 
 
-def merge_slots(xs: list[float], ys: list[float], vcover: list[list[tuple[float, float]]],
-                hcover: list[list[tuple[float, float]]]) -> list[Span]:
+def merge_slots(
+    xs: list[float], ys: list[float], vcover: list[list[tuple[float, float]]], hcover: list[list[tuple[float, float]]]
+) -> list[Span]:
     """Union grid slots not separated by a ruling line; cells as (row0, row1, col0, col1), sorted."""
     n_rows, n_cols = len(ys) - 1, len(xs) - 1
 

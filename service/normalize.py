@@ -6,6 +6,7 @@ punctuation to ASCII), invisible characters removed, whitespace collapsed.
 ``label_key`` reduces a label to the characters that matter for matching.
 ``parse_number`` reads one table cell.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,8 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), Non
 
 
 @lru_cache(maxsize=1)
-def _radical_table() -> dict[int, str]:
-    table: dict[int, str] = {}
+def _radical_table() -> dict[int, str | None]:
+    table: dict[int, str | None] = {}
     text = resources.files("service.data").joinpath("radicals.tsv").read_text(encoding="utf-8")
     for line in text.splitlines():
         if not line or line.startswith("#"):
@@ -120,11 +121,23 @@ def parse_number(raw: str | None, *, numeric_context: bool = False) -> ParsedNum
     else:
         value = sign * int(digits)
         decimals = 0
-    return ParsedNumber("value", value=value, unit=m.group("unit"), note=note or None, decimals=decimals,
-                        spaced=spaced)
+    return ParsedNumber("value", value=value, unit=m.group("unit"), note=note or None, decimals=decimals, spaced=spaced)
 
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 
 
 def chinese_numeral(text: str) -> int | None:

@@ -1,47 +1,53 @@
 """The façade: one call from a file to the output contract. Nothing else calls the stages directly."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from service import PIPELINE_VERSION
 from service.assemble import assemble
-from service.config import settings
 from service.coverage import coverage, explained_cells, flag_unread
 from service.document import Document
 from service.ingest import load_document
+from service.options import PipelineOptions, load_options
 from service.reconcile.repair import reconcile_cells
-from service.reconcile.rules import run_checks
 from service.reconcile.text_checks import text_vs_table
 from service.result import DocumentInfo, Result
-from service.schema import CONFIG_DIR, load_format
+from service.rules import run_checks
+from service.schema import load_format
 from service.understand.classifier import Tagging, get_tagger
 from service.understand.facts import extract_facts
 
 
-def extract(path: str | Path) -> Result:
-    """Read a report (PDF, DOCX, HTML, Markdown, text) and return every cell, check and finding."""
-    return extract_document(load_document(path))
+def extract(path: str | Path, options: PipelineOptions | None = None) -> Result:
+    """Read a report (PDF, DOCX, HTML, Markdown, text, scans) and return every cell, check and finding.
+
+    ``options``: the pipeline's options (``load_options()`` when not given: configs/pipeline.yaml + environment)."""
+    options = options or load_options()
+    return extract_document(load_document(path, options), options)
 
 
-def understand(doc: Document) -> Tagging | None:
-    """The classifier's reading of a document (None when configs/pipeline.yaml turns it off)."""
-    cfg = settings().classifier
+def understand(doc: Document, options: PipelineOptions) -> Tagging | None:
+    """The classifier's reading of a document (None when the options turn it off)."""
+    cfg = options.classifier
     if not cfg.enabled:
         return None
-    model_dir = Path(cfg.model_dir)
-    if not model_dir.is_absolute():
-        model_dir = CONFIG_DIR.parent / model_dir
-    return get_tagger(str(model_dir), cfg.engine, cfg.threads).tag(doc)
+    return get_tagger(str(cfg.model_path), cfg.engine, cfg.threads).tag(doc)
 
 
-def extract_document(doc: Document) -> Result:
-    tagging = understand(doc)
+def extract_document(doc: Document, options: PipelineOptions | None = None) -> Result:
+    """The output contract of a document already read into the document model."""
+    options = options or load_options()
+    tagging = understand(doc, options)
     asm = assemble(doc, tagging)
     schema = load_format(asm.format.format)
-    cfg = settings().classifier
-    facts = extract_facts(doc, tagging, asm.format.format, cfg.min_fact_confidence) \
-        if tagging is not None and cfg.facts else []
-    rec_cfg = settings().reconcile
+    cfg = options.classifier
+    facts = (
+        extract_facts(doc, tagging, asm.format.format, cfg.min_fact_confidence)
+        if tagging is not None and cfg.facts
+        else []
+    )
+    rec_cfg = options.reconcile
     if rec_cfg.enabled:
         reconcile_cells(asm.cells, schema, rec_cfg, single_other_processing=asm.single_other_processing)
     checks = run_checks(asm.cells, schema, single_other_processing=asm.single_other_processing)

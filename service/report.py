@@ -1,4 +1,5 @@
 """A readable terminal report of one extraction (``xxgk check``)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -10,8 +11,15 @@ from rich.table import Table
 from service.result import CellValue, Result
 from service.schema import load_format
 
-_STYLE = {"read": "", "blank": "dim", "not_applicable": "dim", "absent": "red", "inferred": "yellow",
-          "unparseable": "red", "repaired": "cyan"}
+_STYLE = {
+    "read": "",
+    "blank": "dim",
+    "not_applicable": "dim",
+    "absent": "red",
+    "inferred": "yellow",
+    "unparseable": "red",
+    "repaired": "cyan",
+}
 
 
 def _fmt(cell: CellValue | None) -> str:
@@ -40,8 +48,10 @@ def print_report(result: Result, console: Console) -> bool:
     schema = load_format(result.format)
     cells = result.cells
     console.print(f"[bold]{result.document.path}[/bold]  ({result.document.kind}, {result.document.pages} pages)")
-    console.print(f"format {result.format} ({result.format_reason}); agency {result.agency or '?'}; "
-                  f"year {result.year or '?'}; published {result.published or '?'}")
+    console.print(
+        f"format {result.format} ({result.format_reason}); agency {result.agency or '?'}; "
+        f"year {result.year or '?'}; published {result.published or '?'}"
+    )
     missing = [s.number + "、" + s.title for s in result.sections.values() if not s.found]
     if missing:
         console.print(f"sections not found: {', '.join(missing)}")
@@ -73,10 +83,10 @@ def print_report(result: Result, console: Console) -> bool:
 
     t4 = Table(title="表四 政府信息公开行政复议、行政诉讼情况")
     t4.add_column("")
-    for c in schema.t4_columns():
-        t4.add_column(c.label, justify="right")
+    for col in schema.t4_columns():
+        t4.add_column(col.label, justify="right")
     for g in schema.t4_groups():
-        t4.add_row(g.label, *[_fmt(cells.get(f"t4.{g.id}.{c.id}")) for c in schema.t4_columns()])
+        t4.add_row(g.label, *[_fmt(cells.get(f"t4.{g.id}.{col.id}")) for col in schema.t4_columns()])
     console.print(t4)
     console.print("legend: · blank, (n) absent but implied by a rule, * needs review, yellow inferred")
 
@@ -94,8 +104,10 @@ def print_report(result: Result, console: Console) -> bool:
         console.print(facts)
 
     counts = Counter(c.status for c in result.checks)
-    console.print(f"\n[bold]rules[/bold]: {counts.get('pass', 0)} pass, {counts.get('fail', 0)} fail, "
-                  f"{counts.get('not_assessable', 0)} not assessable")
+    console.print(
+        f"\n[bold]rules[/bold]: {counts.get('pass', 0)} pass, {counts.get('fail', 0)} fail, "
+        f"{counts.get('not_assessable', 0)} not assessable"
+    )
     for chk in result.checks:
         if chk.status == "fail":
             console.print(f"  [red]FAIL[/red] {chk.rule} {escape('[' + chk.instance + ']')} {escape(chk.message)}")
@@ -111,9 +123,13 @@ def print_report(result: Result, console: Console) -> bool:
     cov = result.coverage
     if cov is not None:
         style = {"complete": "green", "partial": "yellow", "failed": "red"}[cov.status]
-        tables = ", ".join(f"{t} {c.cells_read + c.cells_blank}/{c.cells_expected}"
-                           + (f" (by {'+'.join(c.located_by)})" if c.located_by else " (not located)")
-                           for t, c in cov.tables.items())
-        console.print(f"[bold]coverage[/bold]: [{style}]{cov.status}[/{style}] — {tables}"
-                      + (f"; {escape('; '.join(cov.reasons))}" if cov.reasons else ""))
+        tables = ", ".join(
+            f"{t} {c.cells_read + c.cells_blank}/{c.cells_expected}"
+            + (f" (by {'+'.join(c.located_by)})" if c.located_by else " (not located)")
+            for t, c in cov.tables.items()
+        )
+        console.print(
+            f"[bold]coverage[/bold]: [{style}]{cov.status}[/{style}] — {tables}"
+            + (f"; {escape('; '.join(cov.reasons))}" if cov.reasons else "")
+        )
     return counts.get("fail", 0) > 0

@@ -1,4 +1,5 @@
 """The output contract: what ``xxgk extract`` writes (documented by schemas/result.schema.json)."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,8 @@ CellStatus = Literal[
     "inferred",  # value not printed as such; derived (rule, split of run-together digits …), see inferred_by
     "repaired",  # an OCR reading replaced by a likelier one that the rules support; original_value keeps the reading
     "unparseable",  # printed text that is not a number
-    "corrected",  # a reviewer's value (service: PATCH /v1/reports/{id}/cells/{cell_id}); original_value keeps the machine's
+    # a reviewer's value (service: PATCH /v1/reports/{id}/cells/{cell_id}); original_value keeps the machine's
+    "corrected",
 ]
 
 

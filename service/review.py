@@ -1,13 +1,16 @@
 """A reviewer's correction applied to a result: the cell takes the reviewer's value, every table rule and every
-text-vs-table check is re-run, and cells flagged only because a rule failed are released once that rule holds.
+text-vs-table check is re-run, cells flagged only because a rule failed are released once that rule holds, and the
+coverage is counted again.
 
-Works on the output contract as stored (a dict) and returns it changed; the service keeps every version."""
+Works on a :class:`~service.result.Result` and returns it changed; the service keeps every version."""
+
 from __future__ import annotations
 
+from service.coverage import NOT_READ, coverage
 from service.reconcile.repair import SOURCE_FAILURE
-from service.reconcile.rules import Equation, equations, rule_value, run_checks
 from service.reconcile.text_checks import text_vs_table
 from service.result import Result
+from service.rules import equations, reinfer, run_checks
 from service.schema import load_format
 
 SINGLE_OTHER_PROCESSING = "dev_2021_single_other_processing"
@@ -19,34 +22,20 @@ def recheck(result: Result) -> None:
     then re-run the table rules and the text-vs-table checks of ``result`` (in place)."""
     schema = load_format(result.format)
     single = any(d.id == SINGLE_OTHER_PROCESSING for d in result.deviations)
-    _reinfer(result, equations(schema, single_other_processing=single))
-    result.checks = run_checks(result.cells, schema, single_other_processing=single) + \
-        text_vs_table(result.facts, result.cells)
+    reinfer(result.cells, equations(schema, single_other_processing=single))
+    result.checks = run_checks(result.cells, schema, single_other_processing=single) + text_vs_table(
+        result.facts, result.cells
+    )
 
 
-def _reinfer(result: Result, eqs: list[Equation]) -> None:
-    for cid, cell in result.cells.items():
-        if cell.status != "absent" or cell.inferred_by is None:
-            continue
-        for eq in eqs:
-            if eq.rule != cell.inferred_by or eq.op != "==" or cid not in eq.lhs + eq.rhs:
-                continue
-            others = [(1 if c in eq.lhs else -1, rule_value(result.cells.get(c))) for c in eq.lhs + eq.rhs if c != cid]
-            if any(v is None for _, v in others):
-                continue
-            side = 1 if cid in eq.lhs else -1  # side * x + sum(sign * v) == 0 with lhs signs +1, rhs -1
-            value = -side * sum(sign * v for sign, v in others)
-            cell.inferred_value = int(value) if float(value).is_integer() else value
-            break
-
-
-def apply_correction(data: dict, cell_id: str, value: int | float | None, *, actor: str,
-                     reason: str | None = None) -> dict:
-    """Set ``cell_id`` to ``value`` (None: the cell is blank) in the stored result ``data``; re-run the checks.
+def apply_correction(
+    result: Result, cell_id: str, value: int | float | None, *, actor: str, reason: str | None = None
+) -> Result:
+    """Set ``cell_id`` to ``value`` (None: the cell is blank) in ``result`` (changed in place and returned); re-run
+    the checks and count the coverage again.
 
     The cell becomes ``corrected`` with confidence 1 and no review flag; ``original_value`` keeps the machine's
     value (the first one, through several corrections); its ``version`` goes up by one."""
-    result = Result.model_validate(data)
     cell = result.cells[cell_id]
     if cell.status != "corrected":
         cell.original_value = cell.value
@@ -67,15 +56,24 @@ def apply_correction(data: dict, cell_id: str, value: int | float | None, *, act
         if other.review_reasons and all(r.startswith(SOURCE_FAILURE) for r in other.review_reasons):
             other.needs_review = False  # flagged only as a suspect of a rule that now holds
             other.review_reasons.append(RELEASED)
-    out = result.model_dump(mode="json")
-    return _replace(data, out)
+    recount_coverage(result)
+    return result
+
+
+def recount_coverage(result: Result) -> None:
+    """Count the coverage of a corrected result again (in place): a corrected cell is read, so once a reviewer
+    has corrected every unread cell the result is complete. An absent cell is unread while its first review
+    reason says "not read"; the other absent cells are those the source's own layout explains."""
+    if result.coverage is None:  # stored before coverage existed
+        return
+    explained = {
+        cid
+        for cid, c in result.cells.items()
+        if c.status == "absent" and not (c.review_reasons and c.review_reasons[0].startswith(NOT_READ))
+    }
+    located_by = {t: c.located_by for t, c in result.coverage.tables.items()}
+    result.coverage = coverage(result.cells, load_format(result.format), explained, located_by)
 
 
 def result_value_type(result: Result, cell_id: str) -> str:
     return load_format(result.format).cell_value_types().get(cell_id, "count")
-
-
-def _replace(data: dict, new: dict) -> dict:
-    data.clear()
-    data.update(new)
-    return data

@@ -1,17 +1,16 @@
 """The official formats as typed objects, loaded from configs/schema/*.yaml, and format detection."""
+
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from pathlib import Path
+from functools import cache, lru_cache
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.normalize import clean
+from service.resources import read_yaml
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 FORMATS = ("2019", "2021")
 
 
@@ -35,6 +34,7 @@ class Labelled(_Model):
 
 class Column(Labelled):
     value_type: str = "count"
+    group: str | None = None  # table 3: the column group it belongs to (legal_or_other_org: the organisations)
 
 
 class T2Row(Labelled):
@@ -103,12 +103,29 @@ class FormatSchema(_Model):
     def t3_value_rows(self) -> list[T3Row]:
         return [r for r in self.t3_rows() if r.has_values]
 
+    def t3_column_ids(self) -> list[str]:
+        """The applicant columns in printed order (自然人 first, 总计 last)."""
+        return [c.id for c in self.t3_columns()]
+
+    def t3_org_column_ids(self) -> list[str]:
+        """The organisation columns (the 法人或其他组织 group), in printed order."""
+        return [c.id for c in self.t3_columns() if c.group is not None]
+
+    def t3_row_cells(self, row: str) -> list[str]:
+        """The cell ids of one table-3 row, in column order."""
+        return [f"t3.{row}.{c}" for c in self.t3_column_ids()]
+
     # ---- table 4
     def t4_groups(self) -> list[Labelled]:
         return [Labelled.model_validate(r) for r in self.tables["t4"]["logical_rows"]]
 
     def t4_columns(self) -> list[Labelled]:
         return [Labelled.model_validate(c) for c in self.tables["t4"]["logical_columns"]]
+
+    def t4_cell_ids(self) -> list[str]:
+        """The 15 cells of table 4 in printed order (one row: 行政复议, then the two 行政诉讼 groups)."""
+        cells = sorted(self.tables["t4"]["cells"], key=lambda c: c["printed_position"])
+        return [c["id"] for c in cells]
 
     # ---- all cells
     def cells(self) -> list[CellDef]:
@@ -133,21 +150,17 @@ class FormatSchema(_Model):
         return cached
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_format(fmt: str) -> FormatSchema:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-    path = CONFIG_DIR / "schema" / f"{fmt}.yaml"
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
-    return FormatSchema.model_validate(data)
+    return FormatSchema.model_validate(read_yaml(f"configs/schema/{fmt}.yaml"))
 
 
 @lru_cache(maxsize=1)
 def load_labels() -> dict[str, Any]:
     """Extra label synonyms and matcher settings (configs/labels.yaml)."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load((CONFIG_DIR / "labels.yaml").read_text(encoding="utf-8"), Loader=loader)
+    return read_yaml("configs/labels.yaml")
 
 
 class FormatDecision(BaseModel):

@@ -3,6 +3,7 @@ import json
 from typer.testing import CliRunner
 
 from service.cli import app
+from service.store import crud, opened, sqlite_url
 from tests.conftest import DEV
 
 runner = CliRunner()
@@ -42,8 +43,9 @@ def test_bad_input_is_a_clear_error(tmp_path):
     bad.write_bytes(b"%PDF-1.7\n garbage")
     r = runner.invoke(app, ["extract", str(bad)])
     assert r.exit_code == 2 and "broken.pdf" in r.output
-    r = runner.invoke(app, ["extract", str(tmp_path / "missing.html")])
-    assert r.exit_code == 2 and "file not found" in " ".join(r.output.split())
+    missing = tmp_path / ("a-long-folder-name-" * 6) / "missing.html"
+    r = runner.invoke(app, ["extract", str(missing)])
+    assert r.exit_code == 2 and f"error: {missing}: file not found" in r.output  # one line, however long
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     r = runner.invoke(app, ["check", str(empty)])
@@ -53,3 +55,25 @@ def test_bad_input_is_a_clear_error(tmp_path):
 def test_eval_without_truth_is_an_input_error(tmp_path):
     r = runner.invoke(app, ["eval", str(tmp_path)])
     assert r.exit_code == 2
+
+
+def test_tokens_are_created_and_revoked_in_the_store(tmp_path):
+    made = runner.invoke(
+        app, ["token", "create", "--role", "reviewer", "--name", "王审核", "--data-dir", str(tmp_path)]
+    )
+    assert made.exit_code == 0, made.output
+    token = made.stdout.strip().splitlines()[-1]
+    with opened(sqlite_url(tmp_path / "xxgk.db")) as sessions, sessions() as s:
+        who = crud.lookup_token(s, token)
+        assert (who.name, who.role) == ("王审核", "reviewer")
+    bad = runner.invoke(app, ["token", "create", "--role", "root", "--data-dir", str(tmp_path)])
+    assert bad.exit_code == 2 and "error: --role must be one of uploader, reviewer, admin" in bad.output
+    gone = runner.invoke(app, ["token", "revoke", "王审核", "--data-dir", str(tmp_path)])
+    assert gone.exit_code == 0 and "revoked 1 token(s) of 王审核" in gone.output
+    with opened(sqlite_url(tmp_path / "xxgk.db")) as sessions, sessions() as s:
+        assert crud.lookup_token(s, token) is None
+
+
+def test_serve_refuses_local_mode_off_loopback(tmp_path):
+    r = runner.invoke(app, ["serve", "--local", "--host", "0.0.0.0", "--data-dir", str(tmp_path)])
+    assert r.exit_code == 2 and "--local serves without tokens: only on a loopback address, not 0.0.0.0" in r.output

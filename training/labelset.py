@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from service.schema import CONFIG_DIR, FORMATS, load_format, load_labels
+from service.resources import CONFIG_DIR, read_yaml
+from service.schema import FORMATS, load_format, load_labels
 
 OUT = CONFIG_DIR / "classifier" / "labels.yaml"
 FACTS = CONFIG_DIR / "classifier" / "facts.yaml"
@@ -76,7 +77,7 @@ def build() -> list[dict]:
             _add(out, lid, "meta", text, fmt)
     cell_ids = {fmt: {c.id for c in load_format(fmt).cells()} for fmt in FORMATS}
     if FACTS.exists():
-        catalog = yaml.safe_load(FACTS.read_text(encoding="utf-8")) or {}
+        catalog = read_yaml(FACTS) or {}
         for fact in catalog.get("facts", []):
             cells = fact.get("cells") or {}
             if fact["id"].startswith("x."):

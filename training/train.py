@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from transformers import LayoutLMForTokenClassification, get_linear_schedule_with_warmup
 
 from service.ingest import load_document
-from service.schema import CONFIG_DIR
+from service.resources import CONFIG_DIR, read_yaml
 from service.understand.encode import segments
 from service.understand.labels import LABELS_FILE, load_label_set
 from training.data import Batchable, build_vocab, concat, doc_windows, mask_tokens, narrative_only, tag_weights
@@ -156,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--finetune-steps", type=int, help="override the recipe (trial runs)")
     ap.add_argument("--threads", type=int, help="torch threads (default: the recipe's)")
     args = ap.parse_args(argv)
-    recipe = yaml.safe_load(RECIPE.read_text(encoding="utf-8"))
+    recipe = read_yaml(RECIPE)
     if args.pretrain_steps:
         recipe["pretrain"]["steps"] = args.pretrain_steps
     if args.finetune_steps:

@@ -1,13 +1,17 @@
 """The FastAPI application: API under /v1, the review UI under /ui, /healthz, /metrics, OpenAPI docs at /docs."""
+
 from __future__ import annotations
 
+import gc
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import __version__
 from service.api.core import Service, ServiceConfig
@@ -19,16 +23,16 @@ UI_DIR = Path(__file__).parent / "ui"
 class MetricsMiddleware:
     """Request counts and latency per route template (a plain ASGI middleware: no per-request task overhead)."""
 
-    def __init__(self, app):
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         start = time.perf_counter()
         status = {"code": 500}
 
-        async def send_status(message):
+        async def send_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
             await send(message)
@@ -47,18 +51,27 @@ def create_app(cfg: ServiceConfig | None = None) -> FastAPI:
     cfg = cfg or ServiceConfig()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = Service(cfg)
         app.state.service = svc
         svc.start()
+        # what is loaded by now (the pipeline, spaCy, the store …: some 300,000 objects) lives as long as the
+        # server: kept out of the collector's sight, a full collection no longer stalls the requests in flight for
+        # ~150 ms (bench_service: p99 ~180 ms -> ~40 ms)
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
-            svc.stop()
+            await svc.stop()
 
-    app = FastAPI(title="xxgk", version=__version__, lifespan=lifespan,
-                  description="政府信息公开工作年度报告: upload, extraction jobs, review, export. Tokens: "
-                              "`xxgk token create --role uploader|reviewer|admin`; send `Authorization: Bearer …`.")
+    app = FastAPI(
+        title="xxgk",
+        version=__version__,
+        lifespan=lifespan,
+        description="政府信息公开工作年度报告: upload, extraction jobs, review, export. Tokens: "
+        "`xxgk token create --role uploader|reviewer|admin`; send `Authorization: Bearer …`.",
+    )
 
     app.add_middleware(MetricsMiddleware)
     app.include_router(reports.router)
@@ -66,7 +79,7 @@ def create_app(cfg: ServiceConfig | None = None) -> FastAPI:
     app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
 
     @app.get("/", include_in_schema=False)
-    def root():
+    def root() -> RedirectResponse:
         return RedirectResponse("/ui/")
 
     return app

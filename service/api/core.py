@@ -1,21 +1,29 @@
 """Service settings and the objects one app holds: store, blobs, worker pool, metrics."""
+
 from __future__ import annotations
 
 import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.jobs import WorkerPool
-from service.store import BlobStore, data_dir, database_url, open_store
+from service.jobs import WorkerPool, threads_per_worker
+from service.options import PipelineOptions, load_options
+from service.store import BlobStore, crud, data_dir, database_url, open_store
+from service.store.db import make_async_engine
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass
@@ -27,6 +35,7 @@ class ServiceConfig:
     local: bool = field(default_factory=lambda: os.environ.get("XXGK_AUTH", "") == "local")
     max_upload_mb: int = field(default_factory=lambda: int(os.environ.get("XXGK_MAX_UPLOAD_MB", "200")))
     start_workers: bool = True
+    options: PipelineOptions | None = None  # the pipeline's options; None: configs/pipeline.yaml + environment
 
 
 @dataclass
@@ -36,12 +45,17 @@ class Metrics:
     def __post_init__(self) -> None:
         r = self.registry
         self.requests = Counter("xxgk_http_requests", "HTTP requests", ["method", "route", "status"], registry=r)
-        self.latency = Histogram("xxgk_http_request_seconds", "HTTP request latency", ["route"], registry=r,
-                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-        self.uploads = Counter("xxgk_uploads", "uploads by outcome (new, duplicate, rejected)", ["outcome"],
-                               registry=r)
-        self.corrections = Counter("xxgk_corrections", "cell corrections by outcome (applied, stale)", ["outcome"],
-                                   registry=r)
+        self.latency = Histogram(
+            "xxgk_http_request_seconds",
+            "HTTP request latency",
+            ["route"],
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.uploads = Counter("xxgk_uploads", "uploads by outcome (new, duplicate, rejected)", ["outcome"], registry=r)
+        self.corrections = Counter(
+            "xxgk_corrections", "cell corrections by outcome (applied, stale)", ["outcome"], registry=r
+        )
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,7 @@ class Caller:
 class TokenCache:
     """Tokens seen in the last ``ttl`` seconds (a revocation takes effect within that time)."""
 
-    def __init__(self, ttl: float = 30.0, size: int = 1024):
+    def __init__(self, ttl: float = 30.0, size: int = 1024) -> None:
         self.ttl, self.size = ttl, size
         self._items: dict[str, tuple[float, Caller]] = {}
 
@@ -72,7 +86,7 @@ class TokenCache:
 class ResultCache:
     """The JSON of result versions (immutable once written), newest used kept: bounded by bytes."""
 
-    def __init__(self, max_bytes: int = 256 * 1024 * 1024):
+    def __init__(self, max_bytes: int = 256 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
         self._items: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._size = 0
@@ -97,8 +111,9 @@ class ResultCache:
 
 
 class Service:
-    def __init__(self, cfg: ServiceConfig):
+    def __init__(self, cfg: ServiceConfig) -> None:
         self.cfg = cfg
+        self.options = cfg.options or load_options()
         self.data = data_dir(cfg.data_dir)
         self.url = database_url(self.data, cfg.database_url)
         self.engine: Engine
@@ -109,13 +124,37 @@ class Service:
         self.metrics = Metrics()
         self.results = ResultCache()
         self.tokens = TokenCache()
-        self.pool = WorkerPool(self.sessions, self.blobs, cfg.workers)
+        # the read endpoints' engine: the event loop awaits the database on it (aiosqlite, asyncpg)
+        self.async_engine: AsyncEngine = make_async_engine(self.url)
+        self.async_sessions = async_sessionmaker(self.async_engine, expire_on_commit=False)
+        self.pool = WorkerPool(
+            self.sessions, self.blobs, self.options, workers=cfg.workers, threads=threads_per_worker(cfg.workers)
+        )
 
     def start(self) -> None:
         if self.cfg.start_workers:
             self.pool.start()
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         if self.cfg.start_workers:
             self.pool.stop()
         self.engine.dispose()
+        await self.async_engine.dispose()
+
+    async def read(self, work: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``work(session, *args, **kwargs)`` on the asyncio engine: its queries are awaited, so the event loop
+        serves other requests while the database answers (the read endpoints' way to the store)."""
+        async with self.async_sessions() as s:
+            return await s.run_sync(work, *args, **kwargs)
+
+    async def token_caller(self, token: str) -> Caller | None:
+        """Who holds ``token`` (None: unknown or revoked); looked up in the store once, then cached."""
+        known = self.tokens.get(token)
+        if known is not None:
+            return known
+        row = await self.read(crud.lookup_token, token)
+        if row is None:
+            return None
+        who = Caller(row.name, row.role)
+        self.tokens.put(token, who)
+        return who

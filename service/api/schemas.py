@@ -1,10 +1,14 @@
 """Request and response shapes of the API (the extraction result itself is the output contract, service.result)."""
+
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.result import CellValue, Check, Result
+from service.store.orm import Cell, Report
 
 JobStatus = Literal["queued", "running", "done", "failed"]
 CoverageStatus = Literal["complete", "partial", "failed"]
@@ -29,15 +33,46 @@ class ReportSummary(BaseModel):
     pages: int | None = None
     needs_review: int = 0
     failing_checks: int = 0
-    coverage: CoverageStatus | None = Field(None, description="how complete the newest result is: complete, partial "
-                                                              "(cells not read, flagged for review) or failed (no "
-                                                              "table read); none for results stored before coverage")
+    coverage: CoverageStatus | None = Field(
+        None,
+        description="how complete the newest result is: complete, partial "
+        "(cells not read, flagged for review) or failed (no "
+        "table read); none for results stored before coverage",
+    )
     coverage_reasons: list[str] = Field(default_factory=list, description="why not complete (t4: table not located …)")
     version: int = 0
     approved: bool = False
     approved_by: str | None = None
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, report: Report) -> ReportSummary:
+        return cls(
+            id=report.id,
+            filename=report.filename,
+            sha256=report.sha256,
+            status=report.status,  # the store writes only JobStatus values
+            error=report.error,
+            agency=report.agency,
+            year=report.year,
+            format=report.format,
+            pages=report.pages,
+            needs_review=report.needs_review,
+            failing_checks=report.failing_checks,
+            coverage=report.coverage,
+            coverage_reasons=split_reasons(report.coverage_reasons),
+            version=report.version,
+            approved=report.approved_at is not None,
+            approved_by=report.approved_by,
+            created_at=report.created_at,
+            updated_at=report.updated_at,
+        )
+
+
+def split_reasons(text: str | None) -> list[str]:
+    """Reasons as the store keeps them ("; "-joined) as a list."""
+    return [x for x in (text or "").split("; ") if x]
 
 
 class ReportList(BaseModel):
@@ -46,8 +81,9 @@ class ReportList(BaseModel):
 
 
 class ReportOut(ReportSummary):
-    result: dict[str, Any] | None = Field(None, description="the output contract of the newest result version "
-                                                            "(each cell with its version)")
+    result: Result | None = Field(
+        None, description="the output contract of the newest result version (each cell with its version)"
+    )
 
 
 class Correction(BaseModel):
@@ -62,8 +98,8 @@ class Preview(BaseModel):
 
 class CorrectionOut(BaseModel):
     cell_id: str
-    cell: dict[str, Any]
-    checks: list[dict[str, Any]]
+    cell: CellValue
+    checks: list[Check]
     result_version: int
     needs_review: int
     failing_checks: int
@@ -86,6 +122,22 @@ class QueueItem(BaseModel):
     reasons: list[str]
     version: int
 
+    @classmethod
+    def of(cls, cell: Cell, report: Report) -> QueueItem:
+        return cls(
+            report_id=report.id,
+            filename=report.filename,
+            agency=report.agency,
+            year=report.year,
+            cell_id=cell.cell_id,
+            value=cell.value,
+            raw=cell.raw,
+            status=cell.status,
+            confidence=cell.confidence,
+            reasons=split_reasons(cell.reasons),
+            version=cell.version,
+        )
+
 
 class Queue(BaseModel):
     total: int
@@ -93,6 +145,8 @@ class Queue(BaseModel):
 
 
 class AuditOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     at: datetime
     actor: str
@@ -106,6 +160,8 @@ class AuditOut(BaseModel):
 
 
 class VersionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     version: int
     kind: str
     created_by: str

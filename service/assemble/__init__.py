@@ -1,4 +1,5 @@
 """Assembly: a Document's tables and text -> schema cells, sections and deviations."""
+
 from service.assemble.document import Assembly, assemble
 
 __all__ = ["Assembly", "assemble"]

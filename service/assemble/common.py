@@ -1,4 +1,5 @@
 """Shared pieces of the table assemblers: cell values from printed values, alignment of rows."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -6,11 +7,11 @@ from dataclasses import dataclass, field
 
 from service.assemble.rows import Row, Value
 from service.result import CellSource, CellValue, Deviation
+from service.rules.reasons import DISAGREEMENT
 from service.understand.matcher import MIN_SCORE, best_similarity
 
 UNLABELED_SCORE = 0.3  # a value row without a label may fill a gap in the expected order
 REVIEW_MAPPING_SCORE = 0.8  # below this, a row mapped despite a disagreement of the two label readers is reviewed
-DISAGREEMENT = "row label read differently"  # review reason prefix of cells whose row the two readers read apart
 
 
 def source_of(value: Value) -> CellSource:
@@ -43,8 +44,9 @@ def cell_from_value(value: Value, *, value_type: str = "count") -> CellValue:
             ocr=value.ocr,
         )
     if parsed.status == "blank":
-        return CellValue(value=None, raw=value.raw, status="blank", source=src, confidence=value.provenance.confidence,
-                         ocr=value.ocr)
+        return CellValue(
+            value=None, raw=value.raw, status="blank", source=src, confidence=value.provenance.confidence, ocr=value.ocr
+        )
     if parsed.status == "not_applicable":
         return CellValue(value=None, raw=value.raw, status="not_applicable", source=src)
     return CellValue(
@@ -60,6 +62,20 @@ def cell_from_value(value: Value, *, value_type: str = "count") -> CellValue:
 
 def absent_cell(reason: str | None = None) -> CellValue:
     return CellValue(status="absent", confidence=0.0, review_reasons=[reason] if reason else [])
+
+
+def inferred_cell(value: int | float, raw: str, source: CellSource | None, why: str, confidence: float) -> CellValue:
+    """A cell whose value the rules or the layout imply rather than the document prints plainly: reviewed."""
+    return CellValue(
+        value=value,
+        raw=raw,
+        status="inferred",
+        confidence=confidence,
+        source=source,
+        inferred_by=why,
+        needs_review=True,
+        review_reasons=[why],
+    )
 
 
 @dataclass
@@ -91,7 +107,9 @@ def tag_probability(row: Row, label_id: str) -> float | None:
     return dict(row.tag.top).get(label_id, 0.0)
 
 
-def label_score(row: Row, labels: list[str], label_id: str, *, leaf_only: bool = False) -> tuple[float, float, float | None]:
+def label_score(
+    row: Row, labels: list[str], label_id: str, *, leaf_only: bool = False
+) -> tuple[float, float, float | None]:
     """(combined, matcher, classifier) scores of a printed row against one expected label.
 
     The classifier reads the label in its context (and through OCR errors); the rule-based matcher compares
@@ -182,20 +200,27 @@ def _positional_gaps(out: Alignment, rows: list[Row], targets: list[Target], dis
     labelled anchors exactly: as many such rows as the format has rows there. Otherwise (a scattered table
     whose value rows lost some rows or gained some) which row is which is a guess: say so per target."""
     index = {id(r): k for k, r in enumerate(rows)}
-    matched = sorted(((index[id(r)], targets.index(next(t for t in targets if t.id == tid)), tid)
-                      for tid, r in out.matched.items()))
-    anchors = [(-1, -1)] + [(i, j) for i, j, tid in matched
-                            if rows[i].labels and id(rows[i]) not in displaced] + [(len(rows), len(targets))]
+    matched = sorted(
+        ((index[id(r)], targets.index(next(t for t in targets if t.id == tid)), tid) for tid, r in out.matched.items())
+    )
+    anchors = (
+        [(-1, -1)]
+        + [(i, j) for i, j, tid in matched if rows[i].labels and id(rows[i]) not in displaced]
+        + [(len(rows), len(targets))]
+    )
+
     def by_position(k: int) -> bool:
         return not rows[k].labels or id(rows[k]) in displaced
 
     for (i0, j0), (i1, j1) in zip(anchors, anchors[1:]):
         loose = [k for k in range(i0 + 1, i1) if by_position(k) and rows[k].filled_values()]
-        slots = [t for t in targets[j0 + 1:j1] if not t.optional]
+        slots = [t for t in targets[j0 + 1 : j1] if not t.optional]
         placed = [tid for i, j, tid in matched if i0 < i < i1 and by_position(i)]
         if placed and len(loose) != len(slots):
-            why = (f"row placed by position among {len(loose)} value rows printed without labels where the format "
-                   f"has {len(slots)} rows")
+            why = (
+                f"row placed by position among {len(loose)} value rows printed without labels where the format "
+                f"has {len(slots)} rows"
+            )
             out.by_position.update(dict.fromkeys(placed, why))
             for tid in placed:
                 out.rivals[tid] = [rows[k] for k in loose if rows[k] is not out.matched[tid]]
@@ -233,3 +258,39 @@ def mark_disagreement(cells: list[CellValue], message: str, score: float) -> Non
 
 def deviation(dev_id: str, message: str, cells: list[str] | None = None, severity: str = "warning") -> Deviation:
     return Deviation(id=dev_id, message=message, cells=cells or [], severity=severity)
+
+
+def unmapped_row(what: str, row: Row, why: str) -> Deviation:
+    """A printed row with values that maps to no row of the format (``what``: "table 3 row", …)."""
+    values = " ".join(v.raw for v in row.filled_values())
+    return deviation(
+        "xxgk_unmapped_row", f"{what} {row.text!r} with values {values} {why}; not mapped", severity="warning"
+    )
+
+
+def unexpected_count(cells: dict[str, CellValue], what: str, row: Row, ids: list[str], n: int) -> Deviation:
+    """A row printing ``n`` values where its cells ``ids`` are expected: every cell absent, and the finding."""
+    for cid in ids:
+        cells[cid] = absent_cell(f"row prints {n} values, expected {len(ids)}")
+    return deviation(
+        "xxgk_unexpected_value_count",
+        f"{what} {row.text!r} prints {n} values where {len(ids)} are expected; not mapped",
+        ids,
+        severity="error",
+    )
+
+
+def joined_row(parts: list[Row], values: Row | None = None) -> Row:
+    """One row from label lines printed apart (a wrapped label, or labels printed apart from their values): the
+    lines' text as its label, the classifier's reading of the last line, and the values of ``values`` (none
+    without it: a probe to name the label)."""
+    return Row(
+        labels=["".join(p.text for p in parts)],
+        values=values.values if values is not None else [],
+        provenance=values.provenance if values is not None else parts[0].provenance,
+        run_together=values.run_together if values is not None else False,
+        block_index=values.block_index if values is not None else 0,
+        label_keys=parts[-1].label_keys,
+        tag=parts[-1].tag,
+        label_tags=parts[-1].label_tags if values is not None else [],
+    )

@@ -1,4 +1,5 @@
 """Assemble a whole document: metadata, format, sections, tables 2/3/4."""
+
 from __future__ import annotations
 
 import re
@@ -47,7 +48,7 @@ def title_facts(doc: Document) -> tuple[str | None, int | None]:
         for pattern in (_TITLE_YEAR_FIRST, _TITLE):
             m = pattern.search(text)
             if m:
-                agency = re.sub(r"^标题[:：]", "", m.group("agency")).strip("《》“”\"") or None
+                agency = re.sub(r"^标题[:：]", "", m.group("agency")).strip('《》“”"') or None
                 return agency, int(m.group("year"))
     return None, None
 
@@ -63,8 +64,9 @@ def _classify_table(block: Block) -> str | None:
     return None
 
 
-def _table_rows(members: dict[str, list[tuple[int, Block]]], tagging: Tagging | None, schema: FormatSchema
-                ) -> tuple[dict[str, list[Row]], dict[str, list[str]]]:
+def _table_rows(
+    members: dict[str, list[tuple[int, Block]]], tagging: Tagging | None, schema: FormatSchema
+) -> tuple[dict[str, list[Row]], dict[str, list[str]]]:
     """Rows of the three table sections, and what located each: its section heading, or (tables outside any
     section) the table's content."""
     placed: dict[str, list[tuple[int, Block]]] = {s: list(members.get(s, [])) for s in ("s2", "s3", "s4")}
@@ -94,8 +96,10 @@ def _table_starts(schema: FormatSchema) -> dict[str, list[str]]:
     """Label keys that open a table and no other: table 3's column group (申请人情况) and first row, table 4's
     litigation groups (未经复议直接起诉, 复议后起诉) — from the schema."""
     groups = schema.tables["t3"].get("column_groups", [])
-    return {"s3": [label_key(g["label"]) for g in groups[:1]] + [label_key(schema.t3_rows()[0].label)],
-            "s4": [label_key(g.label) for g in schema.t4_groups()[1:]]}
+    return {
+        "s3": [label_key(g["label"]) for g in groups[:1]] + [label_key(schema.t3_rows()[0].label)],
+        "s4": [label_key(g.label) for g in schema.t4_groups()[1:]],
+    }
 
 
 def _starts_table(row: Row, starts: list[str]) -> bool:
@@ -111,14 +115,16 @@ def assemble(doc: Document, tagging: Tagging | None = None) -> Assembly:
     published = None
     if tagging is not None:
         meta = metadata(tagging)
-        published = meta["published"]
+        published = meta_published if isinstance(meta_published := meta["published"], str) else None
         if published is not None:
             source["published"] = "classifier"
         for key in ("agency", "year"):
             if key not in source and meta[key] is not None:
                 source[key] = "classifier"
-        agency = agency if agency is not None else meta["agency"]
-        year = year if year is not None else meta["year"]
+        if agency is None and isinstance(meta_agency := meta["agency"], str):
+            agency = meta_agency
+        if year is None and isinstance(meta_year := meta["year"], int):
+            year = meta_year
     all_text = "\n".join(b.text for b in doc.blocks)
     decision = detect_format(all_text, year)
     schema = load_format(decision.format)
@@ -132,16 +138,32 @@ def assemble(doc: Document, tagging: Tagging | None = None) -> Assembly:
     cells: dict[str, CellValue] = {}
     found = {**t2.cells, **t3.cells, **t4.cells}
     for cid in schema.cell_ids():
-        cells[cid] = found.pop(cid, None) or absent_cell("table not found")
+        cells[cid] = found.pop(cid) if cid in found else absent_cell("table not found")
     cells.update(found)  # cells outside the format's list, e.g. t3.other_processing.* of a 2021 report
     deviations = [*t2.deviations, *t3.deviations, *t4.deviations]
     if sum(1 for b in doc.blocks if b.kind == "heading" and b.text.startswith("一")) > 1:
-        deviations.append(Deviation(id="dev_duplicate_heading", message="a section heading is printed twice",
-                                    severity="info"))
-    for sid, sec in sections.items():
+        deviations.append(
+            Deviation(id="dev_duplicate_heading", message="a section heading is printed twice", severity="info")
+        )
+    for sec in sections.values():
         if not sec.found:
-            deviations.append(Deviation(id="xxgk_section_missing", message=f"section {sec.number}、{sec.title} "
-                                        "not found by its heading", severity="info"))
-    return Assembly(format=decision, agency=agency, year=year, sections=sections, cells=cells,
-                    deviations=deviations, single_other_processing=t3.single_other_processing,
-                    published=published, metadata_source=source, located_by=located_by, explained=t3.explained)
+            deviations.append(
+                Deviation(
+                    id="xxgk_section_missing",
+                    message=f"section {sec.number}、{sec.title} not found by its heading",
+                    severity="info",
+                )
+            )
+    return Assembly(
+        format=decision,
+        agency=agency,
+        year=year,
+        sections=sections,
+        cells=cells,
+        deviations=deviations,
+        single_other_processing=t3.single_other_processing,
+        published=published,
+        metadata_source=source,
+        located_by=located_by,
+        explained=t3.explained,
+    )

@@ -1,4 +1,5 @@
 """Turn document blocks into label/value rows, the unit every table assembler works on."""
+
 from __future__ import annotations
 
 import re
@@ -32,7 +33,9 @@ class Row:
     provenance: Provenance
     run_together: bool = False  # value digits may have lost their separators
     block_index: int = 0
-    label_keys: list[tuple[int, ...]] = field(default_factory=list)  # segment key of each label (service.understand.encode)
+    label_keys: list[tuple[int, ...]] = field(
+        default_factory=list
+    )  # segment key of each label (service.understand.encode)
     tag: SegmentPrediction | None = None  # the classifier's reading of the row's leaf label
     label_tags: list[SegmentPrediction | None] = field(default_factory=list)  # … of every label cell
 
@@ -116,8 +119,9 @@ def rows_from_text(block: Block, index: int) -> list[Row]:
         if m and label_key(m.group("label")):
             nums = re.findall(_NUMBER_WITH_UNIT, m.group("nums"))
             values = [Value(n, parse_number(n), block.provenance) for n in nums]
-            rows.append(Row([clean(m.group("label"))], values, block.provenance, block_index=index,
-                            label_keys=[(index,)]))
+            rows.append(
+                Row([clean(m.group("label"))], values, block.provenance, block_index=index, label_keys=[(index,)])
+            )
         elif all(is_value_text(tok) for tok in line.split()):
             values = [Value(t, parse_number(t), block.provenance) for t in line.split()]
             rows.append(Row([], values, block.provenance, block_index=index))

@@ -1,4 +1,5 @@
 """Split a document's blocks into the six sections of the format."""
+
 from __future__ import annotations
 
 from service import headings
@@ -30,8 +31,9 @@ def heading_of(text: str, index: int, tagging: Tagging | None) -> str | None:
     return None
 
 
-def split_sections(doc: Document, schema: FormatSchema, tagging: Tagging | None = None
-                   ) -> tuple[dict[str, Section], dict[str, list[tuple[int, Block]]]]:
+def split_sections(
+    doc: Document, schema: FormatSchema, tagging: Tagging | None = None
+) -> tuple[dict[str, Section], dict[str, list[tuple[int, Block]]]]:
     """Sections with their text, and the blocks (with their index) that fall in each section."""
     sections = {s.id: Section(id=s.id, number=s.number, title=s.title) for s in schema.sections}
     members: dict[str, list[tuple[int, Block]]] = {sid: [] for sid in sections}

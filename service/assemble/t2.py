@@ -1,15 +1,28 @@
 """Table 2 (主动公开政府信息情况): blocks of article-20 items, rows matched by label."""
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from service.assemble.common import (absent_cell, cell_from_value, deviation, disagreement, label_score,
-                                     mark_disagreement, runs_apart, source_of)
+from service.assemble.common import (
+    absent_cell,
+    cell_from_value,
+    deviation,
+    disagreement,
+    joined_row,
+    label_score,
+    mark_disagreement,
+    runs_apart,
+    source_of,
+    unexpected_count,
+    unmapped_row,
+)
 from service.assemble.rows import Row, Value, trim_values
-from service.assemble.splits import column_prior, heuristic_cost, make_candidates
+from service.assemble.splits import make_candidates, plausible
 from service.normalize import clean, label_key, parse_number
 from service.result import CellValue, Deviation
+from service.rules import Equation, equations, within
 from service.schema import FormatSchema, T2Block, load_labels
 from service.understand.matcher import MIN_SCORE, best_similarity
 
@@ -20,29 +33,10 @@ _MAX_NOTE = 40  # characters of a note printed under a detached value
 DETACHED_BY_ORDER = "value printed apart from its row; placed by order"
 
 
-
 @dataclass
 class T2Result:
     cells: dict[str, CellValue] = field(default_factory=dict)
     deviations: list[Deviation] = field(default_factory=list)
-
-
-def _heuristic_cost(block: T2Block):
-    cols = [c.id for c in block.columns]
-    penalty = heuristic_cost()
-
-    def cost(option: list[float]) -> float:
-        v = dict(zip(cols, option))
-        c = 0.0
-        if "in_force" in v and v["in_force"] < v["issued_this_year"]:
-            c += penalty
-        if "published_total" in v and v["published_this_year"] > v["published_total"]:
-            c += penalty
-        if "made_this_year" in v and v["published_this_year"] > v["made_this_year"]:
-            c += penalty
-        return c
-
-    return cost
 
 
 def _detached_values(rows: list[Row]) -> list[Value]:
@@ -90,6 +84,7 @@ def _disagreement_t2(row: Row, label_id: str, blocks: list[T2Block]) -> str | No
 def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
     out = T2Result()
     blocks = schema.t2_blocks()
+    eqs = equations(schema)
     _label_variants(rows, blocks, out)
     rows = _rejoin(rows, blocks, out)
     labelled = [r for r in rows if r.labels and r.values]
@@ -115,17 +110,13 @@ def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
             said = _disagreement_t2(row, f"t2.{block.id}.{trow.id}", blocks)
             vals = trim_values(row.values, ncols)
             if len(vals) < ncols and row.run_together:
-                if _split_row(out, row, vals, block, prefix):
+                if _split_row(out, row, vals, block, prefix, eqs):
                     continue
             if len(vals) < ncols and detached:
                 vals = _insert_detached(out, vals, detached, block, prefix, row)
             if len(vals) != ncols:
-                for col in block.columns:
-                    out.cells[f"{prefix}.{col.id}"] = absent_cell(f"row prints {len(vals)} values, expected {ncols}")
-                out.deviations.append(deviation(
-                    "xxgk_unexpected_value_count",
-                    f"table 2 row {row.text!r} prints {len(vals)} values where {ncols} are expected; not mapped",
-                    [f"{prefix}.{c.id}" for c in block.columns], severity="error"))
+                ids = [f"{prefix}.{c.id}" for c in block.columns]
+                out.deviations.append(unexpected_count(out.cells, "table 2 row", row, ids, len(vals)))
                 continue
             for col, val in zip(block.columns, vals):
                 cell_id = f"{prefix}.{col.id}"
@@ -138,14 +129,14 @@ def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
                     if DETACHED_BY_ORDER not in cell.review_reasons:
                         cell.review_reasons.append(DETACHED_BY_ORDER)
             if said is not None:
-                mark_disagreement([out.cells[f"{prefix}.{c.id}"] for c in block.columns if f"{prefix}.{c.id}" in out.cells],
-                                  said, best)
+                mark_disagreement(
+                    [out.cells[f"{prefix}.{c.id}"] for c in block.columns if f"{prefix}.{c.id}" in out.cells],
+                    said,
+                    best,
+                )
     for i, row in enumerate(labelled):
         if i not in used and row.filled_values():
-            out.deviations.append(deviation(
-                "xxgk_unmapped_row",
-                f"table 2 row {row.text!r} with values {' '.join(v.raw for v in row.filled_values())} "
-                "matches no row of the format; not mapped", severity="warning"))
+            out.deviations.append(unmapped_row("table 2 row", row, "matches no row of the format"))
     return out
 
 
@@ -156,14 +147,19 @@ def _label_variants(rows: list[Row], blocks: list[T2Block], out: T2Result) -> No
         for col in block.columns:
             for variant in col.label_variants:
                 if label_key(variant.label) in printed:
-                    out.deviations.append(deviation(
-                        "xxgk_label_variant",
-                        f"table 2 header prints {variant.label!r} instead of {col.label!r} ({variant.status})",
-                        [f"t2.{block.id}.{r.id}.{col.id}" for r in block.rows], severity="info"))
+                    out.deviations.append(
+                        deviation(
+                            "xxgk_label_variant",
+                            f"table 2 header prints {variant.label!r} instead of {col.label!r} ({variant.status})",
+                            [f"t2.{block.id}.{r.id}.{col.id}" for r in block.rows],
+                            severity="info",
+                        )
+                    )
 
 
-def _insert_detached(out: T2Result, vals: list[Value], detached: list[Value], block: T2Block, prefix: str,
-                     row: Row) -> list[Value]:
+def _insert_detached(
+    out: T2Result, vals: list[Value], detached: list[Value], block: T2Block, prefix: str, row: Row
+) -> list[Value]:
     """Give a row that lost one value the next detached value, in the column its note names."""
     value = detached.pop(0)
     cols = [c.id for c in block.columns]
@@ -180,15 +176,21 @@ def _insert_detached(out: T2Result, vals: list[Value], detached: list[Value], bl
     cell.needs_review = True
     cell.review_reasons = ["value printed apart from its row; placed by its note" if by_note else DETACHED_BY_ORDER]
     out.cells[f"{prefix}.{col}"] = cell
-    out.deviations.append(deviation(
-        "xxgk_detached_value",
-        f"table 2 row {row.text!r}: value {value.raw!r} printed apart from the row; placed in {col} "
-        + ("by its note" if by_note else "by order"),
-        [f"{prefix}.{col}"]))
+    out.deviations.append(
+        deviation(
+            "xxgk_detached_value",
+            f"table 2 row {row.text!r}: value {value.raw!r} printed apart from the row; placed in {col} "
+            + ("by its note" if by_note else "by order"),
+            [f"{prefix}.{col}"],
+        )
+    )
     return merged
 
 
-def _split_row(out: T2Result, row: Row, vals: list[Value], block: T2Block, prefix: str) -> bool:
+def _split_row(out: T2Result, row: Row, vals: list[Value], block: T2Block, prefix: str, eqs: list[Equation]) -> bool:
+    """A row whose digits ran together, split at the most plausible place: no rule of the format decides within
+    a table-2 row, only the value priors and the plausibility relations (configs/priors.yaml) with the format's
+    heuristic rules over the row."""
     ncols = len(block.columns)
     tokens, unit = [], None
     for v in vals:
@@ -198,8 +200,8 @@ def _split_row(out: T2Result, row: Row, vals: list[Value], block: T2Block, prefi
             unit, tok = m.group(1), tok[: m.start()]
         if tok:
             tokens.append(tok)
-    cand = make_candidates(prefix, tokens, ncols, extra_cost=_heuristic_cost(block),
-                           priors=[column_prior(c.id) for c in block.columns])
+    cells = [f"{prefix}.{c.id}" for c in block.columns]
+    cand = make_candidates(prefix, tokens, cells, soft=within(eqs, cells) + plausible(cells))
     if not cand.options:
         return False
     order = sorted(range(len(cand.options)), key=lambda k: cand.costs[k])
@@ -220,15 +222,20 @@ def _split_row(out: T2Result, row: Row, vals: list[Value], block: T2Block, prefi
             alternatives=alts,
             needs_review=ambiguous,
             review_reasons=["split of run-together digits chosen by plausibility; no table rule decides"]
-            if ambiguous else [],
+            if ambiguous
+            else [],
             inferred_by="split of run-together digits (plausibility prior)" if ambiguous else None,
         )
     if len(cand.options) > 1:
-        out.deviations.append(deviation(
-            "dev_flattened_text",
-            f"table 2 row {row.text!r}: digits {' '.join(tokens)} ran together; {len(cand.options)} splits possible, "
-            f"chose {cand.raw_options[best]} by plausibility",
-            [f"{prefix}.{c.id}" for c in block.columns]))
+        out.deviations.append(
+            deviation(
+                "dev_flattened_text",
+                f"table 2 row {row.text!r}: digits {' '.join(tokens)} ran together; "
+                f"{len(cand.options)} splits possible, "
+                f"chose {cand.raw_options[best]} by plausibility",
+                [f"{prefix}.{c.id}" for c in block.columns],
+            )
+        )
     return True
 
 
@@ -242,8 +249,7 @@ def _rejoin(rows: list[Row], blocks: list[T2Block], out: T2Result) -> list[Row]:
     width = {f"t2.{b.id}.{r.id}": (len(b.columns), r.labels()) for b in blocks for r in b.rows}
 
     def name(parts: list[Row]) -> tuple[float, int]:
-        probe = Row(labels=["".join(p.text for p in parts)], values=[], provenance=parts[0].provenance,
-                    tag=parts[-1].tag, label_keys=parts[-1].label_keys)
+        probe = joined_row(parts)
         return max((label_score(probe, labels, rid, leaf_only=True)[0], n) for rid, (n, labels) in width.items())
 
     out_rows: list[Row] = []
@@ -259,19 +265,24 @@ def _rejoin(rows: list[Row], blocks: list[T2Block], out: T2Result) -> list[Row]:
                     continue
             if score >= MIN_SCORE:
                 named.append(([line], score, n))
-        if not loose or len(named) != len(loose) or any(len(trim_values(v.values, n)) != n
-                                                        for (_, _, n), v in zip(named, loose)):
+        if (
+            not loose
+            or len(named) != len(loose)
+            or any(len(trim_values(v.values, n)) != n for (_, _, n), v in zip(named, loose))
+        ):
             out_rows += lines + loose
             continue
         used = {id(p) for parts, _, _ in named for p in parts}
         out_rows += [line for line in lines if id(line) not in used]
         for (parts, _, _), v in zip(named, loose):
-            out_rows.append(Row(labels=["".join(p.text for p in parts)], values=v.values, provenance=v.provenance,
-                                run_together=v.run_together, block_index=v.block_index,
-                                label_keys=parts[-1].label_keys, tag=parts[-1].tag, label_tags=parts[-1].label_tags))
+            out_rows.append(joined_row(parts, v))
             joined += 1
     if joined:
-        out.deviations.append(deviation(
-            "xxgk_rejoined_rows", f"table 2: {joined} value rows printed apart from their labels, joined in order",
-            severity="info"))
+        out.deviations.append(
+            deviation(
+                "xxgk_rejoined_rows",
+                f"table 2: {joined} value rows printed apart from their labels, joined in order",
+                severity="info",
+            )
+        )
     return out_rows

@@ -1,18 +1,16 @@
 """Table 4 (行政复议、行政诉讼): 15 values in one printed row, or three rows of five."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service.assemble.common import absent_cell, cell_from_value, deviation, label_score
+from service.assemble.common import absent_cell, cell_from_value, deviation, label_score, unmapped_row
 from service.assemble.rows import Row, Value, trim_values
-from service.assemble.splits import SPLIT_BREAKS_RULE, Equation, choose, make_candidates
+from service.assemble.splits import SPLIT_BREAKS_RULE, choose, make_candidates
 from service.normalize import clean
 from service.result import CellValue, Deviation
+from service.rules import Equation, equations, infer_absent, within
 from service.schema import FormatSchema, load_labels
-
-GROUPS = ["review", "litigation_direct", "litigation_after_review"]
-COLUMNS = ["upheld", "corrected", "other_result", "pending", "total"]
-POSITIONS = [f"{g}.{c}" for g in GROUPS for c in COLUMNS]
 
 
 @dataclass
@@ -21,29 +19,44 @@ class T4Result:
     deviations: list[Deviation] = field(default_factory=list)
 
 
-def _group_of(row: Row) -> str | None:
+@dataclass
+class _Table:
+    """Table 4 of the format: its cells in printed order, by logical row (group), and its rules."""
+
+    cells: list[str]  # the 15 cell ids in printed order
+    groups: dict[str, list[str]]  # group id -> its five cell ids in printed order
+    rules: list[Equation]
+
+    @classmethod
+    def of(cls, schema: FormatSchema) -> _Table:
+        cells = schema.t4_cell_ids()
+        groups = {g.id: [c for c in cells if c.split(".")[1] == g.id] for g in schema.t4_groups()}
+        return cls(cells, groups, [eq for eq in equations(schema) if set(eq.cells) <= set(cells)])
+
+
+def _group_of(row: Row, table: _Table) -> str | None:
     synonyms = load_labels()["t4_groups"]
     best, arg = 0.0, None
-    for g in GROUPS:
+    for g in table.groups:
         s = label_score(row, synonyms[g], f"t4.{g}")[0] if row.labels else 0.0
         if s > best:
             best, arg = s, g
     return arg if best >= 0.8 else None
 
 
-def _groups_ok(values: list[float], groups: int = 3) -> bool:
-    return all(values[5 * g + 4] == sum(values[5 * g:5 * g + 4]) for g in range(groups))
-
-
 def assemble_t4(rows: list[Row], schema: FormatSchema) -> T4Result:
     out = T4Result()
+    table = _Table.of(schema)
+    width = len(schema.t4_columns())
     data = [r for r in rows if r.filled_values()]
     # three logical rows printed as three rows of five, each with its group label
-    by_group = {g: r for r in data if (g := _group_of(r)) is not None and len(trim_values(r.values, 5)) == 5}
-    if len(by_group) == 3:
-        for g in GROUPS:
-            for c, v in zip(COLUMNS, trim_values(by_group[g].values, 5)):
-                out.cells[f"t4.{g}.{c}"] = cell_from_value(v)
+    by_group = {
+        g: r for r in data if (g := _group_of(r, table)) is not None and len(trim_values(r.values, width)) == width
+    }
+    if len(by_group) == len(table.groups):
+        for g, cells in table.groups.items():
+            for cid, v in zip(cells, trim_values(by_group[g].values, width)):
+                out.cells[cid] = cell_from_value(v)
         out.deviations.append(deviation("dev_transposed_t4", "table 4 printed as three rows of five", severity="info"))
         return out
 
@@ -51,83 +64,87 @@ def assemble_t4(rows: list[Row], schema: FormatSchema) -> T4Result:
     # the agency printed under table 4) are reported, not mapped. 15 values printed beat a split of digits that
     # ran together, which beats 14 values (the last 总计 missing).
     for way, k in ((way, k) for way in ("printed", "split", "short", "split-short") for k in range(1, len(data) + 1)):
-        if _read_values(out, data[:k], way):
+        if _read_values(out, data[:k], way, table):
             for row in data[k:]:
-                out.deviations.append(deviation(
-                    "xxgk_unmapped_row",
-                    f"table 4: row {row.text!r} with values {' '.join(v.raw for v in row.filled_values())} "
-                    "follows the table's 15 values; not mapped", severity="warning"))
+                out.deviations.append(unmapped_row("table 4: row", row, "follows the table's 15 values"))
             return out
-    n = len(trim_values([v for r in data for v in r.values], 15))
-    for pos in POSITIONS:
-        out.cells[f"t4.{pos}"] = absent_cell("table 4 not found or not readable")
-    out.deviations.append(deviation(
-        "xxgk_t4_unreadable", f"table 4: found {n} values where 15 are expected; not mapped",
-        [f"t4.{p}" for p in POSITIONS], severity="error"))
+    n = len(trim_values([v for r in data for v in r.values], len(table.cells)))
+    for cid in table.cells:
+        out.cells[cid] = absent_cell("table 4 not found or not readable")
+    out.deviations.append(
+        deviation(
+            "xxgk_t4_unreadable",
+            f"table 4: found {n} values where {len(table.cells)} are expected; not mapped",
+            list(table.cells),
+            severity="error",
+        )
+    )
     return out
 
 
-def _read_values(out: T4Result, rows: list[Row], way: str) -> bool:
+def _read_values(out: T4Result, rows: list[Row], way: str, table: _Table) -> bool:
     """Map the values of these rows to the 15 cells, the ``way`` given: ``printed`` (15 values), ``split``
     (fewer runs of digits that ran together, split under the group rules), ``short`` (14: the last 总计
     missing), ``split-short`` (digits that ran together, split into 14); False when they do not make table 4
     that way."""
-    values: list[Value] = trim_values([v for r in rows for v in r.values], 15)
+    full = len(table.cells)
+    values: list[Value] = trim_values([v for r in rows for v in r.values], full)
     n = len(values)
     if way in ("split", "split-short") and any(r.run_together for r in rows):
-        count = 15 if way == "split" else 14
-        if n < count and _split(out, values, count):
-            if count == 14:
-                _missing_last_total(out)
+        count = full if way == "split" else full - 1
+        if n < count and _split(out, values, table.cells[:count], table):
+            if count < full:
+                _missing_last_total(out, table)
             return True
-    if way == "printed" and n == 15:
-        for pos, v in zip(POSITIONS, values):
-            out.cells[f"t4.{pos}"] = cell_from_value(v)
-        return True
-    if way == "short" and n == 14:
-        for pos, v in zip(POSITIONS, values):
-            out.cells[f"t4.{pos}"] = cell_from_value(v)
-        _missing_last_total(out)
+    if (way == "printed" and n == full) or (way == "short" and n == full - 1):
+        for cid, v in zip(table.cells, values):
+            out.cells[cid] = cell_from_value(v)
+        if n < full:
+            _missing_last_total(out, table)
         return True
     return False
 
 
-def _split(out: T4Result, values: list[Value], count: int) -> bool:
-    """The first ``count`` cells from runs of digits that ran together, split under the group rules of the
-    groups printed whole; False when no split makes that many numbers."""
-    groups = count // 5
+def _split(out: T4Result, values: list[Value], cells: list[str], table: _Table) -> bool:
+    """These cells from runs of digits that ran together, split under the rules of the groups printed whole;
+    False when no split makes that many numbers."""
     tokens = [clean(v.raw).replace(" ", "") for v in values if v.raw.strip()]
-    cand = make_candidates("t4", tokens, count, row_ok=lambda o: _groups_ok(o, groups))
+    rules = within(table.rules, cells)
+    cand = make_candidates("t4", tokens, cells, rules=rules)
     if not cand.options:
         return False
-    equations = [Equation(f"t4_group_total.{g}", [("t4", 5 * i + 4)], [("t4", 5 * i + k) for k in range(4)])
-                 for i, g in enumerate(GROUPS[:groups])]
-    choice = choose({"t4": cand}, {}, equations)["t4"]
+    choice = choose({"t4": cand}, {}, rules)["t4"]
     option, raws = cand.options[choice.option], cand.raw_options[choice.option]
     src = cell_from_value(values[0]).source
-    for k, pos in enumerate(POSITIONS[:count]):
+    for k, cid in enumerate(cells):
         alts = sorted({cand.options[a][k] for a in choice.alternatives} - {option[k]})
         cell = CellValue(
-            value=option[k], raw=raws[k], status="inferred" if alts else "read",
-            confidence=0.5 if alts else 1.0, source=src, alternatives=alts,
-            needs_review=bool(alts), review_reasons=["ambiguous split of run-together digits"] if alts else [],
-            inferred_by="split of run-together digits: several splits fit the rules" if alts else None)
+            value=option[k],
+            raw=raws[k],
+            status="inferred" if alts else "read",
+            confidence=0.5 if alts else 1.0,
+            source=src,
+            alternatives=alts,
+            needs_review=bool(alts),
+            review_reasons=["ambiguous split of run-together digits"] if alts else [],
+            inferred_by="split of run-together digits: several splits fit the rules" if alts else None,
+        )
         if cand.row_rule_broken:
             cell.needs_review = True
             cell.review_reasons.append(SPLIT_BREAKS_RULE)
-        out.cells[f"t4.{pos}"] = cell
+        out.cells[cid] = cell
     return True
 
 
-def _missing_last_total(out: T4Result) -> None:
+def _missing_last_total(out: T4Result, table: _Table) -> None:
     """Table 4 printed 14 values: the 总计 of 复议后起诉 is absent, its value inferred by the group rule."""
-    last = "t4.litigation_after_review.total"
-    cell = absent_cell("the last 总计 (复议后起诉) is not printed")
-    parts = [out.cells[f"t4.litigation_after_review.{c}"].value for c in COLUMNS[:4]]
-    if all(p is not None for p in parts):
-        cell.inferred_value = sum(parts)
-        cell.inferred_by = "t4_group_total"
-    out.cells[last] = cell
-    out.deviations.append(deviation(
-        "dev_missing_t4_total",
-        "table 4 prints 14 values: the 总计 of 复议后起诉 is missing (inferred from the group total rule)", [last]))
+    last = table.cells[-1]
+    out.cells[last] = absent_cell("the last 总计 (复议后起诉) is not printed")
+    infer_absent(out.cells, last, table.rules)
+    out.deviations.append(
+        deviation(
+            "dev_missing_t4_total",
+            "table 4 prints 14 values: the 总计 of 复议后起诉 is missing (inferred from the group total rule)",
+            [last],
+        )
+    )

@@ -1,18 +1,19 @@
 """Backend interface, registry and helpers shared by the format backends."""
+
 from __future__ import annotations
 
 import hashlib
 import importlib
 import re
-import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
 from pathlib import Path
 
 from charset_normalizer import from_bytes
 
 from service.document import Document
-from service.normalize import clean
+from service.ocr.base import OcrUnavailable
+from service.options import PipelineOptions, load_options
+from service.pages import PageContent, build_document
 
 # Registered backends, tried in order; each module defines the named Backend subclass.
 REGISTRY = (
@@ -46,8 +47,29 @@ class Backend(ABC):
         """Whether this backend reads the file (by content first, extension second)."""
 
     @abstractmethod
-    def convert(self, path: Path, data: bytes) -> Document:
-        """Read the file into the document model; raise IngestError on corrupt input."""
+    def convert(self, path: Path, data: bytes, options: PipelineOptions) -> Document:
+        """Read the file into the document model; raise IngestError on corrupt input. (The declarative
+        backends, HTML, DOCX, text and Markdown, read no option and take ``options`` as optional.)"""
+
+
+class PagedBackend(Backend):
+    """A source made of pages (PDF, images): the backend reads the file into ``PageContent``s and what it knows
+    about the file (metadata); the pages then go through the page stages (``service.pages.build_document``: OCR
+    of bitmap-only pages, layout, composition), the same for every paged source. ``Document.kind`` is the
+    backend's name."""
+
+    ocr_needed_for: str = "pages without a text layer"  # in the message when the OCR engine is missing
+
+    @abstractmethod
+    def read_pages(self, path: Path, data: bytes, options: PipelineOptions) -> tuple[list[PageContent], dict[str, str]]:
+        """The file's pages and metadata; raise IngestError on corrupt input."""
+
+    def convert(self, path: Path, data: bytes, options: PipelineOptions) -> Document:
+        pages, metadata = self.read_pages(path, data, options)
+        try:
+            return build_document(path, sha256(data), self.name, pages, metadata, options)
+        except OcrUnavailable as exc:
+            raise IngestError(path, f"{self.ocr_needed_for} are read by OCR: {exc}") from exc
 
 
 def _load(spec: str) -> type[Backend]:
@@ -61,10 +83,14 @@ def backend_for(path: Path, data: bytes) -> Backend:
         cls = _load(spec)
         if cls.accepts(path, head):
             return cls()
-    raise IngestError(path, "unsupported file type (expected PDF, DOCX, HTML, Markdown, plain text or an image: PNG, JPEG, TIFF)")
+    raise IngestError(
+        path, "unsupported file type (expected PDF, DOCX, HTML, Markdown, plain text or an image: PNG, JPEG, TIFF)"
+    )
 
 
-def load_document(path: str | Path) -> Document:
+def load_document(path: str | Path, options: PipelineOptions | None = None) -> Document:
+    """Read a file into the document model with the backend that accepts it (``options``: ``load_options()``
+    when not given)."""
     path = Path(path)
     if not path.exists():
         raise IngestError(path, "file not found")
@@ -73,7 +99,7 @@ def load_document(path: str | Path) -> Document:
     data = path.read_bytes()
     if not data.strip():
         raise IngestError(path, "file is empty")
-    return backend_for(path, data).convert(path, data)
+    return backend_for(path, data).convert(path, data, options or load_options())
 
 
 def sha256(data: bytes) -> str:
@@ -109,49 +135,3 @@ def decode_text(path: Path, data: bytes) -> str:
 
 def looks_binary(head: bytes) -> bool:
     return b"\x00" in head[:1024]
-
-
-# --- text rules shared by the backends ---------------------------------------------------------
-
-# A section heading: a Chinese number (一 … 十, 十一 …) and 、, then text (一、总体情况).
-_SECTION_HEADING = re.compile(r"^[一二三四五六七八九十]{1,3}、\s*\S")
-SECTION_HEADING_MAX_CHARS = 40
-
-
-def is_section_heading(text: str) -> bool:
-    """Whether cleaned text is a section heading such as 一、总体情况.
-
-    It starts with a Chinese number and 、, is at most 40 characters long and has no full stop
-    before its last character (a full stop inside means a heading run into its paragraph).
-    """
-    if len(text) > SECTION_HEADING_MAX_CHARS or not _SECTION_HEADING.match(text):
-        return False
-    return "。" not in text[:-1]
-
-
-# Set full-width in Chinese text although Unicode gives them an ambiguous width.
-_WIDE_PUNCT = frozenset("“”‘’…—·•")
-
-
-def is_wide(ch: str) -> bool:
-    """CJK ideographs, kana, full-width forms and Chinese punctuation: no spaces around them."""
-    return unicodedata.east_asian_width(ch) in ("W", "F") or ch in _WIDE_PUNCT
-
-
-def join_wide(left: str, right: str) -> str:
-    """Join two pieces of text: no separator where either side is a CJK (wide) character, else one space."""
-    if not left or not right:
-        return left or right
-    return left + ("" if is_wide(left[-1]) or is_wide(right[0]) else " ") + right
-
-
-def join_cell_lines(parts: Iterable[str]) -> str:
-    """Clean the lines of one table cell (or paragraph) and join them with ``join_wide``; blank lines drop out.
-
-    A label broken across lines reads as one word (法律服务 + 机构), numbers and Latin words on separate
-    lines stay apart (12 + 5 -> "12 5").
-    """
-    out = ""
-    for part in parts:
-        out = join_wide(out, clean(part))
-    return out

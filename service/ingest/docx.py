@@ -6,6 +6,7 @@ it covers. Spans come from ``w:gridSpan`` (horizontal), ``w:vMerge`` restart/con
 and ``w:gridBefore`` / ``w:gridAfter`` (row offsets). Word has no fixed pages: provenance is
 ``Origin.DOCX`` with ``page=None`` and ``bbox=None``. Legacy .doc files get a clear error.
 """
+
 from __future__ import annotations
 
 import io
@@ -22,8 +23,10 @@ from docx.opc.exceptions import PackageNotFoundError
 from lxml import etree
 
 from service.document import Block, Document, Origin, Provenance, TableCell, TableGrid
-from service.ingest.base import Backend, IngestError, is_section_heading, join_cell_lines, sha256
+from service.ingest.base import Backend, IngestError, sha256
 from service.normalize import clean
+from service.options import PipelineOptions
+from service.text import is_section_heading, join_cell_lines
 
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_SIGNATURE = b"PK"
@@ -70,7 +73,7 @@ class DocxBackend(Backend):
             return True
         return _zip_has_main_part(path)
 
-    def convert(self, path: Path, data: bytes) -> Document:
+    def convert(self, path: Path, data: bytes, options: PipelineOptions | None = None) -> Document:
         body = _open_body(path, data)
         meta = _metadata(body.document)
         blocks = list(_walk(body.element))

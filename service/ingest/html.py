@@ -19,6 +19,7 @@ What comes out:
   is not a grid: its cells are read as flowing content, so nested data tables come out
   as tables of their own.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,20 +28,13 @@ from pathlib import Path
 
 import lxml.html
 from lxml import etree
+from lxml.html import HtmlElement
 
 from service.document import Block, Document, Origin, Provenance, TableCell, TableGrid
-from service.ingest.base import (
-    Backend,
-    IngestError,
-    decode_text,
-    is_section_heading,
-    join_cell_lines,
-    looks_binary,
-    sha256,
-)
+from service.ingest.base import Backend, IngestError, decode_text, looks_binary, sha256
 from service.normalize import clean
-
-HtmlElement = lxml.html.HtmlElement
+from service.options import PipelineOptions
+from service.text import is_section_heading, join_cell_lines
 
 _EXTENSIONS = {".htm", ".html", ".shtml", ".xhtml"}
 # A document that declares itself HTML anywhere near the top ...
@@ -65,8 +59,18 @@ _PROSE_MIN_CHARS = 200  # a cell with several paragraphs and this much text is r
 
 # Article containers of common Chinese government CMSs, most specific first.
 _ARTICLE_MARKERS = (
-    "trs_editor", "ucap-content", "zoom", "article_content", "article-content", "articlecontent",
-    "pages_content", "content_text", "news_content", "detail-content", "con_text", "art_con",
+    "trs_editor",
+    "ucap-content",
+    "zoom",
+    "article_content",
+    "article-content",
+    "articlecontent",
+    "pages_content",
+    "content_text",
+    "news_content",
+    "detail-content",
+    "con_text",
+    "art_con",
 )
 _ARTICLE_MIN_CHARS = 200
 
@@ -93,7 +97,7 @@ class HtmlBackend(Backend):
             return True
         return path.suffix.lower() in _EXTENSIONS
 
-    def convert(self, path: Path, data: bytes) -> Document:
+    def convert(self, path: Path, data: bytes, options: PipelineOptions | None = None) -> Document:
         root = _parse(path, data)
         body = root.find("body")
         if body is None:
@@ -301,7 +305,12 @@ def _grid(rows: list[HtmlElement]) -> TableGrid | None:
             raw, text = _cell_text(td)
             cells.append(
                 TableCell(
-                    row=r, col=c, rowspan=rowspan, colspan=colspan, text=text, raw=raw,
+                    row=r,
+                    col=c,
+                    rowspan=rowspan,
+                    colspan=colspan,
+                    text=text,
+                    raw=raw,
                     provenance=_provenance(td.sourceline),
                 )
             )

@@ -1,10 +1,10 @@
-"""Image backend: scanned or photographed reports as PNG, JPEG or TIFF (multi-page TIFF too), read by OCR.
+"""Image backend: scanned or photographed reports as PNG, JPEG or TIFF (multi-page TIFF too), as page bitmaps.
 
-Every image frame is one page (``Document.kind == "image"``, ``Page.origin == "ocr"``, width and height
-in pixels of the page turned upright). Frames are decoded with Pillow (EXIF orientation applied,
-transparency laid on white, then grayscale) and read by ``service.ocr.page``: orientation, skew, ruled
-tables cell by cell, running text; tables continuing over pages are joined. Provenance boxes are in
-pixels of the upright page.
+Every image frame is one page (``Document.kind == "image"``, ``Page.origin == "ocr"``): a ``PageContent`` with
+no text layer whose bitmap is the frame decoded by Pillow (EXIF orientation applied, transparency laid on
+white, then grayscale), in pixels (``scale`` 1: provenance boxes are pixels of the page turned upright). The
+page stages read it as they read a scanned PDF page (``service.pages``: the OCR stage for orientation, skew,
+ruled tables cell by cell and running text; layout; composition, tables continuing over pages joined).
 
 The resolution, which sets the OCR's tolerances, is the one the file records when it gives the page a
 plausible size (a short side of 4 to 13 inches), else the one that makes the page A4 wide.
@@ -13,19 +13,21 @@ metadata: page_count, ocr_engine, image_dpi (per page, as used), turned_pages (p
 their side or upside down, "2,3"). A file that cannot be decoded raises IngestError naming the file and
 Pillow's reason; a missing OCR engine raises IngestError naming what to install.
 """
+
 from __future__ import annotations
 
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, ImageSequence, UnidentifiedImageError
 
-from service.config import settings
-from service.document import Document, Origin, Page
-from service.ingest.base import Backend, IngestError, sha256
+from service.ingest.base import IngestError, PagedBackend
+from service.options import PipelineOptions
+from service.pages import PageContent, Unit
 
 SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
 EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
@@ -34,41 +36,26 @@ PAGE_SHORT_SIDE = (4.0, 13.0)  # inches: recorded resolutions giving pages outsi
 DPI_RANGE = (72.0, 1200.0)
 
 
-class ImageBackend(Backend):
+class ImageBackend(PagedBackend):
     name = "image"
+    ocr_needed_for = "images"
 
     @classmethod
     def accepts(cls, path: Path, head: bytes) -> bool:
         return head.startswith(SIGNATURES) or path.suffix.lower() in EXTENSIONS
 
-    def convert(self, path: Path, data: bytes) -> Document:
-        from service.ocr.base import OcrUnavailable, get_engine
-        from service.ocr.page import blocks_from_pages, read_page
-
+    def read_pages(self, path: Path, data: bytes, options: PipelineOptions) -> tuple[list[PageContent], dict[str, str]]:
         frames = _frames(path, data)
-        config = settings().ocr
-        try:
-            engine = get_engine(config.engine, threads=config.threads)
-        except OcrUnavailable as exc:
-            raise IngestError(path, f"images are read by OCR: {exc}") from exc
-        reads = [read_page(image, engine, n, dpi=dpi, scale=1.0) for n, (image, dpi) in enumerate(frames, 1)]
-        pages = [Page(number=r.number, width=r.width, height=r.height, origin=Origin.OCR) for r in reads]
+        pages = [
+            PageContent(n, image.shape[1], image.shape[0], Unit.PIXEL, 1.0, has_text_layer=False, bitmap=image, dpi=dpi)
+            for n, (image, dpi) in enumerate(frames, 1)
+        ]
         metadata = {
             "page_count": str(len(pages)),
-            "ocr_engine": config.engine,
+            "ocr_engine": options.ocr.engine,
             "image_dpi": ",".join(f"{dpi:g}" for _, dpi in frames),
         }
-        turned = [str(r.number) for r in reads if r.turns]
-        if turned:
-            metadata["turned_pages"] = ",".join(turned)
-        return Document(
-            path=str(path),
-            sha256=sha256(data),
-            kind="image",
-            pages=pages,
-            blocks=blocks_from_pages(reads),
-            metadata=metadata,
-        )
+        return pages, metadata
 
 
 def _frames(path: Path, data: bytes) -> list[tuple[np.ndarray, float]]:
@@ -113,7 +100,8 @@ def _frame(frame: Image.Image) -> tuple[np.ndarray, float]:
 def _dpi(recorded: object, shape: tuple[int, ...]) -> float:
     """The recorded resolution when it gives a plausible page size, else the one of an A4 page."""
     short = min(shape[:2])
-    if isinstance(recorded, tuple) and recorded and isinstance(recorded[0], (int, float)) and recorded[0] > 0:
+    # TIFF records it as a fraction (PIL's IFDRational): any real number
+    if isinstance(recorded, tuple) and recorded and isinstance(recorded[0], Real) and float(recorded[0]) > 0:
         dpi = float(recorded[0])
         if PAGE_SHORT_SIDE[0] <= short / dpi <= PAGE_SHORT_SIDE[1]:
             return float(round(dpi))

@@ -13,6 +13,7 @@ are in that module's docstring) plus these Markdown rules:
 
 ``Document.kind == "markdown"``; provenance as for text (``origin=Origin.TEXT``, ``line``).
 """
+
 from __future__ import annotations
 
 import re
@@ -21,6 +22,7 @@ from pathlib import Path
 from service.document import Document
 from service.ingest.base import Backend, looks_binary
 from service.ingest.text import foreign_format, read_text_document
+from service.options import PipelineOptions
 
 _EXTENSIONS = frozenset({".md", ".markdown", ".mdown", ".mkd"})
 _PIPE_SEPARATOR_LINE = re.compile(rb"^\s*\|?\s*:?-{3,}:?\s*\|", re.M)
@@ -38,5 +40,5 @@ class MarkdownBackend(Backend):
             return True
         return bool(_PIPE_SEPARATOR_LINE.search(head) and _HASH_HEADING_LINE.search(head))
 
-    def convert(self, path: Path, data: bytes) -> Document:
+    def convert(self, path: Path, data: bytes, options: PipelineOptions | None = None) -> Document:
         return read_text_document(path, data, self.name, markdown=True)

@@ -44,6 +44,7 @@ What comes out (``Document.kind == "text"``, no pages; every provenance has
 * **Paragraphs.** Every other line is a ``kind="paragraph"`` block (the Markdown backend
   joins consecutive lines into one paragraph, as Markdown does).
 """
+
 from __future__ import annotations
 
 import re
@@ -57,6 +58,7 @@ from service import fuzzy, headings
 from service.document import Block, Document, Origin, Provenance, TableCell, TableGrid
 from service.ingest.base import Backend, IngestError, decode_text, looks_binary, sha256
 from service.normalize import NOT_APPLICABLE, UNIT_PATTERN, clean, label_key, parse_number
+from service.options import PipelineOptions
 from service.schema import FORMATS, load_format, load_labels
 
 TABLE_SECTIONS = frozenset("二三四")
@@ -211,7 +213,7 @@ class _Keyed:
     idx: list[int]
 
     @classmethod
-    def of(cls, raw: str) -> "_Keyed":
+    def of(cls, raw: str) -> _Keyed:
         parts: list[str] = []
         idx: list[int] = []
         for i, ch in enumerate(raw):
@@ -567,9 +569,14 @@ def _label_cost(key: str) -> float:
     vocab = _vocab()
     if key in vocab.roles:
         return 0.0
-    return min((fuzzy.distance(key, k) / fuzzy.tolerance(k) for k in vocab.roles
-                if len(k) >= _MIN_FUZZY_KEY and fuzzy.lower_bound(key, k) <= fuzzy.tolerance(k)),
-               default=float("inf"))
+    return min(
+        (
+            fuzzy.distance(key, k) / fuzzy.tolerance(k)
+            for k in vocab.roles
+            if len(k) >= _MIN_FUZZY_KEY and fuzzy.lower_bound(key, k) <= fuzzy.tolerance(k)
+        ),
+        default=float("inf"),
+    )
 
 
 def _is_text(cell: str) -> bool:
@@ -586,8 +593,12 @@ def _join_broken_rows(lines: list[str]) -> list[tuple[int, str]]:
         if out and "\t" in line:
             prev = out[-1][1]
             tail, head = prev.split("\t")[-1].strip(), line.split("\t")[0].strip()
-            if _is_text(tail) and _is_text(head) \
-                    and (joined := _label_cost(_key(tail + head))) <= 1 and joined < _label_cost(_key(tail)):
+            if (
+                _is_text(tail)
+                and _is_text(head)
+                and (joined := _label_cost(_key(tail + head))) <= 1
+                and joined < _label_cost(_key(tail))
+            ):
                 out[-1] = (out[-1][0], prev.rstrip() + line.lstrip())
                 continue
         out.append((number, line))
@@ -695,8 +706,9 @@ class LineReader:
         heads = _find_headings(kd, self.section)
         if len(heads) == 1 and heads[0].a == 0 and heads[0].b == len(kd.key):
             self._heading(number, line, text, heads[0].number)
-        elif heads or (self.section in TABLE_SECTIONS and _keyword_heading(text, self.section) is None
-                       and _looks_run_together(kd)):
+        elif heads or (
+            self.section in TABLE_SECTIONS and _keyword_heading(text, self.section) is None and _looks_run_together(kd)
+        ):
             if self.markdown:
                 self._run_line(number, kd, heads)
             else:
@@ -853,5 +865,5 @@ class TextBackend(Backend):
             return False
         return path.suffix.lower() in _TEXT_EXTENSIONS or not foreign_format(head)
 
-    def convert(self, path: Path, data: bytes) -> Document:
+    def convert(self, path: Path, data: bytes, options: PipelineOptions | None = None) -> Document:
         return read_text_document(path, data, self.name, markdown=False)

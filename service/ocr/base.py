@@ -14,6 +14,7 @@ for reconciliation with the table rules later.
 Engines never download weights: a missing package or model file raises ``OcrUnavailable`` naming what
 to install.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.document import BBox, OcrChar, OcrText
+from service.document import BBox, OcrChar, OcrText  # noqa: F401  (OcrChar: re-exported by service.ocr)
 
 # Engine name -> "module:class"; modules are imported on first use (their packages are optional).
 ENGINES = {

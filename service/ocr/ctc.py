@@ -5,6 +5,7 @@ over the classes: 0 is the CTC blank, then the characters. Greedy decoding takes
 step, collapses repeats and drops blanks. Here each emitted character also keeps where it was seen
 (its run of steps and the step where it was most certain) and the k best classes at that step.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

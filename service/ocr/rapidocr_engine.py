@@ -3,42 +3,27 @@
 - Detection (``recognize_lines``, ``detect_lines``) is RapidOCR's DB text detector, run with explicit
   model paths so that nothing is ever downloaded; ``detect_lines`` can run it on the page reduced (the
   page reader detects at 100 dpi: a quarter of the pixels of a 200-dpi page, the same lines).
-- Detected lines are read with a white margin of LINE_PAD line heights above and below (``_padded``).
-- Recognition (both methods) runs the wheel's PP-OCR recognition model directly through ONNX Runtime
-  and decodes it here (``service.ocr.ctc``), which gives every character its exact probability, its
-  position and its top-k alternatives (RapidOCR itself only returns the best path).
+- Recognition (both methods) runs the wheel's PP-OCR recognition model directly through ONNX Runtime,
+  read and decoded as ``service.ocr.recognizer`` does for both engines: every character gets its exact
+  probability, its position and its top-k alternatives (RapidOCR itself only returns the best path).
 
 Sessions use ``threads`` intra-op threads (default 1: run several pages side by side instead).
 """
+
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from service.document import BBox
-from service.ocr.base import Crop, OcrChar, OcrEngine, OcrLine, OcrText, OcrUnavailable, as_crop, resized
-from service.ocr.ctc import DecodedChar, char_spans, greedy_decode
+from service.ocr.base import OcrUnavailable
+from service.ocr.recognizer import TOP_K, CtcEngine, Quad, Recognizer, bgr
 
 INSTALL = "pip install rapidocr onnxruntime"
 DET_MODEL = "PP-OCRv6_det_small.onnx"
 REC_MODEL = "PP-OCRv6_rec_small.onnx"
 CLS_MODEL = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
-REC_HEIGHT = 48  # input height of the recognition model
-# PaddleOCR pads every batch to at least 320 px; short crops (a lone digit of a table cell) then cost as much
-# as a line. Padding to 2 heights keeps their confidences (0.9996 against 0.9999 on r001's digits; with no
-# minimum they fall to 0.93) at less than half the time.
-REC_MIN_WIDTH = 96
-BATCH = 8
-TOP_K = 5
-LINE_PAD = 0.3  # white margin above and below a detected line before reading it, in line heights
-VERTICAL_RATIO = 1.5  # a detected box this much taller than wide is vertical text (read rotated)
-
-Quad = np.ndarray  # 4 x 2 float32: top-left, top-right, bottom-right, bottom-left
 
 
 def models_dir() -> Path:
@@ -80,124 +65,29 @@ def _session(path: Path, threads: int) -> Any:
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
-def _bgr(image: np.ndarray) -> np.ndarray:
-    import cv2
-
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.ndim == 3 and image.shape[2] == 1:
-        return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2BGR)
-    if image.ndim == 3 and image.shape[2] == 3:
-        return image
-    raise ValueError(f"expected a grayscale or 3-channel image, got shape {image.shape}")
-
-
-@dataclass(frozen=True)
-class _Read:
-    """One crop as read: characters with their extent as fractions (0..1) of the crop width."""
-
-    chars: list[tuple[str, float, tuple[tuple[str, float], ...], float, float]]
-
-    @property
-    def text(self) -> str:
-        return "".join(c[0] for c in self.chars)
+def onnx_recognizer(path: Path, threads: int = 1, top_k: int = TOP_K) -> Recognizer:
+    """The PP-OCR recognition model of the wheel on ONNX Runtime; its character list is in the model's metadata."""
+    session = _session(path, threads)
+    meta = session.get_modelmeta().custom_metadata_map
+    if "character" not in meta:
+        raise OcrUnavailable("rapidocr", f"{path.name} carries no character list", INSTALL)
+    # Class 0 is the CTC blank (""); the model's list follows, then the space class.
+    classes = ["", *meta["character"].splitlines(), " "]
+    return Recognizer(session, classes, session.get_inputs()[0].name, top_k)
 
 
-class Recognizer:
-    """The PP-OCR recognition model (CTC head) on ONNX Runtime, decoded with top-k per character."""
-
-    def __init__(self, path: Path, threads: int = 1, top_k: int = TOP_K, min_width: int = REC_MIN_WIDTH):
-        self.min_width = min_width
-        self.session = _session(path, threads)
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if "character" not in meta:
-            raise OcrUnavailable("rapidocr", f"{path.name} carries no character list", INSTALL)
-        # Class 0 is the CTC blank (""); the model's list follows, then the space class.
-        self.classes = ["", *meta["character"].splitlines(), " "]
-        self.input_name = self.session.get_inputs()[0].name
-        self.top_k = top_k
-
-    def read(self, images: Sequence[np.ndarray]) -> list[_Read]:
-        """Read each image as one line of text; batches of similar widths."""
-        results: list[_Read] = [_Read([]) for _ in images]
-        ratios = [img.shape[1] / max(img.shape[0], 1) for img in images]
-        order = [i for i in np.argsort(ratios, kind="stable") if min(images[i].shape[:2]) >= 2]
-        for start in range(0, len(order), BATCH):
-            batch = order[start : start + BATCH]
-            for i, read in zip(batch, self._read_batch([images[i] for i in batch])):
-                results[i] = read
-        return results
-
-    def _read_batch(self, images: list[np.ndarray]) -> list[_Read]:
-        import cv2
-
-        widths = [max(1, math.ceil(REC_HEIGHT * img.shape[1] / img.shape[0])) for img in images]
-        width = max(self.min_width, max(widths))
-        width = math.ceil(width / 8) * 8
-        batch = np.zeros((len(images), 3, REC_HEIGHT, width), dtype=np.float32)
-        for k, (img, w) in enumerate(zip(images, widths)):
-            scaled = cv2.resize(_bgr(img), (w, REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
-            batch[k, :, :, :w] = (scaled.astype(np.float32).transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
-        probs = self.session.run(None, {self.input_name: batch})[0]
-        stride = width / probs.shape[1]
-        return [self._decode(probs[k], w / stride) for k, w in enumerate(widths)]
-
-    def _decode(self, probs: np.ndarray, image_steps: float) -> _Read:
-        decoded = greedy_decode(probs, self.top_k)
-        spans = char_spans(decoded, probs.shape[0])
-        chars = []
-        for d, (left, right) in zip(decoded, spans):
-            f0 = min(left / image_steps, 1.0)
-            f1 = min(max(right / image_steps, f0), 1.0)
-            chars.append((self.classes[d.index], d.prob, self._alternatives(d), f0, f1))
-        return _Read(chars)
-
-    def _alternatives(self, d: DecodedChar) -> tuple[tuple[str, float], ...]:
-        return tuple((self.classes[i], round(p, 5)) for i, p in d.top)
-
-
-class RapidOcrEngine(OcrEngine):
+class RapidOcrEngine(CtcEngine):
     """RapidOCR detection + PP-OCR recognition decoded here."""
 
     name = "rapidocr"
 
     def __init__(self, threads: int = 1, top_k: int = TOP_K):
         self.threads = threads
-        self.recognizer = Recognizer(model_path(REC_MODEL), threads, top_k)
+        self.recognizer = onnx_recognizer(model_path(REC_MODEL), threads, top_k)
         self._detector: Any = None
 
-    # ------------------------------------------------------------ recognition only
-
-    def read_crops(self, crops: Sequence[Crop | np.ndarray]) -> list[OcrText]:
-        items = [as_crop(c) for c in crops]
-        reads = self.recognizer.read([c.image for c in items])
-        return [_text_from(read, crop) for read, crop in zip(reads, items)]
-
-    # ------------------------------------------------------------ full page
-
-    def recognize_lines(self, image: np.ndarray) -> list[OcrLine]:
-        return self._read_lines(image, *self._detect(image))
-
-    def detect_lines(self, image: np.ndarray, scale: float = 1.0) -> list[Quad]:
-        small = resized(image, scale)
-        fx, fy = image.shape[1] / small.shape[1], image.shape[0] / small.shape[0]
-        quads, _ = self._detect(small)
-        return [q * np.array((fx, fy), np.float32) for q in quads]
-
-    def read_lines(self, image: np.ndarray, quads: Sequence[Quad]) -> list[OcrLine]:
-        return self._read_lines(image, [np.asarray(q, np.float32) for q in quads], [1.0] * len(quads))
-
-    def _read_lines(self, image: np.ndarray, quads: Sequence[Quad], scores: Sequence[float]) -> list[OcrLine]:
-        warped = [_warp(image, q) for q in quads]
-        reads = self.recognizer.read([_padded(img) for img, _ in warped])
-        lines = []
-        for quad, score, (_, vertical), read in zip(quads, scores, warped, reads):
-            if read.text.strip():
-                lines.append(_line_from(read, quad, vertical, score))
-        return lines
-
-    def _detect(self, image: np.ndarray) -> tuple[list[Quad], list[float]]:
-        out = self.detector(_bgr(image), use_det=True, use_cls=False, use_rec=False)
+    def detect(self, image: np.ndarray) -> tuple[list[Quad], list[float]]:
+        out = self.detector(bgr(image), use_det=True, use_cls=False, use_rec=False)
         boxes = getattr(out, "boxes", None)
         if boxes is None or len(boxes) == 0:
             return [], []
@@ -224,92 +114,3 @@ class RapidOcrEngine(OcrEngine):
             "EngineConfig.onnxruntime.intra_op_num_threads": self.threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         }
-
-
-# ---------------------------------------------------------------- geometry
-
-
-def _text_from(read: _Read, crop: Crop) -> OcrText:
-    x0, y0, x1, y1 = crop.box
-    width = x1 - x0
-    chars = tuple(
-        OcrChar(
-            text=t,
-            confidence=round(p, 5),
-            box=_round((x0 + f0 * width, y0, x0 + f1 * width, y1)),
-            alternatives=alts,
-        )
-        for t, p, alts, f0, f1 in read.chars
-    )
-    return OcrText(text=read.text, confidence=_mean(chars), box=_round(crop.box), chars=chars)
-
-
-def _line_from(read: _Read, quad: Quad, vertical: bool, score: float) -> OcrLine:
-    chars = []
-    for t, p, alts, f0, f1 in read.chars:
-        if vertical:  # the crop was turned a quarter left: its x runs down the quad
-            corners = [_on_quad(quad, fx, fy) for fx in (0.0, 1.0) for fy in (f0, f1)]
-        else:
-            corners = [_on_quad(quad, fx, fy) for fx in (f0, f1) for fy in (0.0, 1.0)]
-        chars.append(OcrChar(text=t, confidence=round(p, 5), box=_bbox(corners), alternatives=alts))
-    polygon = tuple((round(float(x), 1), round(float(y), 1)) for x, y in quad)
-    return OcrLine(
-        text=read.text,
-        confidence=_mean(chars),
-        box=_bbox(list(polygon)),
-        chars=tuple(chars),
-        polygon=polygon,
-        detection_score=round(score, 5),
-    )
-
-
-def _warp(image: np.ndarray, quad: Quad) -> tuple[np.ndarray, bool]:
-    """The quad's content as an upright image; tall boxes (vertical text) turned a quarter left."""
-    import cv2
-
-    width = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
-    height = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
-    width, height = max(width, 1), max(height, 1)
-    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
-    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
-    crop = cv2.warpPerspective(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
-    if height >= VERTICAL_RATIO * width:
-        return np.ascontiguousarray(np.rot90(crop)), True
-    return crop, False
-
-
-def _padded(crop: np.ndarray) -> np.ndarray:
-    """A detected line with white above and below. The recognizer's cost grows with the width of the crop
-    scaled to its input height, so the margin makes a line cheaper to read (some 30% at 0.2, more at 0.3); it
-    reads as well (r001 and its simulated scan give the same text with a margin of 0, 0.2 and 0.3 line
-    heights; at 0.5 digits start to drop)."""
-    import cv2
-
-    pad = int(round(LINE_PAD * crop.shape[0]))
-    if pad <= 0:
-        return crop
-    value = 255 if crop.ndim == 2 else (255,) * crop.shape[2]
-    return cv2.copyMakeBorder(crop, pad, pad, 0, 0, cv2.BORDER_CONSTANT, value=value)
-
-
-def _on_quad(quad: Quad, fx: float, fy: float) -> tuple[float, float]:
-    """The point at fractions (fx, fy) of the quad's width and height (bilinear)."""
-    top = (1 - fx) * quad[0] + fx * quad[1]
-    bottom = (1 - fx) * quad[3] + fx * quad[2]
-    x, y = (1 - fy) * top + fy * bottom
-    return float(x), float(y)
-
-
-def _bbox(points: list[tuple[float, float]]) -> BBox:
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    return _round((min(xs), min(ys), max(xs), max(ys)))
-
-
-def _round(box: tuple[float, float, float, float]) -> BBox:
-    x0, y0, x1, y1 = box
-    return (round(x0, 1), round(y0, 1), round(x1, 1), round(y1, 1))
-
-
-def _mean(chars: Sequence[OcrChar]) -> float:
-    return round(sum(c.confidence for c in chars) / len(chars), 5) if chars else 0.0

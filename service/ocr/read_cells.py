@@ -24,11 +24,11 @@ first as a row label (Chinese text) and the others as numbers. Else the cell sta
 and says so). A part keeps its own box (``cell.split_from`` is the whole one) and a confidence lowered by
 SPLIT_CONFIDENCE. Pieces of a broken ruling left inside a cell on such a border are no text.
 """
+
 from __future__ import annotations
 
 import re
 import statistics
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -36,9 +36,11 @@ import cv2
 import numpy as np
 
 from service.document import BBox
+from service.lattice import Grid, GridCell
 from service.normalize import clean
 from service.ocr.base import Crop, OcrChar, OcrEngine, OcrText
-from service.ocr.grid import DPI, Grid, GridCell, binarize, is_remnant, lost_rulings, ruled_inside, to_gray
+from service.ocr.grid import DPI, binarize, is_remnant, lost_rulings, ruled_inside, to_gray
+from service.text import join_wide
 
 MARGIN = 0.025  # inches cut from each side of a cell (ruling lines and their blur)
 SPECK = 0.02  # inches: ink components smaller than this both ways are noise
@@ -156,16 +158,20 @@ def _parted(parts: Sequence[CellText]) -> bool:
     return bool(_NUMBER.fullmatch(first.text) or _LABEL.search(first.text))
 
 
-def _settle(
-    grid: Grid, found: dict[GridCell, tuple[GridCell, ...]], read: dict[GridCell, CellText]
-) -> list[CellText]:
+def _settle(grid: Grid, found: dict[GridCell, tuple[GridCell, ...]], read: dict[GridCell, CellText]) -> list[CellText]:
     """A grid's cells as read: a cell parted by a lost ruling as its parts where they read as such."""
     out: list[CellText] = []
     for cell in grid.cells:
         parts = [read[p] for p in found.get(cell, ())]
         if parts and _parted(parts):
-            out += [replace(p, confidence=round(p.confidence * SPLIT_CONFIDENCE, 5),
-                            min_confidence=round(p.min_confidence * SPLIT_CONFIDENCE, 5)) for p in parts]
+            out += [
+                replace(
+                    p,
+                    confidence=round(p.confidence * SPLIT_CONFIDENCE, 5),
+                    min_confidence=round(p.min_confidence * SPLIT_CONFIDENCE, 5),
+                )
+                for p in parts
+            ]
         else:
             out.append(read[cell])
     return out
@@ -200,7 +206,7 @@ def _cell_ink(ink: np.ndarray, cell: GridCell, dpi: float, lines: Sequence[float
 
 
 def _kind(stat: np.ndarray, width: int, height: int, dpi: float, lines: Sequence[float] = ()) -> str:
-    """"text", "small" (a speck, or a full stop: kept only next to text) or "line" (a ruling line left over
+    """ "text", "small" (a speck, or a full stop: kept only next to text) or "line" (a ruling line left over
     along the crop's edge, or a piece of a broken ruling on one of the ``lines``, crop coordinates)."""
     x, y, w, h, _area = (int(v) for v in stat)
     speck = SPECK * dpi
@@ -328,9 +334,9 @@ def _masked(gray: np.ndarray, item: _CellInk, labels: list[int], region: tuple[i
 def _cell_text(cell: GridCell, read: list[tuple[_Piece, OcrText]]) -> CellText:
     chars: list[OcrChar] = []
     raw = ""
-    for piece, text in read:
-        line_chars = _turned_back(text, piece) if piece.turned else list(text.chars)
-        raw = _join(raw, "".join(c.text for c in line_chars).strip())
+    for piece, reading in read:
+        line_chars = _turned_back(reading, piece) if piece.turned else list(reading.chars)
+        raw = join_wide(raw, "".join(c.text for c in line_chars).strip())
         chars += line_chars
     if not chars:
         return CellText(cell, "", "", 1.0, 1.0, empty=not read)
@@ -351,20 +357,7 @@ def _cell_text(cell: GridCell, read: list[tuple[_Piece, OcrText]]) -> CellText:
 def _turned_back(text: OcrText, piece: _Piece) -> list[OcrChar]:
     """Character boxes of a crop turned a quarter left, put back on the page: its x runs down the page."""
     x0, y0, x1, _ = piece.region
-    return [
-        c.model_copy(update={"box": (float(x0), y0 + c.box[0], float(x1), y0 + c.box[2])}) for c in text.chars
-    ]
-
-
-def _wide(ch: str) -> bool:
-    return unicodedata.east_asian_width(ch) in ("W", "F")
-
-
-def _join(left: str, right: str) -> str:
-    """Lines of one cell: joined without a space next to CJK text, else with one space."""
-    if not left or not right:
-        return left or right
-    return left + ("" if _wide(left[-1]) or _wide(right[0]) else " ") + right
+    return [c.model_copy(update={"box": (float(x0), y0 + c.box[0], float(x1), y0 + c.box[2])}) for c in text.chars]
 
 
 _CJK = "\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef“”‘’"

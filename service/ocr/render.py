@@ -1,4 +1,5 @@
 """PDF pages as grayscale images for OCR (PDFium through pypdfium2)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -5,7 +5,7 @@ An OCR'd cell gives its reading plus
 * **alternatives** from the recognizer's top-k per character (``OcrChar.alternatives``; "" = no character, the
   CTC blank): the readings of highest joint probability (beam search over the characters);
 * a **doubled digit** read once (CTC merges two equal neighbours when it sees no gap: 11 → 1) and a digit read
-  twice (1 → 11), at the prior probabilities of ``configs/reconcile.yaml``;
+  twice (1 → 11), at the prior probabilities of the reconcile options (``prior_*`` in configs/pipeline.yaml);
 * a **missed digit** at either end of the number (a detector crop that cut it off);
 * the **0 of an empty-looking cell**: a cell whose crop held ink the recognizer read as nothing (``OcrText.ink``)
   is most likely a faint 0 where the table prints its zeros as 0 (the rules cannot tell: a blank counts as 0);
@@ -13,6 +13,7 @@ An OCR'd cell gives its reading plus
   by the two side-by-side cells, made in the solver (:func:`service.reconcile.solver.side_by_side`).
 Probabilities are normalised over a cell's candidates; the solver weighs them against the table rules.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -21,23 +22,36 @@ import re
 from dataclasses import dataclass
 
 from service.document import OcrText
+from service.options import ReconcileOptions
 from service.result import CellValue
 
 _COUNT = re.compile(r"^(0|[1-9]\d*)$")
 
 
+INK_ZERO = 0.8  # a cell with ink read as nothing is a 0 (tables whose zeros are printed as 0)
+MIN_CHAR = 0.002  # character alternatives below this are ignored
+BEAM = 12  # readings kept by the beam over the characters
+KEEP = 8  # candidates kept per cell (the reading as printed always among them)
+
+
 @dataclass(frozen=True)
 class Priors:
-    """Prior probabilities of the structural errors (relative to the reading as printed)."""
+    """Prior probabilities of the structural errors (relative to the reading as printed): ``prior_*`` of the
+    reconcile options (configs/pipeline.yaml)."""
 
-    doubled: float = 0.004  # two equal digits merged into one (per digit)
-    repeated: float = 0.004  # one digit read twice (per pair of equal neighbours)
-    missed_edge: float = 0.0004  # a digit lost at either end (per digit value and end)
-    ink_zero: float = 0.8  # a cell with ink read as nothing is a 0 (tables whose zeros are printed as 0)
-    split: float = 0.002  # a digit of one cell read in its neighbour (per pair of side-by-side cells and direction)
-    min_char: float = 0.002  # character alternatives below this are ignored
-    beam: int = 12  # readings kept by the beam over the characters
-    keep: int = 8  # candidates kept per cell (the reading as printed always among them)
+    doubled: float  # two equal digits merged into one (per digit)
+    repeated: float  # one digit read twice (per pair of equal neighbours)
+    missed_edge: float  # a digit lost at either end (per digit value and end)
+    split: float  # a digit of one cell read in its neighbour (per pair of side-by-side cells and direction)
+
+    @classmethod
+    def of(cls, options: ReconcileOptions) -> Priors:
+        return cls(
+            doubled=options.prior_doubled,
+            repeated=options.prior_repeated,
+            missed_edge=options.prior_missed_edge,
+            split=options.prior_split,
+        )
 
 
 @dataclass(frozen=True)
@@ -60,30 +74,34 @@ def _value(text: str) -> int | None | bool:
     return int(t) if _COUNT.match(t) else False
 
 
-def _beam(ocr: OcrText, priors: Priors) -> list[tuple[float, str]]:
+def _beam(ocr: OcrText) -> list[tuple[float, str]]:
     """The most probable strings under the per-character alternatives: (probability, text)."""
     beams: list[tuple[float, str]] = [(1.0, "")]
     for ch in ocr.chars:
-        options = [(t, p) for t, p in ch.alternatives if p >= priors.min_char and (t == "" or t.isdigit() or t == ",")]
+        options = [(t, p) for t, p in ch.alternatives if p >= MIN_CHAR and (t == "" or t.isdigit() or t == ",")]
         if not any(t == ch.text for t, _ in options):
-            options.append((ch.text, max(ch.confidence, priors.min_char)))
+            options.append((ch.text, max(ch.confidence, MIN_CHAR)))
         # not renormalised: the mass of the classes the recognizer did not list stays unexplained, so a
         # character read at 0.6 with nothing second keeps a reading probability of 0.6
         nxt = [(bp * p, bt + t) for bp, bt in beams for t, p in options]
-        beams = heapq.nlargest(priors.beam, nxt)
+        beams = heapq.nlargest(BEAM, nxt)
     return beams
 
 
-def candidates(cell: CellValue, *, zeros_printed: bool = False, priors: Priors = Priors()) -> list[Reading]:
+def candidates(cell: CellValue, priors: Priors, *, zeros_printed: bool = False) -> list[Reading]:
     """The candidate readings of a cell (first: the reading as printed). One reading when nothing can differ."""
-    as_read = Reading(cell.value if isinstance(cell.value, int) else None,
-                      "" if cell.value is None else str(cell.value), 1.0, "as read")
+    as_read = Reading(
+        cell.value if isinstance(cell.value, int) else None,
+        "" if cell.value is None else str(cell.value),
+        1.0,
+        "as read",
+    )
     ocr = cell.ocr
     if ocr is None or cell.status not in ("read", "blank") or isinstance(cell.value, float):
         return [as_read]
     if cell.status == "blank":
         if ocr.ink:  # ink the recognizer read as nothing: most likely a faint 0 where the table prints zeros
-            p0 = priors.ink_zero if zeros_printed else 0.5
+            p0 = INK_ZERO if zeros_printed else 0.5
         else:  # a clean crop (or not known): the rules cannot tell a lost 0 from a blank, so blank it stays
             return [as_read]
         return _normalise({None: (1.0 - p0, "", "as read"), 0: (p0, "0", "missed 0")})
@@ -95,7 +113,7 @@ def candidates(cell: CellValue, *, zeros_printed: bool = False, priors: Priors =
         if value not in weights or weights[value][0] < p:
             weights[value] = (p, text, how)
 
-    beams = _beam(ocr, priors) if ocr.chars else [(1.0, ocr.text)]
+    beams = _beam(ocr) if ocr.chars else [(1.0, ocr.text)]
     printed = str(cell.value)
     p_read = max((p for p, t in beams if _value(t) == cell.value), default=None)
     if p_read is None:  # the beam lost the reading as printed (a digit read through a look-alike): keep it
@@ -105,17 +123,25 @@ def candidates(cell: CellValue, *, zeros_printed: bool = False, priors: Priors =
         add(_value(text), p, text, "character alternative")
     digits = printed
     for i, d in enumerate(digits):  # a doubled digit read once
-        add(_value(digits[:i + 1] + d + digits[i + 1:]), p_read * priors.doubled, digits[:i + 1] + d + digits[i + 1:],
-            "doubled digit")
+        add(
+            _value(digits[: i + 1] + d + digits[i + 1 :]),
+            p_read * priors.doubled,
+            digits[: i + 1] + d + digits[i + 1 :],
+            "doubled digit",
+        )
     for i in range(len(digits) - 1):  # a digit read twice
         if digits[i] == digits[i + 1]:
-            add(_value(digits[:i] + digits[i + 1:]), p_read * priors.repeated, digits[:i] + digits[i + 1:],
-                "repeated digit")
+            add(
+                _value(digits[:i] + digits[i + 1 :]),
+                p_read * priors.repeated,
+                digits[:i] + digits[i + 1 :],
+                "repeated digit",
+            )
     for d in "0123456789" if cell.value != 0 else "":  # a digit lost at either end (a lone 0 is not cut)
         add(_value(d + digits), p_read * priors.missed_edge, d + digits, "missed digit")
         add(_value(digits + d), p_read * priors.missed_edge, digits + d, "missed digit")
     best = sorted(weights.items(), key=lambda kv: -kv[1][0])
-    kept = dict(best[:priors.keep])
+    kept = dict(best[:KEEP])
     kept.setdefault(cell.value, weights[cell.value])
     return _normalise(kept, first=cell.value)
 

@@ -8,6 +8,7 @@
 Reports are grouped by agency (as extracted, whitespace removed) and paired by consecutive report years; a
 year reported twice (two files of one report) is paired once per file.
 """
+
 from __future__ import annotations
 
 from itertools import product
@@ -45,16 +46,26 @@ def _value(cell: CellValue | None) -> float | None:
     return None
 
 
-def _check(rule: str, agency: str, prev: Result, cur: Result, instance: str, expr: str,
-           lhs: float | None, rhs: float | None) -> SeriesCheck:
+def _check(
+    rule: str, agency: str, prev: Result, cur: Result, instance: str, expr: str, lhs: float | None, rhs: float | None
+) -> SeriesCheck:
     if lhs is None or rhs is None:
         status, msg = "not_assessable", "a cell is not available in one of the reports"
     else:
         status = "pass" if abs(lhs - rhs) <= EPS else "fail"
         msg = "" if status == "pass" else f"{lhs:g} ≠ {rhs:g}"
-    return SeriesCheck(rule=rule, agency=agency, years=(prev.year, cur.year),
-                       documents=(prev.document.path, cur.document.path), instance=instance, status=status,
-                       expr=expr, lhs=lhs, rhs=rhs, message=msg)
+    return SeriesCheck(
+        rule=rule,
+        agency=agency,
+        years=(prev.year, cur.year),
+        documents=(prev.document.path, cur.document.path),
+        instance=instance,
+        status=status,
+        expr=expr,
+        lhs=lhs,
+        rhs=rhs,
+        message=msg,
+    )
 
 
 def cross_report_checks(results: list[Result]) -> list[SeriesCheck]:
@@ -66,7 +77,8 @@ def cross_report_checks(results: list[Result]) -> list[SeriesCheck]:
     for agency, reports in sorted(groups.items()):
         by_year: dict[int, list[Result]] = {}
         for r in reports:
-            by_year.setdefault(r.year, []).append(r)
+            if r.year is not None:
+                by_year.setdefault(r.year, []).append(r)
         for year in sorted(by_year):
             for prev, cur in product(by_year.get(year - 1, []), by_year[year]):
                 out += _pair(agency, prev, cur)
@@ -78,8 +90,18 @@ def _pair(agency: str, prev: Result, cur: Result) -> list[SeriesCheck]:
     for c in (col.id for col in load_format(cur.format).t3_columns()):
         lhs = _value(cur.cells.get(f"t3.carried_over.{c}"))
         rhs = _value(prev.cells.get(f"t3.carried_forward.{c}"))
-        out.append(_check("t3_carry_cross_report", agency, prev, cur, c,
-                          f"t3.carried_over.{c}[{cur.year}] == t3.carried_forward.{c}[{prev.year}]", lhs, rhs))
+        out.append(
+            _check(
+                "t3_carry_cross_report",
+                agency,
+                prev,
+                cur,
+                c,
+                f"t3.carried_over.{c}[{cur.year}] == t3.carried_forward.{c}[{prev.year}]",
+                lhs,
+                rhs,
+            )
+        )
     if prev.format == cur.format == "2021":
         for block in load_format("2021").t2_blocks():
             cols = {c.id for c in block.columns}
@@ -90,9 +112,18 @@ def _pair(agency: str, prev: Result, cur: Result) -> list[SeriesCheck]:
                 now, before = _value(cur.cells.get(f"{key}.in_force")), _value(prev.cells.get(f"{key}.in_force"))
                 issued = _value(cur.cells.get(f"{key}.issued_this_year"))
                 repealed = _value(cur.cells.get(f"{key}.repealed_this_year"))
-                rhs = None if None in (before, issued, repealed) else before + issued - repealed
-                out.append(_check("t2_2021_in_force_carry", agency, prev, cur, f"{block.id}.{row.id}",
-                                  f"{key}.in_force[{cur.year}] == {key}.in_force[{prev.year}] + "
-                                  f"{key}.issued_this_year[{cur.year}] - {key}.repealed_this_year[{cur.year}]",
-                                  now, rhs))
+                rhs = None if before is None or issued is None or repealed is None else before + issued - repealed
+                out.append(
+                    _check(
+                        "t2_2021_in_force_carry",
+                        agency,
+                        prev,
+                        cur,
+                        f"{block.id}.{row.id}",
+                        f"{key}.in_force[{cur.year}] == {key}.in_force[{prev.year}] + "
+                        f"{key}.issued_this_year[{cur.year}] - {key}.repealed_this_year[{cur.year}]",
+                        now,
+                        rhs,
+                    )
+                )
     return out

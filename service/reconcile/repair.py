@@ -15,22 +15,22 @@
   the least certain reading of the rule. Digital sources are read exactly: their broken rules are findings in
   ``checks``, not cells to review.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
-import yaml
 
-from service.assemble.common import DISAGREEMENT
-from service.config import ReconcileSettings
+from service.options import ReconcileOptions
 from service.reconcile.candidates import Priors, candidates
-from service.reconcile.rules import Equation, equations
-from service.reconcile.solver import Reconciliation, blank_side, holds, reconcile, zeros_printed
+from service.reconcile.solver import Reconciliation, reconcile, zeros_printed
+from service.resources import read_yaml, resolve
 from service.result import CellValue
-from service.schema import CONFIG_DIR, FormatSchema
+from service.rules import Equation, blank_side, equations, follow, holds
+from service.rules.reasons import DISAGREEMENT
+from service.schema import FormatSchema
 
 LOW_READING = "low reading confidence"
 SOURCE_FAILURE = "source rule failure"
@@ -52,10 +52,10 @@ class Calibration:
 
 @lru_cache(maxsize=4)
 def load_calibration(path: str) -> Calibration:
-    file = Path(path) if Path(path).is_absolute() else CONFIG_DIR.parent / path
+    file = resolve(path)
     if not file.exists():
         return Calibration(np.array([]), np.array([]))
-    data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    data = read_yaml(file) or {}
     points = data.get("points") or []
     return Calibration(np.array([p[0] for p in points], dtype=float), np.array([p[1] for p in points], dtype=float))
 
@@ -86,20 +86,26 @@ def _suspects(broken: list[Equation], cells: dict[str, CellValue], reading: dict
     return out
 
 
-def reconcile_cells(cells: dict[str, CellValue], schema: FormatSchema, cfg: ReconcileSettings, *,
-                    single_other_processing: bool = False) -> Reconciliation:
-    """Reconcile ``cells`` in place (values, status, confidence, review flags); returns the solver's account."""
-    priors = Priors(doubled=cfg.prior_doubled, repeated=cfg.prior_repeated, missed_edge=cfg.prior_missed_edge,
-                    split=cfg.prior_split)
-    _zeros_with_ink(cells, priors)
-    rec = reconcile(cells, schema, single_other_processing=single_other_processing, priors=priors,
-                    rule_cost=cfg.rule_cost, heuristic_rule_cost=cfg.heuristic_rule_cost, doubt=cfg.doubt,
-                    max_repairs=cfg.max_repairs)
+def reconcile_cells(
+    cells: dict[str, CellValue],
+    schema: FormatSchema,
+    cfg: ReconcileOptions,
+    *,
+    single_other_processing: bool = False,
+) -> Reconciliation:
+    """Reconcile ``cells`` in place (values, status, confidence, review flags); returns the solver's account.
+    ``cfg``: the reconcile options (``options.reconcile``)."""
+    _zeros_with_ink(cells, Priors.of(cfg))
+    rec = reconcile(cells, schema, cfg, single_other_processing=single_other_processing)
+    eqs = equations(schema, single_other_processing=single_other_processing)
     _apply(rec, cells)
     # reading probability of every OCR'd cell (the chosen candidate's; as read when the solver did not look)
-    reading = {cid: rec.decisions[cid].reading.prob if cid in rec.decisions else rec.readings.get(cid, 1.0)
-               for cid, cell in cells.items() if cell.ocr is not None and cell.status in ("read", "blank", "repaired")}
-    support = _support(cells, schema, single_other_processing)
+    reading = {
+        cid: rec.decisions[cid].reading.prob if cid in rec.decisions else rec.readings.get(cid, 1.0)
+        for cid, cell in cells.items()
+        if cell.ocr is not None and cell.status in ("read", "blank", "repaired")
+    }
+    support = _support(cells, eqs)
     suspects = _suspects(support.broken_eqs, cells, reading)
     _score_and_flag(cells, cfg, reading, support, suspects)
     return rec
@@ -110,11 +116,12 @@ def _zeros_with_ink(cells: dict[str, CellValue], priors: Priors) -> None:
     zeros = zeros_printed(cells)
     for cid, cell in cells.items():
         if cell.status == "blank" and cell.ocr is not None and cell.ocr.ink:
-            best = max(candidates(cell, zeros_printed=cid.split(".")[0] in zeros, priors=priors), key=lambda r: r.prob)
+            best = max(candidates(cell, priors, zeros_printed=cid.split(".")[0] in zeros), key=lambda r: r.prob)
             if best.value == 0:
                 cell.original_value, cell.value, cell.status = None, 0, "repaired"
-                cell.review_reasons.append("repaired: an empty-looking cell with ink, read as 0 (the table prints its "
-                                           "zeros)")
+                cell.review_reasons.append(
+                    "repaired: an empty-looking cell with ink, read as 0 (the table prints its zeros)"
+                )
 
 
 def _apply(rec: Reconciliation, cells: dict[str, CellValue]) -> None:
@@ -125,13 +132,16 @@ def _apply(rec: Reconciliation, cells: dict[str, CellValue]) -> None:
         cell.value = d.reading.value
         cell.status = "repaired"
         cell.repaired_by = d.rules
-        cell.alternatives = [r.value for r in d.candidates if r.value is not None and r.value != d.reading.value][:3]
-        cell.review_reasons.append(f"repaired by {', '.join(d.rules) or 'the rules'} ({d.reading.how}: read "
-                                   f"{d.original.text or 'blank'}, rules say {d.reading.text or 'blank'})")
+        alternatives: list[int | float] = [
+            r.value for r in d.candidates if r.value is not None and r.value != d.reading.value
+        ]
+        cell.alternatives = alternatives[:3]
+        cell.review_reasons.append(
+            f"repaired by {', '.join(d.rules) or 'the rules'} ({d.reading.how}: read "
+            f"{d.original.text or 'blank'}, rules say {d.reading.text or 'blank'})"
+        )
     if rec.repaired:  # values inferred from the readings (a lost 其他 column, a missing 总计) follow the repair
-        for cid, value in rec.implied.items():
-            if cells[cid].inferred_by is not None:
-                cells[cid].inferred_value = value
+        follow(cells, rec.implied)
 
 
 @dataclass
@@ -142,9 +152,9 @@ class _Support:
     covered: set[str]  # cells an equality rule checks
 
 
-def _support(cells: dict[str, CellValue], schema: FormatSchema, single_other_processing: bool) -> _Support:
+def _support(cells: dict[str, CellValue], eqs: list[Equation]) -> _Support:
     out = _Support({}, {}, [], set())
-    for eq in equations(schema, single_other_processing=single_other_processing):
+    for eq in eqs:
         if eq.op == "==":  # an inequality that holds says little about a reading
             out.covered.update(eq.lhs + eq.rhs)
         ids = set(eq.lhs + eq.rhs)
@@ -161,8 +171,13 @@ def _support(cells: dict[str, CellValue], schema: FormatSchema, single_other_pro
     return out
 
 
-def _score_and_flag(cells: dict[str, CellValue], cfg: ReconcileSettings, reading: dict[str, float],
-                    support: _Support, suspects: set[str]) -> None:
+def _score_and_flag(
+    cells: dict[str, CellValue],
+    cfg: ReconcileOptions,
+    reading: dict[str, float],
+    support: _Support,
+    suspects: set[str],
+) -> None:
     """One calibrated confidence per cell, the review reasons and ``needs_review``."""
     calibrate = load_calibration(cfg.calibration_file)
     scanned = bool(reading)

@@ -4,24 +4,25 @@ Each OCR'd cell has candidate readings with probabilities (:mod:`service.reconci
 cell is a constant (digital sources are never changed). Every rule equation of the format that involves a
 cell with more than one candidate becomes a constraint that may be broken at a cost (``rule_cost``: real
 reports break their own arithmetic); the objective is the sum of the chosen readings' costs (-log p) plus
-the cost of the broken rules. A cell whose chosen reading differs from the one read is *repaired*, with the
-rules that the repair satisfies; the rules still broken are findings about the source.
+the cost of the broken rules (the one model of :func:`service.rules.model.solve`). A cell whose chosen
+reading differs from the one read is *repaired*, with the rules that the repair satisfies; the rules still
+broken are findings about the source.
 """
+
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import dataclass, field
 
-from ortools.sat.python import cp_model
-
+from service.options import ReconcileOptions
 from service.reconcile.candidates import Priors, Reading, candidates
-from service.reconcile.rules import Equation, equations, rule_value
 from service.result import CellValue
+from service.rules import Equation, Option, blank_side, equations, holds, rule_value, solve
+from service.rules.equations import Number
 from service.schema import FormatSchema
 
-SCALE = 1000  # costs are integers: -log p in thousandths
-FREE_MAX = 10**7  # bound of the unknown value of an absent cell
+SECONDS = 1.0  # the solver's time limit per report (a proven optimum is needed to change a reading)
 
 
 @dataclass
@@ -39,7 +40,7 @@ class Reconciliation:
     broken: list[Equation]  # the equations the chosen readings still break
     status: str  # "optimal" | "skipped" | "too many repairs" | the solver's status when not optimal
     seconds: float
-    implied: dict[str, int] = field(default_factory=dict)  # absent cells: the value the chosen readings imply
+    implied: dict[str, Number] = field(default_factory=dict)  # absent cells: the value the chosen readings imply
     readings: dict[str, float] = field(default_factory=dict)  # OCR'd cells: probability of the reading as read
 
     @property
@@ -60,15 +61,6 @@ def _free(cell: CellValue | None) -> bool:
     return cell is not None and cell.status == "absent"
 
 
-def holds(eq: Equation, cells: dict[str, CellValue]) -> bool:
-    """Whether the equation holds on the cells' current values (True when not assessable)."""
-    values = [rule_value(cells.get(c)) for c in eq.lhs + eq.rhs]
-    if any(v is None for v in values):
-        return True  # not assessable as read
-    lhs, rhs = sum(values[:len(eq.lhs)]), sum(values[len(eq.lhs):])
-    return {"==": abs(lhs - rhs) <= 1e-6, "<=": lhs <= rhs + 1e-6, ">=": lhs >= rhs - 1e-6}[eq.op]
-
-
 def side_by_side(cells: dict[str, CellValue]) -> list[tuple[str, str]]:
     """Pairs (left, right) of OCR'd value cells printed next to each other in one table row (same schema row,
     same page, boxes overlapping vertically, nothing between them)."""
@@ -81,7 +73,7 @@ def side_by_side(cells: dict[str, CellValue]) -> list[tuple[str, str]]:
     out = []
     for boxes in rows.values():
         boxes.sort()
-        for (x0, y0, x1, y1, a), (u0, v0, u1, v1, b) in zip(boxes, boxes[1:]):
+        for (_x0, y0, _x1, y1, a), (_u0, v0, _u1, v1, b) in zip(boxes, boxes[1:]):
             if min(y1, v1) - max(y0, v0) >= 0.5 * min(y1 - y0, v1 - v0):
                 out.append((a, b))
     return out
@@ -100,113 +92,103 @@ def _moves(left: CellValue, right: CellValue) -> list[tuple[int, int]]:
     return [(x, y) for x, y in out if (x, y) != (left.value, right.value)]
 
 
-def blank_side(eq: Equation, cells: dict[str, CellValue]) -> bool:
-    """Whether one side of the equation is printed all blank (a 总计 left empty: counted as 0 by the checks, but
-    the author stated nothing there)."""
-    def blank(ids: tuple[str, ...]) -> bool:
-        return all((c := cells.get(cid)) is not None and c.status == "blank" for cid in ids)
-
-    return blank(eq.lhs) or blank(eq.rhs)
-
-
-def reconcile(cells: dict[str, CellValue], schema: FormatSchema, *, single_other_processing: bool = False,
-              priors: Priors = Priors(), rule_cost: float = 7.0, heuristic_rule_cost: float = 3.5, doubt: float = 0.6,
-              max_repairs: int = 4, time_limit: float = 1.0) -> Reconciliation:
-    """The least-cost readings under the rules. ``rule_cost``: the cost of a broken rule, in nats; ``doubt``: a
-    cell whose reading as printed has less probability than this is open to change even under rules that hold.
-    Readings change only when the solver proves its choice optimal and it repairs at most ``max_repairs`` cells
-    (more is no longer a small explanation of the broken rules: the reviewer decides)."""
+def reconcile(
+    cells: dict[str, CellValue],
+    schema: FormatSchema,
+    options: ReconcileOptions,
+    *,
+    single_other_processing: bool = False,
+) -> Reconciliation:
+    """The least-cost readings under the rules. ``options.rule_cost``: the cost of a broken rule, in nats;
+    ``options.doubt``: a cell whose reading as printed has less probability than this is open to change even
+    under rules that hold. Readings change only when the solver proves its choice optimal and it repairs at most
+    ``options.max_repairs`` cells (more is no longer a small explanation of the broken rules: the reviewer
+    decides)."""
     t0 = time.perf_counter()
+    priors = Priors.of(options)
     zeros = zeros_printed(cells)
-    cands = {cid: candidates(cell, zeros_printed=cid.split(".")[0] in zeros, priors=priors)
-             for cid, cell in cells.items()}
+    cands = {cid: candidates(cell, priors, zeros_printed=cid.split(".")[0] in zeros) for cid, cell in cells.items()}
     readings = {cid: cs[0].prob for cid, cs in cands.items() if cells[cid].ocr is not None}
     # As read, every rule that holds costs nothing to keep: only cells of a broken rule (and readings the
     # recognizer itself doubts) are open to change; all the rules they take part in constrain them.
-    every = [eq for eq in equations(schema, single_other_processing=single_other_processing)
-             if all(rule_value(cells.get(c)) is not None or len(cands.get(c, ())) > 1 or _free(cells.get(c))
-                    for c in eq.lhs + eq.rhs)]
+    every = [
+        eq
+        for eq in equations(schema, single_other_processing=single_other_processing)
+        if all(
+            rule_value(cells.get(c)) is not None or len(cands.get(c, ())) > 1 or _free(cells.get(c)) for c in eq.cells
+        )
+    ]
     # a rule that fails because one side is printed blank (a blank 总计) says nothing about the readings
     every = [eq for eq in every if holds(eq, cells) or not blank_side(eq, cells)]
     failing = [eq for eq in every if not holds(eq, cells)]
-    variable = {c for eq in failing for c in eq.lhs + eq.rhs if len(cands.get(c, ())) > 1}
-    variable |= {cid for cid, cs in cands.items() if len(cs) > 1 and cs[0].prob < doubt}
+    variable = {c for eq in failing for c in eq.cells if len(cands.get(c, ())) > 1}
+    variable |= {cid for cid, cs in cands.items() if len(cs) > 1 and cs[0].prob < options.doubt}
     pairs = [(a, b) for a, b in side_by_side(cells) if a in variable or b in variable]
     variable |= {c for pair in pairs for c in pair}  # a digit may have moved (a blank cell included)
-    eqs = [eq for eq in every if any(c in variable for c in eq.lhs + eq.rhs)]
+    eqs = [eq for eq in every if any(c in variable for c in eq.cells)]
     if not variable or not eqs:
         return Reconciliation({}, failing, "skipped", time.perf_counter() - t0, readings=readings)
-    involved = {c for eq in eqs for c in eq.lhs + eq.rhs if c in variable}
+    involved = sorted({c for eq in eqs for c in eq.cells if c in variable})
 
-    model = cp_model.CpModel()
-    free: dict[str, cp_model.IntVar] = {}  # absent cells: unknowns the rules may set (their inference is redone)
-    cost_terms = []
-    options: dict[str, list[tuple[Reading, cp_model.IntVar]]] = {}
-    for cid in sorted(involved):
+    # the readings of each cell (their cost relative to the reading as printed), then the moves of a digit
+    # between two side-by-side cells: one choice that reads both cells
+    choices: list[Option] = []
+    readings_of: list[tuple[str, Reading]] = []
+    for cid in involved:
         base = cands[cid][0].cost
-        options[cid] = []
-        for k, r in enumerate(cands[cid]):
-            x = model.NewBoolVar(f"{cid}#{k}")
-            options[cid].append((r, x))
-            cost_terms.append(round(SCALE * (r.cost - base)) * x)
-    for a, b in pairs:  # a number split across two cells: one choice shared by both cells
-        if a not in options or b not in options:
+        for r in cands[cid]:
+            choices.append(Option({cid: r.value}, r.cost - base))
+            readings_of.append((cid, r))
+    moved: list[tuple[str, str, Reading, Reading]] = []
+    for a, b in pairs:
+        if a not in involved or b not in involved:
             continue
-        for k, (va, vb) in enumerate(_moves(cells[a], cells[b])):
-            m = model.NewBoolVar(f"{a}~{b}#{k}")
+        for va, vb in _moves(cells[a], cells[b]):
             how = "split across cells"
-            options[a].append((Reading(va, str(va), cands[a][0].prob * priors.split, how), m))
-            options[b].append((Reading(vb, str(vb), cands[b][0].prob, how), m))
-            cost_terms.append(round(SCALE * -math.log(priors.split)) * m)
-    for opts in options.values():
-        model.AddExactlyOne([x for _, x in opts])
-
-    def expr(ids: tuple[str, ...]):
-        terms, const = [], 0
-        for c in ids:
-            if c in options:
-                terms += [(r.value or 0) * x for r, x in options[c]]
-            elif _free(cells.get(c)):
-                if c not in free:
-                    free[c] = model.NewIntVar(0, FREE_MAX, f"free:{c}")
-                terms.append(free[c])
-            else:
-                const += round(rule_value(cells.get(c)) or 0)
-        return sum(terms) + const
-
-    ok: list[tuple[Equation, cp_model.IntVar]] = []
-    for i, eq in enumerate(eqs):
-        kept = model.NewBoolVar(f"rule{i}")
-        lhs, rhs = expr(eq.lhs), expr(eq.rhs)
-        if eq.op == "==":
-            model.Add(lhs == rhs).OnlyEnforceIf(kept)
-        elif eq.op == "<=":
-            model.Add(lhs <= rhs).OnlyEnforceIf(kept)
-        else:
-            model.Add(lhs >= rhs).OnlyEnforceIf(kept)
-        ok.append((eq, kept))
-        cost = heuristic_rule_cost if eq.status == "heuristic" else rule_cost
-        cost_terms.append(round(SCALE * cost) * (1 - kept))
-    model.Minimize(sum(cost_terms))
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit
-    solver.parameters.num_workers = 1
-    status = solver.Solve(model)
-    if status != cp_model.OPTIMAL:  # only a proven least-cost choice changes a reading
-        return Reconciliation({}, failing, solver.StatusName(status).lower(), time.perf_counter() - t0,
-                              readings=readings)
-    decisions: dict[str, Decision] = {}
-    for cid, opts in options.items():
-        chosen = next(r for r, x in opts if solver.Value(x))
-        decisions[cid] = Decision(cid, chosen, cands[cid][0], [r for r, _ in opts])
-    broken = [eq for eq, kept in ok if not solver.Value(kept)]
-    held = [eq for eq, kept in ok if solver.Value(kept)]
+            moved.append(
+                (
+                    a,
+                    b,
+                    Reading(va, str(va), cands[a][0].prob * priors.split, how),
+                    Reading(vb, str(vb), cands[b][0].prob, how),
+                )
+            )
+            choices.append(Option({a: va, b: vb}, -math.log(priors.split)))
+    constants = {
+        c: round(rule_value(cells.get(c)) or 0)
+        for eq in eqs
+        for c in eq.cells
+        if c not in variable and not _free(cells.get(c))
+    }
+    solution = solve(
+        choices,
+        eqs,
+        constants=constants,
+        free={c for eq in eqs for c in eq.cells if _free(cells.get(c))},
+        rule_cost=lambda eq: options.heuristic_rule_cost if eq.status == "heuristic" else options.rule_cost,
+        seconds=SECONDS,
+    )
+    if solution.status != "optimal":  # only a proven least-cost choice changes a reading
+        return Reconciliation({}, failing, solution.status, time.perf_counter() - t0, readings=readings)
+    offered: dict[str, list[Reading]] = {cid: [] for cid in involved}
+    chosen: dict[str, Reading] = {}
+    picked = set(solution.chosen)
+    for k, (cid, r) in enumerate(readings_of):
+        offered[cid].append(r)
+        if k in picked:
+            chosen[cid] = r
+    for k, (a, b, ra, rb) in enumerate(moved, start=len(readings_of)):
+        offered[a].append(ra)
+        offered[b].append(rb)
+        if k in picked:
+            chosen[a], chosen[b] = ra, rb
+    decisions = {cid: Decision(cid, chosen[cid], cands[cid][0], offered[cid]) for cid in involved}
+    broken = [eq for eq, k in zip(eqs, solution.kept) if k is False]
+    held = [eq for eq, k in zip(eqs, solution.kept) if k]
     for d in decisions.values():
         if d.reading.value != d.original.value:
-            d.rules = sorted({eq.rule for eq in held if d.cell_id in eq.lhs + eq.rhs})
-    implied = {c: solver.Value(v) for c, v in free.items()}
+            d.rules = sorted({eq.rule for eq in held if d.cell_id in eq.cells})
     changed = [d for d in decisions.values() if d.reading.value != d.original.value]
-    if len(changed) > max_repairs:  # no small explanation: leave the readings to the reviewer
+    if len(changed) > options.max_repairs:  # no small explanation: leave the readings to the reviewer
         return Reconciliation({}, failing, "too many repairs", time.perf_counter() - t0, readings=readings)
-    return Reconciliation(decisions, broken, "optimal", time.perf_counter() - t0, implied, readings)
-
+    return Reconciliation(decisions, broken, "optimal", time.perf_counter() - t0, solution.free, readings)

@@ -5,6 +5,7 @@ shown to the reviewer, never a correction. Facts without a table counterpart (x.
 are not checked. Blank cells count as 0 next to printed ones; where every cell named is blank the table says
 nothing and the check is ``not_assessable``.
 """
+
 from __future__ import annotations
 
 from service.result import CellValue, Check, Fact
@@ -43,8 +44,20 @@ def text_vs_table(facts: list[Fact], cells: dict[str, CellValue]) -> list[Check]
         else:
             delta = float(fact.value) - table
             status = "pass" if abs(delta) <= EPS else "fail"
-        checks.append(Check(
-            rule=RULE, instance=fact.id, status=status, severity="warning", rule_status="text", expr=expr,
-            lhs=fact.value, rhs=None if status == "not_assessable" else table, delta=delta, cells=ids, blank_cells=blanks,
-            message=f"the text says {fact.text}: {fact.sentence}" if status == "fail" else fact.sentence))
+        checks.append(
+            Check(
+                rule=RULE,
+                instance=fact.id,
+                status=status,
+                severity="warning",
+                rule_status="text",
+                expr=expr,
+                lhs=fact.value,
+                rhs=None if status == "not_assessable" else table,
+                delta=delta,
+                cells=ids,
+                blank_cells=blanks,
+                message=f"the text says {fact.text}: {fact.sentence}" if status == "fail" else fact.sentence,
+            )
+        )
     return checks

@@ -1,4 +1,5 @@
 """Uploaded files, content-addressed: ``<data dir>/blobs/<sha[:2]>/<sha>`` (written once, never changed)."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,19 +1,27 @@
 """Operations on the store: register uploads, run the job queue, keep result versions, corrections, approvals,
-the review queue and tokens. Every function takes a SQLAlchemy session and commits what it changes."""
+the review queue and tokens. Every function takes a SQLAlchemy session and commits what it changes.
+
+Results go in and come out as :class:`~service.result.Result`; the JSON column of ``result_versions`` is the only
+place they are JSON."""
+
 from __future__ import annotations
 
-import copy
 import hashlib
 import secrets
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service import PIPELINE_VERSION
+from service.reconcile.cross import SeriesCheck, cross_report_checks
+from service.result import CellValue, Check, Result
+from service.review import apply_correction
 from service.store.orm import AuditEntry, Cell, Job, Report, ResultVersion, Token, utcnow
 
 ROLES = ("uploader", "reviewer", "admin")
@@ -25,7 +33,7 @@ class NotFound(LookupError):
 
 
 class StaleVersion(Exception):
-    def __init__(self, current: int):
+    def __init__(self, current: int) -> None:
         self.current = current
         super().__init__(f"the cell is at version {current}")
 
@@ -41,25 +49,33 @@ def new_id() -> str:
 # ------------------------------------------------------------------ reports and jobs
 
 
-def register(session: Session, sha256: str, filename: str, size: int, *, actor: str, role: str,
-             source: str = "upload") -> tuple[Report, bool]:
+def register(
+    session: Session, sha256: str, filename: str, size: int, *, actor: str, role: str, source: str = "upload"
+) -> tuple[Report, bool]:
     """The report of a file (by content): an existing one, or a new one with a queued job. Returns (report, new)."""
-    existing = session.scalar(select(Report).where(Report.sha256 == sha256))
+    existing = report_by_sha(session, sha256)
     if existing is not None:
         return existing, False
     report = Report(id=new_id(), sha256=sha256, filename=filename, size=size, status="queued", source=source)
     session.add(report)
     session.add(Job(id=new_id(), report_id=report.id, status="queued"))
-    session.add(AuditEntry(actor=actor, role=role, action="upload", report_id=report.id,
-                           new={"filename": filename, "sha256": sha256, "size": size}))
+    session.add(
+        AuditEntry(
+            actor=actor,
+            role=role,
+            action="upload",
+            report_id=report.id,
+            new={"filename": filename, "sha256": sha256, "size": size},
+        )
+    )
     try:
         session.commit()
     except IntegrityError:  # the same file uploaded at the same moment by another request
         session.rollback()
-        report = session.scalar(select(Report).where(Report.sha256 == sha256))
-        if report is None:
+        earlier = report_by_sha(session, sha256)
+        if earlier is None:
             raise
-        return report, False
+        return earlier, False
     return report, True
 
 
@@ -84,113 +100,122 @@ class Claimed:
 def claim(session: Session) -> Claimed | None:
     """Take the oldest queued job (atomically: two workers never take the same job)."""
     while True:
-        row = session.execute(select(Job.id, Job.report_id).where(Job.status == "queued")
-                              .order_by(Job.created_at, Job.id).limit(1)).first()
+        row = session.execute(
+            select(Job.id, Job.report_id).where(Job.status == "queued").order_by(Job.created_at, Job.id).limit(1)
+        ).first()
         if row is None:
             return None
         now = utcnow()
-        taken = session.execute(update(Job).where(Job.id == row.id, Job.status == "queued")
-                                .values(status="running", started_at=now, attempts=Job.attempts + 1))
-        if taken.rowcount != 1:
+        taken = session.execute(
+            update(Job)
+            .where(Job.id == row.id, Job.status == "queued")
+            .values(status="running", started_at=now, attempts=Job.attempts + 1)
+        )
+        if cast(CursorResult[Any], taken).rowcount != 1:
             session.rollback()
             continue
         session.execute(update(Report).where(Report.id == row.report_id).values(status="running", error=None))
         session.commit()
-        report = session.get(Report, row.report_id)
+        report = session.get_one(Report, row.report_id)
         return Claimed(row.id, row.report_id, report.sha256, report.filename)
+
+
+def report_by_sha(session: Session, sha256: str) -> Report | None:
+    return session.scalar(select(Report).where(Report.sha256 == sha256))
+
+
+def queued(session: Session) -> int:
+    """The number of jobs waiting for a worker."""
+    return int(session.scalar(select(func.count()).select_from(Job).where(Job.status == "queued")) or 0)
 
 
 def recover(session: Session) -> int:
     """After a restart: jobs left running were interrupted; queue them again (or fail them after MAX_ATTEMPTS)."""
     jobs = session.scalars(select(Job).where(Job.status == "running")).all()
     for job in jobs:
-        report = session.get(Report, job.report_id)
         if job.attempts >= MAX_ATTEMPTS:
-            job.status, job.finished_at = "failed", utcnow()
-            job.error = f"interrupted {job.attempts} times (the worker crashed or the server stopped)"
-            report.status, report.error = "failed", job.error
+            _set_failed(job, f"interrupted {job.attempts} times (the worker crashed or the server stopped)")
         else:
-            job.status = "queued"
-            report.status = "queued"
+            job.status, job.report.status = "queued", "queued"
     session.commit()
     return len(jobs)
 
 
-def complete(session: Session, job_id: str, result: dict, *, actor: str = "machine") -> None:
+def complete(session: Session, job_id: str, result: Result, *, actor: str = "machine") -> Report:
     """Store the machine extraction as result version 1 (or the next version after a re-run)."""
-    job = session.get(Job, job_id)
-    report = session.get(Report, job.report_id)
-    version = report.version + 1
-    _write_version(session, report, result, version, "machine", actor)
+    job = session.get_one(Job, job_id)
+    report = job.report
+    _write_version(session, report, result, report.version + 1, "machine", actor)
     report.status, report.error = "done", None
-    report.pipeline_version = result.get("pipeline_version")
-    report.format, report.agency, report.year = result.get("format"), result.get("agency"), result.get("year")
-    report.pages = (result.get("document") or {}).get("pages")
+    report.pipeline_version = result.pipeline_version
+    report.format, report.agency, report.year = result.format, result.agency, result.year
+    report.pages = result.document.pages
     job.status, job.finished_at, job.error = "done", utcnow(), None
     session.commit()
+    return report
 
 
 def fail(session: Session, job_id: str, error: str) -> None:
-    job = session.get(Job, job_id)
-    report = session.get(Report, job.report_id)
-    job.status, job.finished_at, job.error = "failed", utcnow(), error
-    report.status, report.error = "failed", error
-    report.pipeline_version = PIPELINE_VERSION  # the pipeline that could not read it (batch skips it until --retry-failed)
+    _set_failed(session.get_one(Job, job_id), error)
     session.commit()
 
 
-def _write_version(session: Session, report: Report, result: dict, version: int, kind: str, actor: str) -> None:
-    cells = result.get("cells", {})
-    for cell in cells.values():
-        cell.setdefault("version", 1)
-    session.add(ResultVersion(report_id=report.id, version=version, kind=kind, result=result, created_by=actor))
+def _set_failed(job: Job, error: str) -> None:
+    job.status, job.finished_at, job.error = "failed", utcnow(), error
+    job.report.status, job.report.error = "failed", error
+    job.report.pipeline_version = PIPELINE_VERSION  # the pipeline that failed (batch skips it until --retry-failed)
+
+
+def _write_version(session: Session, report: Report, result: Result, version: int, kind: str, actor: str) -> None:
+    data = result.model_dump(mode="json")
+    session.add(ResultVersion(report_id=report.id, version=version, kind=kind, result=data, created_by=actor))
     existing = {c.cell_id: c for c in session.scalars(select(Cell).where(Cell.report_id == report.id))}
-    for cid, cell in cells.items():
+    for cid, cell in result.cells.items():
         row = existing.get(cid)
         if row is None:
             row = Cell(report_id=report.id, cell_id=cid)
             session.add(row)
-        row.value = cell.get("value")
-        row.raw = cell.get("raw")
-        row.status = cell.get("status", "read")
-        row.confidence = float(cell.get("confidence", 1.0))
-        row.needs_review = bool(cell.get("needs_review"))
-        row.reasons = "; ".join(cell.get("review_reasons") or [])
-        row.version = int(cell.get("version", 1))
+        row.value = cell.value
+        row.raw = cell.raw
+        row.status = cell.status
+        row.confidence = cell.confidence
+        row.needs_review = cell.needs_review
+        row.reasons = "; ".join(cell.review_reasons)
+        row.version = cell.version
     report.version = version
-    report.needs_review = sum(1 for c in cells.values() if c.get("needs_review"))
-    report.failing_checks = sum(1 for c in result.get("checks", []) if c.get("status") == "fail")
-    coverage = result.get("coverage") or {}
-    report.coverage = coverage.get("status")
-    report.coverage_reasons = "; ".join(coverage.get("reasons") or []) or None
+    report.needs_review = sum(1 for c in result.cells.values() if c.needs_review)
+    report.failing_checks = sum(1 for c in result.checks if c.status == "fail")
+    cov = result.coverage
+    report.coverage, report.coverage_reasons = None, None  # a result stored before coverage existed
+    if cov is not None:
+        report.coverage, report.coverage_reasons = cov.status, "; ".join(cov.reasons) or None
 
 
-def recount_coverage(result: dict) -> None:
-    """Count the coverage of a corrected result again (in place): a corrected cell is read, so once a reviewer
-    has corrected every unread cell the result is complete. An absent cell is unread while its first review
-    reason says "not read"; the other absent cells are those the source's own layout explains."""
-    from service.coverage import NOT_READ, coverage
-    from service.result import CellValue, Coverage
-    from service.schema import load_format
-
-    if result.get("coverage") is None:  # stored before coverage existed
-        return
-    cells = {cid: CellValue.model_validate(c) for cid, c in result.get("cells", {}).items()}
-    explained = {cid for cid, c in cells.items() if c.status == "absent" and not (
-        c.review_reasons and c.review_reasons[0].startswith(NOT_READ))}
-    located_by = {t: c.located_by for t, c in Coverage.model_validate(result["coverage"]).tables.items()}
-    result["coverage"] = coverage(cells, load_format(result["format"]), explained, located_by).model_dump(mode="json")
-
-
-def result_of(session: Session, report_id: str, version: int | None = None) -> dict | None:
+def result_of(session: Session, report_id: str, version: int | None = None) -> Result | None:
+    """A result version of a report (the newest by default); None when there is none."""
     q = select(ResultVersion.result).where(ResultVersion.report_id == report_id)
     q = q.where(ResultVersion.version == version) if version else q.order_by(ResultVersion.version.desc())
-    return session.scalar(q.limit(1))
+    data = session.scalar(q.limit(1))
+    return None if data is None else Result.model_validate(data)
+
+
+def newest_results(session: Session, *, approved_only: bool = False) -> Iterator[tuple[Report, Result]]:
+    """Every report done, oldest first, with its newest result (``approved_only``: those a reviewer approved)."""
+    q = select(Report).where(Report.status == "done")
+    if approved_only:
+        q = q.where(Report.approved_at.is_not(None))
+    for report in session.scalars(q.order_by(Report.created_at, Report.id)).all():
+        result = result_of(session, report.id)
+        if result is not None:
+            yield report, result
 
 
 def versions_of(session: Session, report_id: str) -> list[ResultVersion]:
-    return list(session.scalars(select(ResultVersion).where(ResultVersion.report_id == report_id)
-                                .order_by(ResultVersion.version)))
+    return list(
+        session.scalars(
+            select(ResultVersion).where(ResultVersion.report_id == report_id).order_by(ResultVersion.version)
+        )
+    )
 
 
 def get_report(session: Session, report_id: str) -> Report:
@@ -200,9 +225,17 @@ def get_report(session: Session, report_id: str) -> Report:
     return report
 
 
-def list_reports(session: Session, *, status: str | None = None, agency: str | None = None,
-                 year: int | None = None, needs_review: bool | None = None, coverage: str | None = None,
-                 limit: int = 100, offset: int = 0) -> tuple[list[Report], int]:
+def list_reports(
+    session: Session,
+    *,
+    status: str | None = None,
+    agency: str | None = None,
+    year: int | None = None,
+    needs_review: bool | None = None,
+    coverage: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[Report], int]:
     q = select(Report)
     if status:
         q = q.where(Report.status == status)
@@ -223,63 +256,100 @@ def list_reports(session: Session, *, status: str | None = None, agency: str | N
 
 def review_queue(session: Session, limit: int = 50, offset: int = 0) -> tuple[list[tuple[Cell, Report]], int]:
     """Cells needing review in reports not yet approved, least confident first (unread cells have confidence 0)."""
-    q = (select(Cell, Report).join(Report, Report.id == Cell.report_id)
-         .where(Cell.needs_review.is_(True), Report.approved_at.is_(None), Report.status == "done"))
+    q = (
+        select(Cell, Report)
+        .join(Report, Report.id == Cell.report_id)
+        .where(Cell.needs_review.is_(True), Report.approved_at.is_(None), Report.status == "done")
+    )
     total = session.scalar(select(func.count()).select_from(q.subquery()))
-    rows = session.execute(q.order_by(Cell.confidence, Report.created_at, Cell.cell_id).limit(limit).offset(offset)).all()
+    rows = session.execute(
+        q.order_by(Cell.confidence, Report.created_at, Cell.cell_id).limit(limit).offset(offset)
+    ).all()
     return [(c, r) for c, r in rows], int(total or 0)
+
+
+def states(session: Session) -> tuple[dict[str, int], dict[str, int], int]:
+    """The store's gauges: jobs by status, reports by status, cells waiting for review."""
+    jobs = {str(k): int(n) for k, n in session.execute(select(Job.status, func.count()).group_by(Job.status)).all()}
+    reports = {
+        str(k): int(n) for k, n in session.execute(select(Report.status, func.count()).group_by(Report.status)).all()
+    }
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(Cell)
+        .join(Report, Report.id == Cell.report_id)
+        .where(Cell.needs_review.is_(True), Report.approved_at.is_(None))
+    )
+    return jobs, reports, int(waiting or 0)
+
+
+def ping(session: Session) -> None:
+    """A round trip to the database (health checks)."""
+    session.execute(select(1))
 
 
 # ------------------------------------------------------------------ corrections and approval
 
 
-def correct(session: Session, report_id: str, cell_id: str, value: int | float | None, expected_version: int,
-            reason: str | None, *, actor: str, role: str) -> tuple[dict, dict]:
+def correct(
+    session: Session,
+    report_id: str,
+    cell_id: str,
+    value: int | float | None,
+    expected_version: int,
+    reason: str | None,
+    *,
+    actor: str,
+    role: str,
+) -> tuple[CellValue, Result]:
     """A reviewer's value for one cell: a new result version with the checks re-run. Returns (cell, result).
 
     Raises NotFound (no report, no result, no such cell), StaleVersion (``expected_version`` is not the cell's
     version: someone else changed it), Conflict (the report is approved)."""
-    from service.review import apply_correction
-
     report = get_report(session, report_id)
     if report.approved_at is not None:
         raise Conflict("the report is approved; corrections are closed")
-    current = result_of(session, report_id)
-    if current is None:
+    result = result_of(session, report_id)
+    if result is None:
         raise NotFound(f"report {report_id} has no result yet (status {report.status})")
-    if cell_id not in current.get("cells", {}):
-        raise NotFound(f"no cell {cell_id} in this report's format ({current.get('format')})")
-    cell_version = int(current["cells"][cell_id].get("version", 1))
-    if cell_version != expected_version:
-        raise StaleVersion(cell_version)
-    result = copy.deepcopy(current)
-    old = {k: current["cells"][cell_id].get(k) for k in ("value", "status", "version")}
+    cell = result.cells.get(cell_id)
+    if cell is None:
+        raise NotFound(f"no cell {cell_id} in this report's format ({result.format})")
+    if cell.version != expected_version:
+        raise StaleVersion(cell.version)
+    old = {"value": cell.value, "status": cell.status, "version": cell.version}
     apply_correction(result, cell_id, value, actor=actor, reason=reason)
-    recount_coverage(result)
     new_version = report.version + 1
     _write_version(session, report, result, new_version, "correction", actor)
-    cell = result["cells"][cell_id]
-    session.add(AuditEntry(actor=actor, role=role, action="correct", report_id=report_id, cell_id=cell_id, old=old,
-                           new={"value": cell.get("value"), "status": cell["status"], "version": cell["version"],
-                                "result_version": new_version}, reason=reason))
+    cell = result.cells[cell_id]
+    session.add(
+        AuditEntry(
+            actor=actor,
+            role=role,
+            action="correct",
+            report_id=report_id,
+            cell_id=cell_id,
+            old=old,
+            new={"value": cell.value, "status": cell.status, "version": cell.version, "result_version": new_version},
+            reason=reason,
+        )
+    )
     try:
         session.commit()
     except IntegrityError:  # another correction of this report committed the same result version first
         session.rollback()
         now = result_of(session, report_id)
-        raise StaleVersion(int(now["cells"][cell_id].get("version", 1))) from None
+        raise StaleVersion(now.cells[cell_id].version if now is not None else expected_version) from None
     return cell, result
 
 
-def preview(session: Session, report_id: str, cell_id: str, value: int | float | None) -> list[dict]:
+def preview(session: Session, report_id: str, cell_id: str, value: int | float | None) -> list[Check]:
     """The checks as they would be with ``cell_id`` set to ``value``; nothing is written (the UI's rule panel
     follows a value as it is typed)."""
-    from service.review import apply_correction
-
     current = result_of(session, report_id)
-    if current is None or cell_id not in current.get("cells", {}):
+    if current is None or cell_id not in current.cells:
         raise NotFound(f"no cell {cell_id} in report {report_id}")
-    return apply_correction(copy.deepcopy(current), cell_id, value, actor="preview")["checks"]
+    return apply_correction(current, cell_id, value, actor="preview").checks
 
 
 def approve(session: Session, report_id: str, *, actor: str, role: str, reason: str | None = None) -> Report:
@@ -289,23 +359,28 @@ def approve(session: Session, report_id: str, *, actor: str, role: str, reason: 
     if report.approved_at is not None:
         return report
     report.approved_at, report.approved_by = utcnow(), actor
-    session.add(AuditEntry(actor=actor, role=role, action="approve", report_id=report_id,
-                           new={"result_version": report.version, "needs_review": report.needs_review},
-                           reason=reason))
+    session.add(
+        AuditEntry(
+            actor=actor,
+            role=role,
+            action="approve",
+            report_id=report_id,
+            new={"result_version": report.version, "needs_review": report.needs_review},
+            reason=reason,
+        )
+    )
     session.commit()
     return report
 
 
-def series(session: Session, agency: str | None = None) -> list:
+def series(session: Session, agency: str | None = None) -> list[SeriesCheck]:
     """Checks across the years of each agency over the reports done in the store (上年结转 = last year's
-    结转下年度; table 2's 现行有效件数 carry): heuristic findings (service.reconcile.cross.SeriesCheck)."""
-    from service.reconcile.cross import cross_report_checks
-    from service.result import Result
-
+    结转下年度; table 2's 现行有效件数 carry): heuristic findings."""
     q = select(Report).where(Report.status == "done", Report.agency.is_not(None), Report.year.is_not(None))
     if agency:
         q = q.where(Report.agency.contains(agency))
-    return cross_report_checks([Result.model_validate(result_of(session, r.id)) for r in session.scalars(q)])
+    results = [result_of(session, r.id) for r in session.scalars(q).all()]
+    return cross_report_checks([r for r in results if r is not None])
 
 
 def audit_log(session: Session, report_id: str | None = None, limit: int = 200) -> list[AuditEntry]:
@@ -341,18 +416,20 @@ def lookup_token(session: Session, token: str) -> Token | None:
 def revoke_token(session: Session, name: str) -> int:
     rows = session.scalars(select(Token).where(Token.name == name, Token.revoked_at.is_(None))).all()
     for row in rows:
-        row.revoked_at = datetime.now(timezone.utc)
+        row.revoked_at = datetime.now(UTC)
     session.commit()
     return len(rows)
 
 
-def recover_one(session: Session, job_id: str, why: str) -> None:
-    """A job whose worker died: queue it again, or fail it after MAX_ATTEMPTS."""
-    job = session.get(Job, job_id)
-    report = session.get(Report, job.report_id)
+def recover_one(session: Session, job_id: str, why: str) -> str | None:
+    """A job whose run broke off (its worker died): queue it again, or fail it after MAX_ATTEMPTS. Returns the
+    error it failed with, None when it is queued again."""
+    job = session.get_one(Job, job_id)
+    error = None
     if job.attempts >= MAX_ATTEMPTS:
-        job.status, job.finished_at, job.error = "failed", utcnow(), f"{why} ({job.attempts} attempts)"
-        report.status, report.error = "failed", job.error
+        error = f"{why} ({job.attempts} attempts)"
+        _set_failed(job, error)
     else:
-        job.status, report.status = "queued", "queued"
+        job.status, job.report.status = "queued", "queued"
     session.commit()
+    return error

@@ -5,17 +5,17 @@ machine extraction, every human correction adds a version; nothing is overwritte
 of the newest version (what the review queue and the exports query). The audit log is append-only (database
 triggers refuse UPDATE and DELETE on it).
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -48,7 +48,7 @@ class Report(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
-    jobs: Mapped[list["Job"]] = relationship(back_populates="report", order_by="Job.created_at")
+    jobs: Mapped[list[Job]] = relationship(back_populates="report", order_by="Job.created_at")
 
 
 class Job(Base):

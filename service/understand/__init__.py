@@ -1,1 +1,2 @@
-"""Understanding stage: the token classifier (classifier.py, models/tagger) and the rule-based matcher it is cross-checked with."""
+"""Understanding stage: the token classifier (classifier.py, models/tagger) and the rule-based matcher
+it is cross-checked with."""

@@ -4,6 +4,7 @@ The model (models/tagger/: ONNX graph or transformers weights, vocabulary, BIO t
 disk only; nothing is downloaded. Engines: ``onnx`` (onnxruntime, the default: no torch needed at run time)
 and ``torch`` (transformers; training and the parity test).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,13 +17,13 @@ from pydantic import BaseModel
 
 from service.document import Document
 from service.normalize import label_key
+from service.resources import MODELS_DIR
 from service.understand.cues import NUMBER as _NUMBER
 from service.understand.encode import SegmentKey, Vocab, segments, stream, windows
 from service.understand.labels import FACT_KINDS, STRUCTURE_KINDS, load_label_set
 from service.understand.lexicon import can_print, surfaces
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = ROOT / "models" / "tagger"
+DEFAULT_MODEL = MODELS_DIR / "tagger"
 
 
 class ModelMissing(RuntimeError):
@@ -87,16 +88,25 @@ MIN_CONSTRAIN_KEY = 2  # label-key characters a cell needs before its text const
 def _plain(seg) -> bool:
     """A paragraph no use of the classifier needs: past the title lines, longer than a heading, without a digit
     other than those of dates (so without a fact, a table label or a heading)."""
-    return (seg.kind == "text" and seg.key[0] >= PLAIN_FROM_BLOCK and len(seg.text) >= PLAIN_MIN_CHARS
-            and not _DIGIT.search(_DATE_NUMBER.sub("", seg.text)))
+    return (
+        seg.kind == "text"
+        and seg.key[0] >= PLAIN_FROM_BLOCK
+        and len(seg.text) >= PLAIN_MIN_CHARS
+        and not _DIGIT.search(_DATE_NUMBER.sub("", seg.text))
+    )
 
 
 class Tagger:
     """``skip_plain``: leave out the paragraphs nothing downstream reads (see :func:`_plain`); they cost about a
     third of the tokens of a narrative-heavy report."""
 
-    def __init__(self, model_dir: str | Path = DEFAULT_MODEL, engine: str = "onnx-int8", threads: int = 1,
-                 skip_plain: bool = True):
+    def __init__(
+        self,
+        model_dir: str | Path = DEFAULT_MODEL,
+        engine: str = "onnx-int8",
+        threads: int = 1,
+        skip_plain: bool = True,
+    ):
         self.skip_plain = skip_plain
         self.dir = Path(model_dir)
         if not (self.dir / "tags.json").exists():
@@ -121,8 +131,9 @@ class Tagger:
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
-            self._session = ort.InferenceSession(str(self.dir / ONNX_FILES[engine]), opts,
-                                                 providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(
+                str(self.dir / ONNX_FILES[engine]), opts, providers=["CPUExecutionProvider"]
+            )
         elif engine == "torch":
             import torch
             from transformers import LayoutLMForTokenClassification
@@ -135,13 +146,23 @@ class Tagger:
 
     def logits(self, input_ids, bbox, token_type_ids, attention_mask) -> np.ndarray:
         if self.engine in ONNX_FILES:
-            return self._session.run(["logits"], {"input_ids": input_ids, "bbox": bbox, "attention_mask": attention_mask,
-                                                  "token_type_ids": token_type_ids})[0]
+            return self._session.run(
+                ["logits"],
+                {
+                    "input_ids": input_ids,
+                    "bbox": bbox,
+                    "attention_mask": attention_mask,
+                    "token_type_ids": token_type_ids,
+                },
+            )[0]
         torch = self._torch
         with torch.inference_mode():
-            out = self._model(input_ids=torch.from_numpy(input_ids), bbox=torch.from_numpy(bbox),
-                              token_type_ids=torch.from_numpy(token_type_ids),
-                              attention_mask=torch.from_numpy(attention_mask))
+            out = self._model(
+                input_ids=torch.from_numpy(input_ids),
+                bbox=torch.from_numpy(bbox),
+                token_type_ids=torch.from_numpy(token_type_ids),
+                attention_mask=torch.from_numpy(attention_mask),
+            )
         return out.logits.numpy()
 
     def tag(self, doc: Document) -> Tagging:
@@ -170,9 +191,11 @@ class Tagger:
                 mean = self._constrain(seg.text, mean)
             best = np.argsort(-mean)[:3]
             out_segments[seg.key] = SegmentPrediction(
-                label=self.labels[best[0]], confidence=float(mean[best[0]]),
+                label=self.labels[best[0]],
+                confidence=float(mean[best[0]]),
                 top=[(self.labels[i], float(mean[i])) for i in best],
-                model_label=self.labels[model_best] if best[0] != model_best else None)
+                model_label=self.labels[model_best] if best[0] != model_best else None,
+            )
             spans.extend(self._spans(seg.key, seg.text, tok[rows], lab[rows]))
             if len(seg.key) == 1:
                 numbers.extend(self._numbers(seg.key, seg.text, lab[rows]))
@@ -207,8 +230,8 @@ class Tagger:
 
     def _numbers(self, key: SegmentKey, text: str, lab: np.ndarray) -> list[NumberPrediction]:
         out = []
-        for m in _NUMBER.finditer(text[:len(lab)]):
-            mean = lab[m.start():m.end()].mean(axis=0)
+        for m in _NUMBER.finditer(text[: len(lab)]):
+            mean = lab[m.start() : m.end()].mean(axis=0)
             probs = {self.labels[i]: round(float(mean[i]), 4) for i in np.nonzero(self._fact & (mean >= 0.01))[0]}
             probs["O"] = round(float(mean[0]), 4)
             out.append(NumberPrediction(key=key, start=m.start(), end=m.end(), text=m.group(), probs=probs))
@@ -228,8 +251,11 @@ class Tagger:
             if cur is not None:
                 start, li = cur
                 conf = float(lab[start:end, li].mean())
-                out.append(SpanPrediction(key=key, start=start, end=end, label=self.labels[li], text=text[start:end],
-                                          confidence=conf))
+                out.append(
+                    SpanPrediction(
+                        key=key, start=start, end=end, label=self.labels[li], text=text[start:end], confidence=conf
+                    )
+                )
 
         for i, t in enumerate(best):
             if t == 0:

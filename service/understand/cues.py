@@ -29,6 +29,7 @@ Exact cue words first; only where none speaks, cue words of four or more charact
 The result is a :class:`CueReading` per candidate number: the fact chosen (or None), the cue that decided and its
 strength. :mod:`service.understand.facts` combines it with the classifier's own reading.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,21 +37,70 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from service.understand.catalog import catalog
+
 STRONG_STOPS = "。；;！？!?\n"
 ITEM_STOPS = STRONG_STOPS + "，,、：:()（）"
 OPENERS = "(（"
 CLOSERS = ")）"
 NUMBER = re.compile(r"(?<![\d.])\d+(?:,\d{3})*(?:\.\d+)?(?![\d])")  # 1,234 whole; 69件,1件 two numbers
 # what may follow a count and makes it something else
-NOT_A_COUNT_AFTER = ("%", "％", "‰", "年", "月", "日", "号", "个百分点", "个月", "个工作日", "工作日", "天", "倍", "余",
-                     "多", "万", "亿", "时", "岁", "周岁", "小时", "分", "秒", ".", "-", "/", "〕", "]")
+NOT_A_COUNT_AFTER = (
+    "%",
+    "％",
+    "‰",
+    "年",
+    "月",
+    "日",
+    "号",
+    "个百分点",
+    "个月",
+    "个工作日",
+    "工作日",
+    "天",
+    "倍",
+    "余",
+    "多",
+    "万",
+    "亿",
+    "时",
+    "岁",
+    "周岁",
+    "小时",
+    "分",
+    "秒",
+    ".",
+    "-",
+    "/",
+    "〕",
+    "]",
+)
 NOT_A_COUNT_BEFORE = ("第", "约", "近", "逾", "超过", "超", "〔", "[", "No", "号", "编号", "电话", "邮编")
 # verbs that list the contents of a publication: what follows them in the sentence counts printed items, not the
 # agency's own activity (编发公报24期，刊登…政策解读83件: 83 is not the year's interpretations)
 CONTENTS_VERBS = ("刊登", "刊发", "刊载", "收录")
 FILLERS = {"共", "共计", "合计", "累计", "总计", "计", "达", "为", "共有", "其中共"}
-EXTRA_UNITS = ("人次", "万元", "批次", "件次", "个", "人", "家", "项", "部", "份", "篇", "期", "场", "次", "条", "件",
-               "起", "宗", "元")
+EXTRA_UNITS = (
+    "人次",
+    "万元",
+    "批次",
+    "件次",
+    "个",
+    "人",
+    "家",
+    "项",
+    "部",
+    "份",
+    "篇",
+    "期",
+    "场",
+    "次",
+    "条",
+    "件",
+    "起",
+    "宗",
+    "元",
+)
 
 
 @dataclass(frozen=True)
@@ -82,7 +132,7 @@ class CueReading:
 
 def _unit_after(text: str, end: int) -> tuple[str | None, bool]:
     """(unit, blocked): the count unit printed after ``end`` (spaces skipped), or a marker that this is no count."""
-    rest = text[end:end + 6].lstrip(" ")
+    rest = text[end : end + 6].lstrip(" ")
     for marker in NOT_A_COUNT_AFTER:
         if rest.startswith(marker) and not rest.startswith("万元"):
             return None, True
@@ -93,7 +143,7 @@ def _unit_after(text: str, end: int) -> tuple[str | None, bool]:
 
 
 def _blocked_before(text: str, start: int) -> bool:
-    head = text[max(0, start - 4):start].rstrip(" ")
+    head = text[max(0, start - 4) : start].rstrip(" ")
     return any(head.endswith(m) for m in NOT_A_COUNT_BEFORE)
 
 
@@ -133,7 +183,7 @@ def _find(hay: str, w: str, last: bool, fuzzy: bool) -> int:
         return -1
     starts = range(len(hay) - n, -1, -1) if last else range(len(hay) - n + 1)
     for i in starts:
-        if sum(a != b for a, b in zip(hay[i:i + n], w)) <= 1:
+        if sum(a != b for a, b in zip(hay[i : i + n], w)) <= 1:
             return i
     return -1
 
@@ -186,8 +236,15 @@ def _item_start(text: str, start: int) -> int:
     return a
 
 
-def _evidence(grammar: tuple[FactCues, ...], unit: str, sentence: str, item_left: str, item_right: str,
-              part_left: str, fuzzy: bool) -> list[tuple[tuple, str, str, str]]:
+def _evidence(
+    grammar: tuple[FactCues, ...],
+    unit: str,
+    sentence: str,
+    item_left: str,
+    item_right: str,
+    part_left: str,
+    fuzzy: bool,
+) -> list[tuple[tuple, str, str, str]]:
     """Candidate facts for one number: strong (a cue word) if any, else weak (noun under a verb)."""
     tag = "~" if fuzzy else ""
     item_head = item_left.lstrip(" ")
@@ -209,7 +266,7 @@ def _evidence(grammar: tuple[FactCues, ...], unit: str, sentence: str, item_left
         if f.nouns and f.verbs and not item_head.startswith("其中") and not aggregate:
             noun = _nearest_left(item_left, f.nouns, fuzzy)
             lead = len(item_right) - len(item_right.lstrip())
-            if noun is None and (right := _nearest_right(item_right[:lead + 8], f.nouns, fuzzy)) is not None:
+            if noun is None and (right := _nearest_right(item_right[: lead + 8], f.nouns, fuzzy)) is not None:
                 noun = (-1_000, right[1], right[2])  # 主动公开864条政府信息: the noun right after the unit
             verb = _nearest_left(part_left, f.verbs, fuzzy)
             if noun is not None and verb is not None and verb[0] + len(verb[2]) > noun[0] + len(noun[2]):
@@ -217,15 +274,18 @@ def _evidence(grammar: tuple[FactCues, ...], unit: str, sentence: str, item_left
     return strong or weak
 
 
-def read_numbers(text: str, grammar: tuple[FactCues, ...],
-                 fuzzy_ok: Callable[[int], bool] | None = None) -> list[CueReading]:
+def read_numbers(
+    text: str, grammar: tuple[FactCues, ...], fuzzy_ok: Callable[[int], bool] | None = None
+) -> list[CueReading]:
     """A reading of every number of ``text`` (a cleaned text block). ``fuzzy_ok(start)``: whether look-alike cue
     words are worth trying for the number at ``start`` (default: always)."""
     out: list[CueReading] = []
     for m in NUMBER.finditer(text):
         start, end = m.span()
 
-        def none(why: str, unit: str | None = None) -> CueReading:
+        def none(
+            why: str, unit: str | None = None, start: int = start, end: int = end, m: re.Match[str] = m
+        ) -> CueReading:
             return CueReading(start, end, m.group(), unit, None, None, why)
 
         unit, blocked = _unit_after(text, end)
@@ -234,15 +294,15 @@ def read_numbers(text: str, grammar: tuple[FactCues, ...],
             continue
         unit_end = text.find(unit, end) + len(unit)
         opener = _enclosing_bracket(text, start)
-        if opener is not None and text[opener + 1:opener + 3] == "其中":
+        if opener is not None and text[opener + 1 : opener + 3] == "其中":
             out.append(none("blocked", unit))
             continue
         item_from = _item_start(text, start)
         item_left = text[item_from:start]
-        item_right = text[unit_end:_next_stop(text, unit_end, STRONG_STOPS + "，,()（）")]
+        item_right = text[unit_end : _next_stop(text, unit_end, STRONG_STOPS + "，,()（）")]
         part_from = max(_last_stop(text, start, STRONG_STOPS), opener + 1 if opener is not None else 0)
-        part_left = text[min(part_from, item_from):start]
-        sentence = text[_last_stop(text, start, "。\n"):_next_stop(text, unit_end, "。\n")]
+        part_left = text[min(part_from, item_from) : start]
+        sentence = text[_last_stop(text, start, "。\n") : _next_stop(text, unit_end, "。\n")]
         pool: list[tuple[tuple, str, str, str]] = []  # (rank, label, cue, how)
         for fuzzy in (False, True):  # exact cue words first; one look-alike character only when none speaks
             if fuzzy and fuzzy_ok is not None and not fuzzy_ok(start):
@@ -256,7 +316,7 @@ def read_numbers(text: str, grammar: tuple[FactCues, ...],
         pool.sort()
         best = pool[0]
         cue_word = best[2].split("…")[0]
-        before_cue = part_left[:part_left.rfind(cue_word)] if best[3] != "after" else part_left
+        before_cue = part_left[: part_left.rfind(cue_word)] if best[3] != "after" else part_left
         if any(v in before_cue for v in CONTENTS_VERBS):  # 刊登…政策解读83件: contents of a publication
             out.append(none("blocked", unit))
             continue
@@ -268,17 +328,23 @@ def read_numbers(text: str, grammar: tuple[FactCues, ...],
 @lru_cache(maxsize=4)
 def grammar_for(fmt: str) -> tuple[FactCues, ...]:
     """The cue grammar of every catalog fact that applies to format ``fmt``."""
-    from service.understand.facts import catalog
-
     out = []
     for entry in catalog().values():
         formats = entry.get("formats") or ["2019", "2021"]
         if fmt not in formats:
             continue
         label = (entry.get("cells") or {}).get(fmt, entry["id"])
-        out.append(FactCues(
-            label=label, units=tuple(entry.get("units", ())), cues=tuple(entry.get("cues", ())),
-            after=tuple(entry.get("after", ())), nouns=tuple(entry.get("nouns", ())),
-            verbs=tuple(entry.get("verbs", ())), not_words=tuple(entry.get("not", ())), light=tuple(entry.get("light", ())),
-            requires=tuple(entry.get("requires", ()))))
+        out.append(
+            FactCues(
+                label=label,
+                units=tuple(entry.get("units", ())),
+                cues=tuple(entry.get("cues", ())),
+                after=tuple(entry.get("after", ())),
+                nouns=tuple(entry.get("nouns", ())),
+                verbs=tuple(entry.get("verbs", ())),
+                not_words=tuple(entry.get("not", ())),
+                light=tuple(entry.get("light", ())),
+                requires=tuple(entry.get("requires", ())),
+            )
+        )
     return tuple(out)

@@ -5,6 +5,7 @@ Layout is virtual and the same for every input format: a table cell's box is its
 character tokens (a [SEP] between text blocks), cut into overlapping windows of ``max_len`` tokens; every
 token's prediction is taken from the window in which it sits most centrally.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -43,8 +44,12 @@ def segments(doc: Document) -> list[Segment]:
             for cell in sorted(grid.cells, key=lambda c: (c.row, c.col)):
                 if not cell.text:
                     continue
-                box = (cell.col * 1000 // nc, cell.row * 1000 // nr,
-                       min(1000, (cell.col + cell.colspan) * 1000 // nc), min(1000, (cell.row + cell.rowspan) * 1000 // nr))
+                box = (
+                    cell.col * 1000 // nc,
+                    cell.row * 1000 // nr,
+                    min(1000, (cell.col + cell.colspan) * 1000 // nc),
+                    min(1000, (cell.row + cell.rowspan) * 1000 // nr),
+                )
                 out.append(Segment((b, cell.row, cell.col), cell.text, "cell", box, cell.provenance.page or page))
         elif block.text:
             out.append(Segment((b,), block.text, "text", TEXT_BOX, page))
@@ -60,7 +65,7 @@ class Vocab:
         self.unk = self.index[UNK]
 
     @classmethod
-    def load(cls, path: str | Path) -> "Vocab":
+    def load(cls, path: str | Path) -> Vocab:
         lines = Path(path).read_text(encoding="utf-8").split("\n")
         return cls([line for line in lines if line])
 
@@ -94,7 +99,10 @@ def stream(segs: list[Segment], vocab: Vocab, *, cell_chars: int = 48) -> Stream
     prev_kind = None
     for s, seg in enumerate(segs):
         if seg.kind == "text" and prev_kind is not None:
-            ids.append(sep), boxes.append(TEXT_BOX), types.append(TYPE_TEXT), where.append((-1, -1))
+            ids.append(sep)
+            boxes.append(TEXT_BOX)
+            types.append(TYPE_TEXT)
+            where.append((-1, -1))
         text = seg.text if seg.kind == "text" else seg.text[:cell_chars]
         ttype = TYPE_TEXT if seg.kind == "text" else TYPE_CELL
         for c, ch in enumerate(text):
@@ -103,8 +111,13 @@ def stream(segs: list[Segment], vocab: Vocab, *, cell_chars: int = 48) -> Stream
             types.append(ttype)
             where.append((s, c))
         prev_kind = seg.kind
-    return Stream(segs, np.asarray(ids, dtype=np.int64), np.asarray(boxes, dtype=np.int64).reshape(-1, 4),
-                  np.asarray(types, dtype=np.int64), where)
+    return Stream(
+        segs,
+        np.asarray(ids, dtype=np.int64),
+        np.asarray(boxes, dtype=np.int64).reshape(-1, 4),
+        np.asarray(types, dtype=np.int64),
+        where,
+    )
 
 
 @dataclass
@@ -142,11 +155,11 @@ def windows(st: Stream, vocab: Vocab, max_len: int = 256, overlap: int = 64) -> 
     for w, a in enumerate(starts):
         b = min(total, a + body)
         k = b - a
-        ids[w, 0], ids[w, 1:k + 1], ids[w, k + 1] = vocab.id(CLS), st.ids[a:b], vocab.id(SEP)
-        bbox[w, 1:k + 1] = st.boxes[a:b]
+        ids[w, 0], ids[w, 1 : k + 1], ids[w, k + 1] = vocab.id(CLS), st.ids[a:b], vocab.id(SEP)
+        bbox[w, 1 : k + 1] = st.boxes[a:b]
         bbox[w, k + 1] = (1000, 1000, 1000, 1000)
-        types[w, 1:k + 1] = st.types[a:b]
-        mask[w, :k + 2] = 1
+        types[w, 1 : k + 1] = st.types[a:b]
+        mask[w, : k + 2] = 1
         spans.append((a, b))
         # centrality: distance to the nearer window edge (document edges count as far away)
         pos = np.arange(a, b)

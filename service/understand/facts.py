@@ -1,27 +1,20 @@
 """Narrative facts and report metadata from the classifier's spans."""
+
 from __future__ import annotations
 
 import re
 from datetime import date
 from functools import lru_cache
 
-import yaml
-
 from service.document import Document
 from service.normalize import parse_number
 from service.result import Fact
-from service.schema import CONFIG_DIR, load_format
+from service.schema import load_format
+from service.understand.catalog import catalog
 from service.understand.classifier import SpanPrediction, Tagging
 from service.understand.cues import grammar_for, read_numbers
 
-FACTS_FILE = CONFIG_DIR / "classifier" / "facts.yaml"
 _SENTENCE_END = "。！？；;!?\n"
-
-
-@lru_cache(maxsize=1)
-def catalog() -> dict[str, dict]:
-    data = yaml.safe_load(FACTS_FILE.read_text(encoding="utf-8")) or {}
-    return {f["id"]: f for f in data.get("facts", [])}
 
 
 @lru_cache(maxsize=4)
@@ -104,12 +97,25 @@ def extract_facts(doc: Document, tagging: Tagging | None, fmt: str, min_confiden
             if conf < min_confidence:
                 continue
             value = parse_number(r.text).value
-            out.append(Fact(
-                id=label, kind="text" if label.startswith("x.") else "cell", value=value, text=r.text,
-                sentence=sentence_around(block.text, r.start, r.end), block=b, start=r.start, end=r.end,
-                page=block.provenance.page, bbox=block.provenance.bbox, origin=block.provenance.origin,
-                cue=r.cue, evidence=r.strength, classifier=round(p_same, 4) if seen is not None else None,
-                confidence=conf))
+            out.append(
+                Fact(
+                    id=label,
+                    kind="text" if label.startswith("x.") else "cell",
+                    value=value,
+                    text=r.text,
+                    sentence=sentence_around(block.text, r.start, r.end),
+                    block=b,
+                    start=r.start,
+                    end=r.end,
+                    page=block.provenance.page,
+                    bbox=block.provenance.bbox,
+                    origin=block.provenance.origin,
+                    cue=r.cue,
+                    evidence=r.strength,
+                    classifier=round(p_same, 4) if seen is not None else None,
+                    confidence=conf,
+                )
+            )
     return out
 
 
@@ -136,7 +142,7 @@ def metadata(tagging: Tagging) -> dict[str, str | int | None]:
     """Agency, report year and publication date as the classifier reads them (None where it finds none)."""
     out: dict[str, str | int | None] = {"agency": None, "year": None, "published": None}
     if (s := best_span(tagging, "meta.agency")) is not None and len(s.text) >= 2:
-        out["agency"] = s.text.strip("《》“”\"")
+        out["agency"] = s.text.strip('《》“”"')
     if (s := best_span(tagging, "meta.year")) is not None and (m := re.search(r"20\d\d", s.text)):
         out["year"] = int(m.group())
     spans = [s for s in tagging.spans if s.label == "meta.date"]

@@ -1,13 +1,13 @@
 """The classifier's label set (configs/classifier/labels.yaml) and its BIO tag inventory."""
+
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel
 
-from service.schema import CONFIG_DIR
+from service.resources import CONFIG_DIR, read_yaml
 
 LABELS_FILE = CONFIG_DIR / "classifier" / "labels.yaml"
 
@@ -45,5 +45,5 @@ class LabelSet(BaseModel):
 
 @lru_cache(maxsize=4)
 def load_label_set(path: str | Path = LABELS_FILE) -> LabelSet:
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    data = read_yaml(path)
     return LabelSet(labels=[LabelDef(**d) for d in data["labels"]])

@@ -8,6 +8,7 @@ group's label ((三)不予公开 1.属于国家秘密), a group's subtotal row o
 a table-4 litigation group under its parent (行政诉讼（复议后起诉）). Forms are compared as
 ``service.normalize.label_key`` (no punctuation or spaces; numbering such as （六） stays as 六).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -78,9 +79,9 @@ def surfaces() -> dict[str, frozenset[tuple[str, str]]]:
         rows = {r.id: r for r in schema.t3_rows()}
         for row in rows.values():
             if row.level == 2 and row.parent in rows:  # （三）不予公开 1.属于国家秘密
-                for group in rows[row.parent].labels():
+                for parent_label in rows[row.parent].labels():
                     for text in row.labels():
-                        add(f"t3.{row.id}", group, text)
+                        add(f"t3.{row.id}", parent_label, text)
             if row.level == 1 and any(r.parent == row.id for r in rows.values()):  # a group's subtotal row
                 for text in syn["total_synonyms"]:
                     add(f"t3.{row.id}", "", text)

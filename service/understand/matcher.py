@@ -1,9 +1,11 @@
 """Rule-based label matcher: the normalising baseline that maps printed labels to schema ids.
 
-Scores are in [0, 1]; a pair that cannot reach MIN_SCORE scores 0. Labels are compared on their ``label_key`` (NFKC, radicals fixed,
+Scores are in [0, 1]; a pair that cannot reach MIN_SCORE scores 0. Labels are compared on their ``label_key``
+(NFKC, radicals fixed,
 punctuation and spaces removed) with OCR look-alikes read as one character (``service.fuzzy``);
 truncated labels (a PDF or Markdown extraction cut them) score by containment, typos by edit similarity.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -56,4 +58,3 @@ def best_similarity(doc_labels: list[str], targets: list[str]) -> float:
         return 0.0
     readings = {doc_labels[-1], "".join(doc_labels[-2:]), "".join(doc_labels)}
     return max(similarity(r, t) for r in readings for t in targets)
-

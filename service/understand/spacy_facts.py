@@ -10,9 +10,11 @@
 
 Facts are read like in the pipeline (cue grammar + classifier, :func:`service.understand.facts.extract_facts`)
 for the report format ``report_format`` (fact ids differ between 2019 and 2021: 规章 counts). Each entity carries
-its confidence in ``ent._.confidence`` and the cue word that decided it in ``ent._.cue``. The paragraph is read as one text
+its confidence in ``ent._.confidence`` and the cue word that decided it in ``ent._.cue``. The paragraph is read as
+one text
 block (no table context); characters are normalised like every other input, offsets map back to the original.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -23,6 +25,7 @@ from spacy.util import filter_spans
 
 from service.document import Block, Document, Origin, Provenance
 from service.normalize import clean
+from service.result import Fact, Result
 from service.understand.classifier import get_tagger
 from service.understand.facts import extract_facts
 
@@ -70,10 +73,12 @@ class FactsComponent:
         return doc
 
 
-@Language.factory("xxgk_facts", default_config={"model_dir": None, "engine": "onnx", "min_confidence": 0.5,
-                                                 "report_format": "2021"})
-def make_facts_component(nlp: Language, name: str, model_dir: str | None, engine: str, min_confidence: float,
-                         report_format: str):
+@Language.factory(
+    "xxgk_facts", default_config={"model_dir": None, "engine": "onnx", "min_confidence": 0.5, "report_format": "2021"}
+)
+def make_facts_component(
+    nlp: Language, name: str, model_dir: str | None, engine: str, min_confidence: float, report_format: str
+):
     return FactsComponent(model_dir, engine, min_confidence, report_format)
 
 
@@ -95,7 +100,7 @@ def render_facts(doc: Doc) -> str:
 FACT_COLOURS = {"cell": "#bbf7d0", "text": "#bfdbfe", "fail": "#fecaca"}  # as the review screen's marks
 
 
-def result_docs(result: dict) -> list[Doc]:
+def result_docs(result: Result) -> list[Doc]:
     """The narrative facts of a stored result (the output contract's ``facts``) as spaCy docs: one per sentence
     that states a fact, its ents the facts' numbers labelled with their ids. Facts are found in their sentence in
     text order (each at the next occurrence of its printed number); the stored result is what is shown, nothing is
@@ -103,37 +108,36 @@ def result_docs(result: dict) -> list[Doc]:
     import spacy
 
     nlp = spacy.blank("zh")
-    by_sentence: dict[str, list[dict]] = {}
-    for fact in sorted(result.get("facts", []), key=lambda f: (f["block"], f["start"])):
-        by_sentence.setdefault(fact["sentence"], []).append(fact)
+    by_sentence: dict[str, list[Fact]] = {}
+    for fact in sorted(result.facts, key=lambda f: (f.block, f.start)):
+        by_sentence.setdefault(fact.sentence, []).append(fact)
     docs = []
     for sentence, facts in by_sentence.items():
         doc = nlp.make_doc(sentence)
         spans, pos = [], 0
         for fact in facts:
-            at = sentence.find(fact["text"], pos)
+            at = sentence.find(fact.text, pos)
             if at < 0:
                 continue
-            span = doc.char_span(at, at + len(fact["text"]), label=fact["id"], alignment_mode="expand")
+            span = doc.char_span(at, at + len(fact.text), label=fact.id, alignment_mode="expand")
             if span is not None:
-                span._.confidence = fact["confidence"]
-                span._.cue = fact.get("cue")
+                span._.confidence = fact.confidence
+                span._.cue = fact.cue
                 spans.append(span)
-            pos = at + len(fact["text"])
+            pos = at + len(fact.text)
         doc.ents = filter_spans(spans)
         docs.append(doc)
     return docs
 
 
-def render_result_facts(result: dict, page: bool = True) -> str:
+def render_result_facts(result: Result, page: bool = True) -> str:
     """displaCy entity markup of a stored result's narrative facts, one paragraph per sentence: facts naming a
     table cell green, text-only facts blue, facts whose text-vs-table check fails red."""
     from spacy import displacy
 
     docs = result_docs(result)
-    failed = {c["instance"] for c in result.get("checks", [])
-              if c.get("rule") == "text_vs_table" and c.get("status") == "fail"}
-    colours = {f["id"]: FACT_COLOURS["fail" if f["id"] in failed else f["kind"]] for f in result.get("facts", [])}
+    failed = {c.instance for c in result.checks if c.rule == "text_vs_table" and c.status == "fail"}
+    colours = {f.id: FACT_COLOURS["fail" if f.id in failed else f.kind] for f in result.facts}
     if not docs:
         return "<p>正文中没有识别到数字事实。</p>"
     return displacy.render(docs, style="ent", page=page, jupyter=False, options={"colors": colours})

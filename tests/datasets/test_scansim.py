@@ -19,6 +19,8 @@ from service.document import Document, TableGrid
 from service.evaluate import score
 from service.ingest import load_document
 from service.normalize import clean
+from service.pages.compose import join_pages
+from service.pages.layout import find_grids
 from service.pipeline import extract_document
 from tests.conftest import load_scansim
 
@@ -215,8 +217,6 @@ def r001_pages_150() -> list[Image.Image]:
 
 
 def _table_borders(images: list[Image.Image], table: int, boundary: int) -> list[int]:
-    from service.ocr.grid import find_grids, join_pages
-
     tables = join_pages({n: find_grids(np.asarray(im), 150) for n, im in enumerate(images, start=1)}, 150)
     return scansim._bordered_rows(tables[table], boundary)
 

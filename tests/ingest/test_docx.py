@@ -17,9 +17,10 @@ from docx.document import Document as WordDocument
 from docx.oxml import parse_xml
 
 from service.document import Document, TableGrid
-from service.ingest.base import REGISTRY, IngestError, join_cell_lines, load_document
+from service.ingest.base import REGISTRY, IngestError, load_document
 from service.ingest.docx import LEGACY_DOC, DocxBackend
 from service.normalize import clean
+from service.text import join_cell_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "datasets" / "fixtures" / "r003.docx"

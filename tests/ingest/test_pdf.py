@@ -13,7 +13,7 @@ import pytest
 
 from service.document import Block, Document, Origin, TableCell
 from service.ingest.base import IngestError, backend_for, load_document
-from service.ingest.pdf import PdfBackend, _join_collinear, _Seg
+from service.ingest.pdf import PdfBackend
 from service.normalize import clean, label_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -412,15 +412,6 @@ def _load_scansim() -> ModuleType:
     sys.modules.setdefault("scansim", module)
     spec.loader.exec_module(module)
     return module
-
-
-def test_nearby_rulings_of_two_tables_stay_apart() -> None:
-    """A column line of one table (x 318.9, top) and a line 1.4 pt left of it in the table below
-    (x 317.5) are separate rulings; neither may swallow the other."""
-    upper = _Seg(True, 318.9, 70.9, 262.3)
-    lower = _Seg(True, 317.5, 338.2, 393.4)
-    joined = _join_collinear([upper, lower, _Seg(True, 318.9, 262.0, 300.0)])
-    assert sorted((s.pos, s.start, s.end) for s in joined) == [(317.5, 338.2, 393.4), (318.9, 70.9, 300.0)]
 
 
 def test_printed_r005_table_cut_by_page_break(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from service.document import TableGrid
 from service.ingest.pdf import PdfBackend
 from service.ocr import OcrEngine, get_engine
 from service.ocr.render import DPI, render_pages
+from service.options import load_options
 
 ROOT = Path(__file__).resolve().parents[2]
 R001 = ROOT / "datasets/dev-reports/r001"
@@ -34,7 +35,7 @@ def r001_page_grids() -> dict[int, list[TableGrid]]:
         single.import_pages(source, [index])
         buffer = io.BytesIO()
         single.save(buffer)
-        doc = PdfBackend().convert(Path(f"r001-page{index + 1}.pdf"), buffer.getvalue())
+        doc = PdfBackend().convert(Path(f"r001-page{index + 1}.pdf"), buffer.getvalue(), load_options())
         grids[index + 1] = [b.table for b in doc.tables() if b.table is not None]
     return grids
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from service.normalize import parse_number
-from service.ocr.grid import find_grids
 from service.ocr.read_cells import CellText, fix_numeric, read_cells, read_tables
 from service.ocr.render import DPI
+from service.pages.layout import find_grids
 from tests.conftest import levenshtein
 
 TABLE_PAGES = (2, 3, 4)  # tables 2, 3 and 4 of r001 (2 and 3 run over a page break)

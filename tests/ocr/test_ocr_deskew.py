@@ -7,9 +7,9 @@ import pytest
 
 from service.normalize import parse_number
 from service.ocr.deskew import deskew, estimate_skew
-from service.ocr.grid import find_grids
 from service.ocr.read_cells import read_tables
 from service.ocr.render import DPI
+from service.pages.layout import find_grids
 
 
 def turned(image: np.ndarray, angle: float) -> np.ndarray:

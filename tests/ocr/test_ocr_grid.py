@@ -7,9 +7,12 @@ import cv2
 import numpy as np
 import pytest
 
-from service.ingest.pdf import PdfBackend
-from service.ocr.grid import Grid, binarize, find_grids, join_pages, line_masks
+from service.ingest import load_document
+from service.lattice import Grid
+from service.ocr.grid import binarize, line_masks
 from service.ocr.render import DPI
+from service.pages.compose import join_pages
+from service.pages.layout import find_grids
 
 R001 = Path(__file__).resolve().parents[2] / "datasets/dev-reports/r001"
 TABLE_PAGES = (2, 3, 4)
@@ -53,7 +56,7 @@ def test_tables_cut_by_page_breaks_have_open_edges(image_grids):
 
 
 def test_tables_joined_across_pages_match_the_pdf_backend(image_grids):
-    doc = PdfBackend().convert(R001 / "source.pdf", Path(R001 / "source.pdf").read_bytes())
+    doc = load_document(R001 / "source.pdf")
     expected = [b.table for b in doc.tables()]
     joined = join_pages(image_grids, DPI)
     assert [(t.first_page, t.last_page) for t in joined] == [(2, 3), (3, 4), (4, 4)]

@@ -15,14 +15,13 @@ import pypdfium2
 import pytest
 from PIL import Image
 
-from service.config import settings
 from service.document import Block, Document, Origin
 from service.evaluate import score
 from service.ingest import load_document
 from service.ingest.base import IngestError
 from service.ingest.image import ImageBackend
 from service.normalize import parse_number
-from service.ocr.page import blocks_from_pages, read_page
+from service.options import load_options
 from service.pipeline import extract_document
 from service.result import Result
 
@@ -226,41 +225,6 @@ def test_turned_and_skewed_pages_read_the_same(page, how, r001_pages, png_docs, 
     same_reading(doc.blocks, png_docs[page - 1].blocks)
 
 
-# ---------------------------------------------------------------- tables over page breaks
-
-
-def drawn_page(rows: list[tuple[str, str]], top: int, text: str | None = None) -> np.ndarray:
-    """A 1200 x 1600 page with a ruled two-column table whose top is at ``top`` (and a line of text)."""
-    page = np.full((1600, 1200), 255, np.uint8)
-    xs, ys = (200, 600, 1000), [top + 90 * i for i in range(len(rows) + 1)]
-    for y in ys:
-        cv2.line(page, (xs[0], y), (xs[-1], y), 0, 3)
-    for x in xs:
-        cv2.line(page, (x, ys[0]), (x, ys[-1]), 0, 3)
-    for r, row in enumerate(rows):
-        for c, cell in enumerate(row):
-            cv2.putText(page, cell, (xs[c] + 40, ys[r] + 60), cv2.FONT_HERSHEY_SIMPLEX, 1.3, 0, 3)
-    if text:
-        cv2.putText(page, text, (200, top - 60), cv2.FONT_HERSHEY_SIMPLEX, 1.5, 0, 3)
-    return page
-
-
-def test_table_going_on_over_the_page_is_joined_without_its_repeated_header(engine):
-    first = read_page(drawn_page([("Item", "Count"), ("Apples", "12"), ("Pears", "7")], 1200, "Fruit sold"), engine, 1)
-    again = read_page(drawn_page([("Item", "Count"), ("Plums", "5")], 150), engine, 2)
-    blocks = blocks_from_pages([first, again])
-    assert [b.kind for b in blocks] == ["paragraph", "table"]
-    grid = blocks[1].table
-    assert [[c.text for c in row] for row in grid.rows()] == [["Item", "Count"], ["Apples", "12"], ["Pears", "7"],
-                                                               ["Plums", "5"]]
-    assert [c.provenance.page for c in grid.cells] == [1, 1, 1, 1, 1, 1, 2, 2]
-    # text between the two tables: two tables
-    after_text = read_page(drawn_page([("Item", "Count"), ("Plums", "5")], 400, "Fruit bought"), engine, 2)
-    blocks = blocks_from_pages([first, after_text])
-    assert [b.kind for b in blocks] == ["paragraph", "table", "paragraph", "table"]
-    assert blocks[3].table.n_rows == 2
-
-
 # ---------------------------------------------------------------- bad input
 
 
@@ -278,7 +242,7 @@ def test_corrupt_png_raises_naming_file_and_reason(files, tmp_path):
         load_document(garbage)
 
 
-def test_missing_engine_names_what_to_install(files, monkeypatch):
+def test_missing_engine_names_what_to_install(files):
     pytest.importorskip("service.ocr.paddleocr_engine")
     try:
         import paddle  # noqa: F401
@@ -286,15 +250,10 @@ def test_missing_engine_names_what_to_install(files, monkeypatch):
         pytest.skip("paddle is installed here")
     except ImportError:
         pass
-    monkeypatch.setenv("XXGK_OCR_ENGINE", "paddleocr")
-    settings.cache_clear()
-    try:
-        with pytest.raises(IngestError) as err:
-            load_document(files["pngs"][4])
-        assert "pip install" in err.value.reason and "r001-page5.png" in str(err.value)
-    finally:
-        monkeypatch.delenv("XXGK_OCR_ENGINE")
-        settings.cache_clear()
+    options = load_options().with_changes(ocr={"engine": "paddleocr"})
+    with pytest.raises(IngestError) as err:
+        load_document(files["pngs"][4], options)
+    assert "pip install" in err.value.reason and "r001-page5.png" in str(err.value)
 
 
 def test_accepts_images_by_content_then_extension():

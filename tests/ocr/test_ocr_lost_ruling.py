@@ -14,9 +14,10 @@ import cv2
 import numpy as np
 import pytest
 
-from service.ocr.grid import binarize, find_grids, lost_rulings
+from service.ocr.grid import binarize, lost_rulings
 from service.ocr.read_cells import SPLIT_CONFIDENCE, read_tables
 from service.ocr.render import DPI
+from service.pages.layout import find_grids
 from tests.conftest import load_scansim
 
 ROOT = Path(__file__).resolve().parents[2]

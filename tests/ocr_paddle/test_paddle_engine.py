@@ -31,6 +31,8 @@ from service.ocr.paddleocr_engine import (  # noqa: E402
     models_dir,
 )
 from service.ocr.render import render_pages  # noqa: E402
+from service.options import load_options  # noqa: E402
+from service.pipeline import extract  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 R001 = ROOT / "datasets/dev-reports/r001/source.pdf"
@@ -71,7 +73,7 @@ def cells() -> list[tuple[int, TableCell]]:
         single.import_pages(source, [index])
         buffer = io.BytesIO()
         single.save(buffer)
-        doc = PdfBackend().convert(Path(f"r001-page{index + 1}.pdf"), buffer.getvalue())
+        doc = PdfBackend().convert(Path(f"r001-page{index + 1}.pdf"), buffer.getvalue(), load_options())
         out += [(index + 1, c) for b in doc.tables() if b.table for c in b.table.cells if c.text]
     return out
 
@@ -182,7 +184,7 @@ def page1_lines(engine, pages) -> list[OcrLine]:
 
 
 def test_page_lines_find_the_headings(page1_lines):
-    doc = PdfBackend().convert(R001, R001.read_bytes())
+    doc = PdfBackend().convert(R001, R001.read_bytes(), load_options())
     headings = [b.text for b in doc.blocks if b.kind == "heading" and b.provenance.page == 1]
     texts = [clean(line.text).replace(" ", "") for line in page1_lines]
     assert headings and all(h in texts for h in headings), texts
@@ -213,22 +215,11 @@ def test_page_line_characters_lie_in_the_line(page1_lines):
 
 
 @pytest.mark.skipif(not SEED_SCAN.exists(), reason=f"fixture {SEED_SCAN.relative_to(ROOT)} is not there")
-def test_both_engines_give_the_same_cells_on_the_clean_scan(engine, monkeypatch):
-    pytest.importorskip("service.ocr.page", reason="the OCR ingest path (service/ocr/page.py) is not there yet")
-    from service import config
-    from service.pipeline import extract
-
+def test_both_engines_give_the_same_cells_on_the_clean_scan(engine):
     results = {}
-    try:
-        monkeypatch.setenv("XXGK_OCR_THREADS", "1")  # the module's engine instance
-        for name in ("rapidocr", "paddleocr"):
-            monkeypatch.setenv("XXGK_OCR_ENGINE", name)
-            config.settings.cache_clear()
-            assert config.settings().ocr.engine == name
-            results[name] = extract(SEED_SCAN)
-    finally:
-        monkeypatch.undo()
-        config.settings.cache_clear()
+    for name in ("rapidocr", "paddleocr"):
+        options = load_options().with_changes(ocr={"engine": name, "threads": 1})  # threads: the module's engine
+        results[name] = extract(SEED_SCAN, options)
     read = [c for c in results["paddleocr"].cells.values() if c.source and c.source.origin == Origin.OCR]
     assert len(read) > 50, "the scan's cells were not read by OCR"
     values = {name: {cid: (c.status, c.value) for cid, c in r.cells.items()} for name, r in results.items()}

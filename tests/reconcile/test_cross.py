@@ -1,4 +1,5 @@
 """Checks across the years of one agency, on a real report and its following year."""
+
 from __future__ import annotations
 
 from typer.testing import CliRunner
@@ -42,8 +43,10 @@ def test_carried_over_must_equal_last_years_carried_forward():
 
 
 def test_reports_of_other_agencies_or_years_are_not_paired():
-    assert cross_report_checks([extracted(str(DEV / "r005" / "source.txt")),
-                                extracted(str(DEV / "r001" / "source.pdf"))]) == []
+    assert (
+        cross_report_checks([extracted(str(DEV / "r005" / "source.txt")), extracted(str(DEV / "r001" / "source.pdf"))])
+        == []
+    )
 
 
 def test_series_command_exit_code():

@@ -1,16 +1,19 @@
 """Reconciliation on a real scan: candidates from the recognizer, CP-SAT under the rules, repairs and flags."""
+
 from __future__ import annotations
 
 import pytest
 
 from service.document import Document, OcrChar, OcrText
 from service.ingest import load_document
+from service.options import load_options
 from service.pipeline import extract_document
-from service.reconcile.candidates import candidates
+from service.reconcile.candidates import Priors, candidates
 from tests.conftest import DEV, ROOT, truth
 
 SCAN = ROOT / "datasets" / "scans" / "seed-moderate-200dpi.pdf"
 CELL = "t3.new_received.total"  # 2 in the seed report (1 natural person + 1 company)
+PRIORS = Priors.of(load_options().reconcile)
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +42,22 @@ def _misread(doc: Document, row_label: str, text: str, new: str, alternatives) -
     b, i = _cell_at(doc, text, row_label)
     cell = doc.blocks[b].table.cells[i]
     first = cell.ocr.chars[0]
-    chars = tuple(OcrChar(text=ch, confidence=alternatives[0][1] if k == 0 else first.confidence, box=first.box,
-                          alternatives=alternatives if k == 0 else ((ch, first.confidence),))
-                  for k, ch in enumerate(new))
-    doc.blocks[b].table.cells[i] = cell.model_copy(update={
-        "text": new, "raw": new, "ocr": OcrText(text=new, confidence=chars[0].confidence, box=cell.ocr.box,
-                                                chars=chars)})
+    chars = tuple(
+        OcrChar(
+            text=ch,
+            confidence=alternatives[0][1] if k == 0 else first.confidence,
+            box=first.box,
+            alternatives=alternatives if k == 0 else ((ch, first.confidence),),
+        )
+        for k, ch in enumerate(new)
+    )
+    doc.blocks[b].table.cells[i] = cell.model_copy(
+        update={
+            "text": new,
+            "raw": new,
+            "ocr": OcrText(text=new, confidence=chars[0].confidence, box=cell.ocr.box, chars=chars),
+        }
+    )
     return doc
 
 
@@ -79,7 +92,7 @@ def test_a_confident_misreading_that_cannot_be_repaired_is_flagged_not_hidden(sc
 
 def test_digital_cells_have_one_candidate_and_are_never_changed():
     result = extract_document(load_document(DEV / "seed" / "source.txt"))
-    assert all(len(candidates(c)) == 1 for c in result.cells.values())
+    assert all(len(candidates(c, PRIORS)) == 1 for c in result.cells.values())
     assert all(c.status != "repaired" for c in result.cells.values())
 
 
@@ -88,7 +101,7 @@ def test_candidates_of_an_ocr_reading(scan):
     result = extract_document(doc)
     got = result.cells[CELL]
     assert (got.value, got.original_value) == (2, 22)  # a digit read twice, and the rules pick the single one
-    cands = {r.value: r.how for r in candidates(got.model_copy(update={"value": 22, "status": "read"}))}
+    cands = {r.value: r.how for r in candidates(got.model_copy(update={"value": 22, "status": "read"}), PRIORS)}
     assert cands[22] == "as read" and cands[2] == "repeated digit" and cands[222] == "doubled digit"
 
 
@@ -101,10 +114,12 @@ def test_a_digit_read_in_the_neighbouring_cell_is_moved_back(scan):
     j = next(k for k, c in enumerate(grid.cells) if c.row == left.row and c.col == left.col + left.colspan)
     right = grid.cells[j]
     one = right.ocr.chars[0]
-    grid.cells[i] = left.model_copy(update={"text": "", "raw": "", "ocr": left.ocr.model_copy(
-        update={"text": "", "chars": ()})})
-    grid.cells[j] = right.model_copy(update={"text": "11", "raw": "11", "ocr": right.ocr.model_copy(
-        update={"text": "11", "chars": (one, one)})})
+    grid.cells[i] = left.model_copy(
+        update={"text": "", "raw": "", "ocr": left.ocr.model_copy(update={"text": "", "chars": ()})}
+    )
+    grid.cells[j] = right.model_copy(
+        update={"text": "11", "raw": "11", "ocr": right.ocr.model_copy(update={"text": "11", "chars": (one, one)})}
+    )
     result = extract_document(doc)
     a, c = result.cells["t3.new_received.natural_person"], result.cells["t3.new_received.commercial_enterprise"]
     assert (a.value, a.status, c.value, c.status, c.original_value) == (1, "repaired", 1, "repaired", 11)
@@ -116,8 +131,9 @@ def test_an_empty_looking_cell_with_ink_is_a_zero_to_review(scan):
     doc = scan.model_copy(deep=True)
     b, i = _cell_at(doc, "0", "二、上年结转")
     cell = doc.blocks[b].table.cells[i]
-    doc.blocks[b].table.cells[i] = cell.model_copy(update={"text": "", "raw": "", "ocr": cell.ocr.model_copy(
-        update={"text": "", "chars": (), "ink": True})})
+    doc.blocks[b].table.cells[i] = cell.model_copy(
+        update={"text": "", "raw": "", "ocr": cell.ocr.model_copy(update={"text": "", "chars": (), "ink": True})}
+    )
     result = extract_document(doc)
     got = result.cells["t3.carried_over.natural_person"]
     assert (got.value, got.status, got.original_value, got.needs_review) == (0, "repaired", None, True)

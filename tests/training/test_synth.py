@@ -9,7 +9,8 @@ import yaml
 
 from service.assemble import assemble
 from service.normalize import clean
-from service.schema import CONFIG_DIR, FORMATS, load_format
+from service.resources import CONFIG_DIR
+from service.schema import FORMATS, load_format
 from training.synth.agencies import LEVELS, random_agency
 from training.synth.noise import confusables, corrupt_document, corrupt_text
 from training.synth.report import T3_COLS, T4_COLS, T4_GROUPS, generate

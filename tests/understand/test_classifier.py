@@ -1,4 +1,5 @@
 """The shipped token classifier (models/tagger) on real dev reports."""
+
 from __future__ import annotations
 
 import random
@@ -6,18 +7,32 @@ import random
 import numpy as np
 import pytest
 
+from service.options import load_options
 from service.pipeline import extract_document
-from service.understand.classifier import DEFAULT_MODEL, Tagger, get_tagger
+from service.understand.classifier import DEFAULT_MODEL, Tagger, _plain, get_tagger
+from service.understand.encode import Segment, segments, stream, windows
+from service.understand.facts import extract_facts
 from service.understand.labels import LABELS_FILE
-from training.devlabels import gold_segments
+from service.understand.matcher import best_similarity
+from training.devlabels import SOURCES, corrupt_labels, gold_segments
+from training.synth.noise import corrupt_text
 
 MB = 1024 * 1024
 
 
 def test_artifact_is_small_complete_and_trained_on_todays_label_set():
     files = {p.name for p in DEFAULT_MODEL.iterdir()}
-    assert {"config.json", "model.safetensors", "model.onnx", "model.int8.onnx", "vocab.txt", "tags.json",
-            "labels.yaml", "xxgk.json", "README.md"} <= files
+    assert {
+        "config.json",
+        "model.safetensors",
+        "model.onnx",
+        "model.int8.onnx",
+        "vocab.txt",
+        "tags.json",
+        "labels.yaml",
+        "xxgk.json",
+        "README.md",
+    } <= files
     assert sum(p.stat().st_size for p in DEFAULT_MODEL.iterdir()) <= 25 * MB
     assert (DEFAULT_MODEL / "labels.yaml").read_text(encoding="utf-8") == LABELS_FILE.read_text(encoding="utf-8")
 
@@ -27,8 +42,11 @@ def test_labels_and_headings_of_a_real_report(name):
     doc, gold = gold_segments(name)
     tagging = get_tagger().tag(doc)
     scored = [(seg, lab) for seg, lab in gold if lab not in ("-", "val")]
-    wrong = [(seg.text, lab, tagging.label_of(seg.key).label) for seg, lab in scored
-             if tagging.label_of(seg.key).label != lab]
+    wrong = [
+        (seg.text, lab, tagging.label_of(seg.key).label)
+        for seg, lab in scored
+        if tagging.label_of(seg.key).label != lab
+    ]
     # measured 97.8-100 % on these renderings (benchmarks/bench_classifier.py); the target is 99.5 %
     assert len(wrong) <= len(scored) // 33, wrong
     headings = [lab for _, lab in scored if lab.startswith("sec.")]
@@ -39,7 +57,6 @@ def test_onnx_and_torch_engines_predict_the_same():
     pytest.importorskip("torch")
     doc, _ = gold_segments("r003")
     onnx, torch_ = Tagger(engine="onnx"), Tagger(engine="torch")
-    from service.understand.encode import segments, stream, windows
 
     st = stream(segments(doc), onnx.vocab)
     w = windows(st, onnx.vocab, onnx.meta["max_len"], onnx.meta["overlap"])
@@ -57,8 +74,6 @@ def test_int8_engine_gives_the_fp32_predictions_on_every_dev_rendering():
     """The served int8 weights (dynamic quantisation of model.onnx) against the fp32 export: the same label for
     every segment, the same metadata spans and the same narrative facts on every real rendering; confidences
     within 0.05. (One-character heading spans inside paragraphs, which nothing reads, may differ.)"""
-    from service.understand.facts import extract_facts
-    from training.devlabels import SOURCES
 
     fp32, int8 = Tagger(engine="onnx"), Tagger(engine="onnx-int8")
     for name in SOURCES:
@@ -80,32 +95,26 @@ def _garble(doc, key, text):
     return doc
 
 
-def test_classifier_finds_a_row_whose_label_ocr_garbled_beyond_the_matcher(monkeypatch):
+def test_classifier_finds_a_row_whose_label_ocr_garbled_beyond_the_matcher():
     doc, gold = gold_segments("r010")
     seg = next(seg for seg, lab in gold if lab == "t3.unable_needs_creation")
     # 2.没有现成信息需要另行制作 read by a poor OCR: half of the characters swapped for shapes outside the
     # matcher's look-alike groups (service/data/lookalikes.tsv)
     garbled = "2.殳冇现戍伩息霈娄另亍制诈"
     bad = _garble(doc, seg.key, garbled)
-    from service.understand.matcher import best_similarity
 
     assert best_similarity([garbled], ["2.没有现成信息需要另行制作"]) < 0.5
     with_classifier = extract_document(bad)
     clean = extract_document(doc)
-    from service.config import settings
-
-    monkeypatch.setenv("XXGK_CLASSIFIER_ENABLED", "false")
-    settings.cache_clear()
-    try:
-        without = extract_document(bad)
-    finally:
-        monkeypatch.delenv("XXGK_CLASSIFIER_ENABLED")
-        settings.cache_clear()
+    without = extract_document(bad, load_options().with_changes(classifier={"enabled": False}))
     cid = "t3.unable_needs_creation.total"
     assert with_classifier.cells[cid].value == clean.cells[cid].value
     assert with_classifier.cells[cid].status == "read"
-    assert without.cells[cid].status != "read" or without.cells[cid].value != clean.cells[cid].value \
+    assert (
+        without.cells[cid].status != "read"
+        or without.cells[cid].value != clean.cells[cid].value
         or any("unmapped" in d.id for d in without.deviations)
+    )
 
 
 def test_tagging_is_deterministic_and_offsets_are_exact():
@@ -114,15 +123,17 @@ def test_tagging_is_deterministic_and_offsets_are_exact():
     assert a == b
     for span in a.spans:
         block = doc.blocks[span.key[0]]
-        text = block.text if len(span.key) == 1 else next(
-            c.text for c in block.table.cells if (c.row, c.col) == span.key[1:])
-        assert text[span.start:span.end] == span.text
-    assert a.numbers and all(doc.blocks[n.key[0]].text[n.start:n.end] == n.text for n in a.numbers)
+        text = (
+            block.text
+            if len(span.key) == 1
+            else next(c.text for c in block.table.cells if (c.row, c.col) == span.key[1:])
+        )
+        assert text[span.start : span.end] == span.text
+    assert a.numbers and all(doc.blocks[n.key[0]].text[n.start : n.end] == n.text for n in a.numbers)
 
 
 def test_random_noise_rarely_moves_labels():
     """Robustness smoke test on one report: 6 % of label characters corrupted like OCR output."""
-    from training.synth.noise import corrupt_text
 
     doc, gold = gold_segments("r003")
     rng = random.Random(11)
@@ -158,8 +169,6 @@ def test_table3_without_total_column_is_mapped_from_the_header_the_classifier_re
 
 
 def test_paragraphs_without_a_count_are_left_out_of_the_classifier():
-    from service.understand.classifier import _plain
-    from service.understand.encode import Segment
 
     def seg(text: str, block: int = 20) -> Segment:
         return Segment((block,), text, "text", (0, 0, 1000, 1000), None)
@@ -167,8 +176,14 @@ def test_paragraphs_without_a_count_are_left_out_of_the_classifier():
     dated = "根据《中华人民共和国政府信息公开条例》（国务院令第711号）要求，现公布本机关2021年度报告，统计期限为2021年1月1日至12月31日止。"
     assert not _plain(seg(dated))  # 第711号 is a number that is no date: kept
     assert _plain(seg(dated.replace("（国务院令第711号）", "")))
-    assert _plain(seg("依据〔2021〕号文件的要求，进一步规范政府信息公开工作流程，加强对各部门公开工作的指导和监督检查，确保公开质量。"))
-    assert not _plain(seg("全年共收到政府信息公开申请95件，比上年增加12件，全部在法定期限内答复，没有发生因答复不及时被复议的情况。"))
+    assert _plain(
+        seg(
+            "依据〔2021〕号文件的要求，进一步规范政府信息公开工作流程，加强对各部门公开工作的指导和监督检查，确保公开质量。"
+        )
+    )
+    assert not _plain(
+        seg("全年共收到政府信息公开申请95件，比上年增加12件，全部在法定期限内答复，没有发生因答复不及时被复议的情况。")
+    )
     assert not _plain(seg("二、主动公开政府信息情况"))  # headings are short
     assert not _plain(seg(dated.replace("（国务院令第711号）", ""), block=3))  # title lines: metadata is read there
 
@@ -205,8 +220,6 @@ def test_mapping_on_every_dev_rendering_reaches_the_target():
     """Issue 4's target, 99.5 % of every table label and heading of the dev renderings (datasets/dev-labels),
     clean; and 98 % with 6 % of their label characters corrupted like OCR output."""
     import zlib
-
-    from training.devlabels import SOURCES, corrupt_labels
 
     right = total = right_noisy = 0
     for name in SOURCES:

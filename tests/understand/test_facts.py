@@ -1,20 +1,11 @@
 """Narrative facts, metadata and text-vs-table checks with the shipped classifier."""
 from __future__ import annotations
 
-import pytest
-
-from service.config import settings
 from service.ingest import load_document
+from service.options import load_options
 from service.pipeline import extract, extract_document
 from service.understand.facts import sentence_around
 from tests.conftest import DEV
-
-
-@pytest.fixture(autouse=True)
-def fresh_settings():
-    settings.cache_clear()
-    yield
-    settings.cache_clear()
 
 
 def _facts(result):
@@ -58,11 +49,11 @@ def test_a_text_that_contradicts_its_table_is_a_fail_finding():
     assert result.cells["t3.new_received.total"].value == 70
 
 
-def test_facts_can_be_switched_off(monkeypatch):
-    monkeypatch.setenv("XXGK_CLASSIFIER_FACTS", "false")
-    settings.cache_clear()
-    result = extract(DEV / "r005" / "source.txt")
+def test_facts_can_be_switched_off():
+    options = load_options(environ={"XXGK_CLASSIFIER_FACTS": "false"})
+    result = extract(DEV / "r005" / "source.txt", options)
     assert result.facts == [] and not [c for c in result.checks if c.rule == "text_vs_table"]
+    assert extract(DEV / "r005" / "source.txt", options.with_changes(classifier={"facts": True})).facts
 
 
 def test_metadata_from_the_title_and_publication_line():

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from service.normalize import clean
-from service.schema import CONFIG_DIR, FORMATS
+from service.resources import CONFIG_DIR, read_yaml
+from service.schema import FORMATS
 
 FACTS_PATH = CONFIG_DIR / "classifier" / "facts.yaml"
 CONTRADICTION_RATE = 0.05  # share of table-linked fact mentions that state a number other than the table's
@@ -67,7 +66,7 @@ class FactDef:
 @lru_cache(maxsize=4)
 def load_catalog(path: Path = FACTS_PATH) -> dict[str, FactDef]:
     """Fact entries by id, in file order."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path) or {}
     out: dict[str, FactDef] = {}
     for e in data.get("facts", []):
         out[e["id"]] = FactDef(

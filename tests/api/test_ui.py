@@ -1,20 +1,21 @@
 """The review UI in a real browser (Playwright driving Debian's Chromium): upload a scan, wait for the result, fix
 the flagged cell, watch its rule turn green, approve; the audit log holds the correction; a partial report shows
 its coverage badge and reasons. Screenshots go to out/test-artifacts/ (XXGK_ARTIFACTS overrides)."""
+
 from __future__ import annotations
 
 import os
+import re
 import shutil
-import subprocess
-import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.api.server import create_token, free_port, kill, start
 from tests.conftest import ROOT
-from tests.service.conftest import without_table4
-from tests.service.server import free_port, kill, start
+from tests.store.helpers import without_table4
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("XXGK_ARTIFACTS", ROOT / "out" / "test-artifacts"))
@@ -24,8 +25,10 @@ CLEAN_SCAN = ROOT / "datasets" / "scans" / "seed-clean-300dpi.pdf"
 STAIN_PAGE, STAIN_BOX = 2, (404.82, 684.18, 518.22, 731.7)
 CELL, TRUE_VALUE = "t3.new_received.total", 2
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("XXGK_REQUIRE_BROWSER"),
-                                reason="Debian's chromium is not installed (.ci/run installs it)")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("XXGK_REQUIRE_BROWSER"),
+    reason="Debian's chromium is not installed (.ci/run installs it)",
+)
 
 
 def stained_scan(out: Path) -> Path:
@@ -55,22 +58,25 @@ def test_upload_fix_approve_in_the_browser(tmp_path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     scan = stained_scan(tmp_path / "湖滨区2021年报-扫描件.pdf")
     data = tmp_path / "data"
-    made = subprocess.run([sys.executable, "-m", "service.cli", "token", "create", "--role", "reviewer",
-                           "--name", "王审核"], cwd=ROOT, env={**os.environ, "XXGK_DATA_DIR": str(data)},
-                          capture_output=True, text=True, check=True)
-    reviewer = made.stdout.strip().splitlines()[-1]
-    made = subprocess.run([sys.executable, "-m", "service.cli", "token", "create", "--role", "admin"],
-                          cwd=ROOT, env={**os.environ, "XXGK_DATA_DIR": str(data)}, capture_output=True, text=True,
-                          check=True)
-    admin = made.stdout.strip().splitlines()[-1]
+    reviewer = create_token(data, "reviewer", "王审核")
+    admin = create_token(data, "admin")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = start(data, port, local=False)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"])
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
             page = browser.new_page(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
             page.set_default_timeout(20_000)
             page.goto(f"{base}/ui/")
@@ -149,8 +155,7 @@ def test_upload_fix_approve_in_the_browser(tmp_path):
 
         reports = httpx.get(f"{base}/v1/reports", headers={"Authorization": f"Bearer {admin}"}).json()["items"]
         scan_id = next(r["id"] for r in reports if r["filename"] == scan.name)
-        audit = httpx.get(f"{base}/v1/reports/{scan_id}/audit",
-                          headers={"Authorization": f"Bearer {reviewer}"}).json()
+        audit = httpx.get(f"{base}/v1/reports/{scan_id}/audit", headers={"Authorization": f"Bearer {reviewer}"}).json()
         fixes = [a for a in audit if a["action"] == "correct"]
         assert [(a["actor"], a["cell_id"], a["new"]["value"]) for a in fixes] == [("王审核", CELL, TRUE_VALUE)]
         assert fixes[0]["old"]["value"] != TRUE_VALUE
@@ -161,8 +166,6 @@ def test_upload_fix_approve_in_the_browser(tmp_path):
 
 def upload_and_wait(base: str, token: str, path: Path, timeout: float = 120) -> str:
     """Upload ``path`` through the API; its report id once the extraction is done."""
-    import time
-
     headers = {"Authorization": f"Bearer {token}"}
     with path.open("rb") as f:
         rid = httpx.post(f"{base}/v1/reports", files={"file": (path.name, f)}, headers=headers).json()["id"]
@@ -173,7 +176,5 @@ def upload_and_wait(base: str, token: str, path: Path, timeout: float = 120) -> 
     return rid
 
 
-def lambda_class(name: str):
-    import re
-
+def lambda_class(name: str) -> re.Pattern:
     return re.compile(rf"(^|\s){name}(\s|$)")

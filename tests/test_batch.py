@@ -1,4 +1,6 @@
-"""xxgk batch over folders, globs and zip archives (resumable, errors recorded) and xxgk export in every format."""
+"""xxgk batch (service/batch.py) over folders, globs and zip archives: resumable, errors recorded, files read in
+part listed; then xxgk export in every format. Messages are whole lines whatever the terminal's width."""
+
 from __future__ import annotations
 
 import csv
@@ -7,12 +9,16 @@ import shutil
 import zipfile
 
 import pytest
+from openpyxl import load_workbook
+from pyarrow import parquet
 from typer.testing import CliRunner
 
+from service.batch import expand, run_batch
 from service.cli import app
-from service.store import crud, open_store, sqlite_url
+from service.options import load_options
+from service.store import crud, opened, sqlite_url
 from tests.conftest import DEV
-from tests.service.conftest import without_table4
+from tests.store.helpers import without_table4
 
 runner = CliRunner()
 
@@ -32,24 +38,38 @@ def batch_dir(tmp_path_factory):
     return root
 
 
+def test_inputs_are_files_folders_globs_and_archives(batch_dir):
+    items, missing = expand(
+        [str(batch_dir / "inbox"), str(batch_dir / "archive.zip"), str(batch_dir / "*.md"), str(batch_dir / "no")]
+    )
+    names = sorted(i.name.replace(str(batch_dir), "") for i in items)
+    assert names == [
+        "/archive.zip!2020/broken.pdf",
+        "/archive.zip!2020/r005.html",
+        "/inbox/2021/seed.txt",
+        "/inbox/r003.html",
+        "/r013.md",
+    ]
+    assert missing == [str(batch_dir / "no")]
+    member = next(i for i in items if i.member == "2020/r005.html")
+    assert member.read() == (DEV / "r005" / "page.html").read_bytes()
+
+
 def test_batch_then_resume_then_export(batch_dir, tmp_path):
     db = tmp_path / "results.db"
     inputs = [str(batch_dir / "inbox"), str(batch_dir / "archive.zip"), str(batch_dir / "*.md")]
     first = runner.invoke(app, ["batch", *inputs, "--db", str(db), "--workers", "1"])
     assert first.exit_code == 1, first.output  # one file fails: exit 1, listed
     assert "5 files: 4 extracted, 0 skipped (done before), 1 failed, 0 incomplete" in first.output
-    assert "archive.zip!2020/broken.pdf" in first.output.replace("\n", "")
-    assert "checks across years of one agency: 0 pass, 0 fail (no agency with two consecutive years)" in \
-        " ".join(first.output.split())
-    engine, sessions = open_store(sqlite_url(db))
-    with sessions() as s:
+    assert f"failed {batch_dir / 'archive.zip'}!2020/broken.pdf: unreadable input" in first.output
+    assert "checks across years of one agency: 0 pass, 0 fail (no agency with two consecutive years)" in first.output
+    with opened(sqlite_url(db)) as sessions, sessions() as s:
         reports, total = crud.list_reports(s)
         assert total == 5
         by_name = {r.filename: r for r in reports}
         assert by_name["broken.pdf"].status == "failed" and "unreadable input" in by_name["broken.pdf"].error
         assert {r.status for n, r in by_name.items() if n != "broken.pdf"} == {"done"}
         assert by_name["seed.txt"].source == "batch" and by_name["seed.txt"].year == 2021
-    engine.dispose()
     assert (tmp_path / "results.files" / "blobs").is_dir()
 
     again = runner.invoke(app, ["batch", *inputs, "--db", str(db), "--workers", "2"])
@@ -72,8 +92,13 @@ def test_batch_then_resume_then_export(batch_dir, tmp_path):
     want = want["value"] if isinstance(want, dict) else want
     assert seed["t3.new_received.total"] == want
 
-    bad = runner.invoke(app, ["export", "--db", str(tmp_path / "none.db"), "-o", str(tmp_path / "x.csv")])
-    assert bad.exit_code == 2 and "no such database" in " ".join(bad.output.split())  # rich wraps long paths
+    approved = runner.invoke(app, ["export", "--db", str(db), "-o", str(tmp_path / "a.csv"), "--approved-only"])
+    assert approved.exit_code == 0 and "wrote 0 rows (0 reports, long)" in approved.output
+    none = tmp_path / "none.db"
+    bad = runner.invoke(app, ["export", "--db", str(none), "-o", str(tmp_path / "x.csv")])
+    assert bad.exit_code == 2 and f"error: {none}: no such database" in bad.output  # one line, however long
+    bad = runner.invoke(app, ["export", "--db", str(db), "-o", str(tmp_path / "x.pdf")])
+    assert bad.exit_code == 2 and "--format one of csv, xlsx, jsonl, parquet (got 'pdf')" in bad.output
 
 
 def test_batch_lists_a_partial_file_and_exits_0(tmp_path):
@@ -85,20 +110,32 @@ def test_batch_lists_a_partial_file_and_exits_0(tmp_path):
     db = tmp_path / "partial.db"
     for run in ("1 extracted, 0 skipped", "0 extracted, 1 skipped"):
         r = runner.invoke(app, ["batch", str(inbox), "--db", str(db), "--workers", "1"])
-        out = " ".join(r.output.split())
         assert r.exit_code == 0, r.output
-        assert f"1 files: {run} (done before), 0 failed, 1 incomplete" in out
-        flat = "".join(r.output.split())  # rich wraps long paths anywhere
-        assert "".join(f"coverage partial {inbox / 'seed-no-t4.txt'}: t4: table not located".split()) in flat
+        assert f"1 files: {run} (done before), 0 failed, 1 incomplete" in r.output
+        assert f"coverage partial {inbox / 'seed-no-t4.txt'}: t4: table not located" in r.output
     for shape in ("long", "wide"):
         out = tmp_path / f"{shape}.jsonl"
         assert runner.invoke(app, ["export", "--db", str(db), "-o", str(out), "--shape", shape]).exit_code == 0
         assert {r["coverage"] for r in _read(out, "jsonl")} == {"partial"}
 
 
+def test_a_file_failed_before_runs_again_with_retry_failed(batch_dir, tmp_path):
+    url = sqlite_url(tmp_path / "r.db")
+    broken = [str(batch_dir / "archive.zip")]
+    calls: list[tuple[int, int]] = []
+    first = run_batch(broken, url, tmp_path / "files", load_options(), progress=lambda d, t, p, s: calls.append((d, t)))
+    assert (first.done, first.failed, first.skipped) == (1, 1, 0) and calls[0] == (0, 2) and calls[-1] == (2, 2)
+    second = run_batch(broken, url, tmp_path / "files", load_options())
+    assert (second.done, second.failed, second.skipped) == (0, 1, 2)
+    third = run_batch(broken, url, tmp_path / "files", load_options(), retry_failed=True)
+    assert (third.done, third.failed, third.skipped) == (0, 1, 1) and third.errors[0][1].startswith("unreadable")
+
+
 def test_batch_reports_inputs_that_match_nothing(tmp_path):
     r = runner.invoke(app, ["batch", str(tmp_path / "missing" / "*.pdf"), "--db", str(tmp_path / "r.db")])
-    assert r.exit_code == 2 and "no such file, folder or matching pattern" in " ".join(r.output.split())
+    assert (
+        r.exit_code == 2 and f"{tmp_path / 'missing' / '*.pdf'}: no such file, folder or matching pattern" in r.output
+    )
 
 
 def _read(path, fmt):
@@ -108,11 +145,6 @@ def _read(path, fmt):
     if fmt == "jsonl":
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     if fmt == "xlsx":
-        from openpyxl import load_workbook
-
-        ws = load_workbook(path)["cells"]
-        values = list(ws.values)
+        values = list(load_workbook(path)["cells"].values)
         return [dict(zip(values[0], row)) for row in values[1:]]
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path).to_pylist()
+    return parquet.read_table(path).to_pylist()

@@ -1,96 +1,44 @@
-"""The HTTP API end to end on SQLite and PostgreSQL: real uploads extracted by real worker processes."""
+"""/v1/reports end to end on SQLite and PostgreSQL: real uploads extracted by real worker processes, results read
+back as the output contract, corrections, the review queue, exports, approval, page images, facts."""
+
 from __future__ import annotations
 
 import csv
 import io
+import threading
 import time
 
-import pytest
+import httpx
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import create_engine, text
 
 from service.api.app import create_app
 from service.api.core import ServiceConfig
-from service.store import crud, open_store
-from tests.conftest import DEV
-from tests.service.conftest import PG_URL, SEED, _backends, _reset_postgres, without_table4
+from service.result import Result
+from service.store import crud
+from tests.api.helpers import auth, timed, upload, wait_done
+from tests.conftest import DEV, extracted
+from tests.store.helpers import SEED, without_table4
 
 PDF = DEV / "r001" / "source.pdf"
-
-
-@pytest.fixture(scope="module", params=_backends())
-def api(request, tmp_path_factory):
-    """A running service (one worker process) and a token per role."""
-    data = tmp_path_factory.mktemp(f"svc-{request.param}")
-    url = None
-    if request.param == "postgresql":
-        _reset_postgres(PG_URL)
-        url = PG_URL
-    cfg = ServiceConfig(data_dir=data, database_url=url, workers=1, local=False)
-    with TestClient(create_app(cfg)) as client:
-        svc = client.app.state.service
-        with svc.sessions() as s:
-            tokens = {role: crud.create_token(s, role, f"{role}-1") for role in crud.ROLES}
-        yield client, tokens
-
-
-def auth(tokens, role):
-    return {"Authorization": f"Bearer {tokens[role]}"}
-
-
-def wait_done(client, tokens, report_id, timeout=180):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        body = client.get(f"/v1/reports/{report_id}", headers=auth(tokens, "uploader")).json()
-        if body["status"] in ("done", "failed"):
-            return body
-        time.sleep(0.3)
-    raise AssertionError(f"report {report_id} not done after {timeout} s: {body['status']}")
-
-
-def upload(client, tokens, path, name=None, role="uploader"):
-    with open(path, "rb") as f:
-        return client.post("/v1/reports", files={"file": (name or path.name, f)}, headers=auth(tokens, role))
-
-
-@pytest.fixture(scope="module")
-def seed_report(api):
-    client, tokens = api
-    r = upload(client, tokens, SEED)
-    assert r.status_code == 202 and r.json()["status"] == "queued" and r.json()["job"]
-    return wait_done(client, tokens, r.json()["id"])
-
-
-def test_every_endpoint_checks_its_role(api, seed_report):
-    client, tokens = api
-    rid = seed_report["id"]
-    assert client.get("/v1/reports").status_code == 401
-    assert client.get("/v1/reports", headers={"Authorization": "Bearer nope"}).status_code == 401
-    assert client.get("/healthz").status_code == 200  # liveness probes carry no token
-    cases = [("get", "/v1/reports", "uploader"), ("get", f"/v1/reports/{rid}", "uploader"),
-             ("get", "/v1/review/queue", "reviewer"), ("get", f"/v1/reports/{rid}/audit", "reviewer"),
-             ("post", f"/v1/reports/{rid}/approve", "reviewer"), ("get", "/metrics", "admin"),
-             ("get", f"/v1/reports/{rid}/export.json", "uploader")]
-    for method, path, role in cases:
-        assert getattr(client, method)(path).status_code == 401, path
-    assert client.get("/v1/review/queue", headers=auth(tokens, "uploader")).status_code == 403
-    assert client.patch(f"/v1/reports/{rid}/cells/t3.new_received.total", headers=auth(tokens, "uploader"),
-                        json={"value": 1, "expected_version": 1}).status_code == 403
-    assert upload(client, tokens, SEED, role="reviewer").status_code == 403
-    assert client.get("/metrics", headers=auth(tokens, "reviewer")).status_code == 403
-    assert client.get("/v1/review/queue", headers=auth(tokens, "admin")).status_code == 200
 
 
 def test_upload_extracts_and_the_same_file_is_the_same_report(api, seed_report):
     client, tokens = api
     assert seed_report["status"] == "done" and seed_report["error"] is None
-    result = seed_report["result"]
-    assert result["format"] == "2021" and result["document"]["path"] == "source.txt"
-    assert all(c["version"] == 1 for c in result["cells"].values())
+    result = Result.model_validate(seed_report["result"])  # the output contract, as the CLI writes it
+    assert result.format == "2021" and result.document.path == "source.txt"
+    assert all(c.version == 1 for c in result.cells.values())
+    machine = extracted(str(SEED))
+    assert result.cells == machine.cells and result.checks == machine.checks  # the worker ran the same pipeline
     again = upload(client, tokens, SEED, name="copy-of-seed.txt")
     assert again.status_code == 200 and again.json()["id"] == seed_report["id"] and again.json()["duplicate"]
-    listing = client.get("/v1/reports", params={"year": result["year"]}, headers=auth(tokens, "uploader")).json()
+    listing = client.get("/v1/reports", params={"year": result.year}, headers=auth(tokens, "uploader")).json()
     assert [r["id"] for r in listing["items"]] == [seed_report["id"]]
     assert client.get("/v1/reports", params={"status": "failed"}, headers=auth(tokens, "uploader")).json()["total"] == 0
+    versions = client.get(f"/v1/reports/{seed_report['id']}/versions", headers=auth(tokens, "uploader")).json()
+    assert [(v["version"], v["kind"], v["created_by"]) for v in versions[:1]] == [(1, "machine", "machine")]
 
 
 def test_bad_uploads_get_clear_errors_and_store_nothing(api):
@@ -98,8 +46,9 @@ def test_bad_uploads_get_clear_errors_and_store_nothing(api):
     before = client.get("/v1/reports", headers=auth(tokens, "uploader")).json()["total"]
     r = client.post("/v1/reports", files={"file": ("empty.pdf", b"")}, headers=auth(tokens, "uploader"))
     assert r.status_code == 400 and "empty" in r.json()["detail"]
-    r = client.post("/v1/reports", files={"file": ("tool.exe", b"MZ\x90\x00\x03" + bytes(200))},
-                    headers=auth(tokens, "uploader"))
+    r = client.post(
+        "/v1/reports", files={"file": ("tool.exe", b"MZ\x90\x00\x03" + bytes(200))}, headers=auth(tokens, "uploader")
+    )
     assert r.status_code == 415 and "unsupported file type" in r.json()["detail"]
     assert client.get("/v1/reports", headers=auth(tokens, "uploader")).json()["total"] == before
     assert client.get("/v1/reports/nope", headers=auth(tokens, "uploader")).status_code == 404
@@ -111,11 +60,15 @@ def test_correction_reruns_the_checks_and_refuses_a_stale_version(api, seed_repo
     cid = "t3.new_received.natural_person"
     cell = seed_report["result"]["cells"][cid]
     url = f"/v1/reports/{rid}/cells/{cid}"
-    r = client.patch(url, json={"value": cell["value"] + 5, "expected_version": 1, "reason": "试验"},
-                     headers=auth(tokens, "reviewer"))
+    r = client.patch(
+        url,
+        json={"value": cell["value"] + 5, "expected_version": 1, "reason": "试验"},
+        headers=auth(tokens, "reviewer"),
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["cell"]["status"] == "corrected" and body["cell"]["version"] == 2
+    assert body["cell"]["original_value"] == cell["value"] and "ocr" not in body["cell"]
     broken = [c for c in body["checks"] if c["status"] == "fail" and cid in c["cells"]]
     assert broken and body["failing_checks"] >= len(broken)
     preview = client.post(f"{url}/preview", json={"value": cell["value"]}, headers=auth(tokens, "reviewer"))
@@ -124,20 +77,26 @@ def test_correction_reruns_the_checks_and_refuses_a_stale_version(api, seed_repo
     assert client.get(f"/v1/reports/{rid}", headers=auth(tokens, "uploader")).json()["version"] == 2  # nothing stored
     stale = client.patch(url, json={"value": cell["value"], "expected_version": 1}, headers=auth(tokens, "reviewer"))
     assert stale.status_code == 409 and stale.json()["detail"]["current_version"] == 2
-    r = client.patch(url, json={"value": cell["value"], "expected_version": 2, "reason": "原值"},
-                     headers=auth(tokens, "reviewer"))
+    r = client.patch(
+        url, json={"value": cell["value"], "expected_version": 2, "reason": "原值"}, headers=auth(tokens, "reviewer")
+    )
     assert r.status_code == 200
     assert not [c for c in r.json()["checks"] if c["status"] == "fail" and cid in c["cells"]]
     got = client.get(f"/v1/reports/{rid}", headers=auth(tokens, "uploader")).json()
     assert got["version"] == 3 and got["result"]["cells"][cid]["version"] == 3
     first = client.get(f"/v1/reports/{rid}", params={"version": 1}, headers=auth(tokens, "uploader")).json()
     assert first["result"]["cells"][cid]["status"] == cell["status"]
+    assert client.get(f"/v1/reports/{rid}", params={"version": 9}, headers=auth(tokens, "uploader")).status_code == 404
     audit = client.get(f"/v1/reports/{rid}/audit", headers=auth(tokens, "reviewer")).json()
     corrections = [a for a in audit if a["action"] == "correct"]
     assert [(a["actor"], a["old"]["value"], a["new"]["value"], a["reason"]) for a in corrections] == [
-        ("reviewer-1", cell["value"], cell["value"] + 5, "试验"), ("reviewer-1", cell["value"] + 5, cell["value"], "原值")]
-    assert client.patch(f"/v1/reports/{rid}/cells/t9.x", json={"value": 1, "expected_version": 1},
-                        headers=auth(tokens, "reviewer")).status_code == 404
+        ("reviewer-1", cell["value"], cell["value"] + 5, "试验"),
+        ("reviewer-1", cell["value"] + 5, cell["value"], "原值"),
+    ]
+    missing = client.patch(
+        f"/v1/reports/{rid}/cells/t9.x", json={"value": 1, "expected_version": 1}, headers=auth(tokens, "reviewer")
+    )
+    assert missing.status_code == 404
 
 
 def test_review_queue_exports_and_approval(api, seed_report):
@@ -150,19 +109,25 @@ def test_review_queue_exports_and_approval(api, seed_report):
     rows = list(csv.DictReader(io.StringIO(csv_body.content.decode("utf-8-sig"))))
     assert len(rows) == len(seed_report["result"]["cells"]) and rows[0]["report_id"] == rid
     assert csv_body.headers["content-type"].startswith("text/csv")
-    from openpyxl import load_workbook
-
-    wb = load_workbook(io.BytesIO(client.get(f"/v1/reports/{rid}/export.xlsx", headers=auth(tokens, "uploader")).content))
+    assert "filename*=UTF-8''source.csv" in csv_body.headers["content-disposition"]
+    xlsx = client.get(f"/v1/reports/{rid}/export.xlsx", headers=auth(tokens, "uploader")).content
+    wb = load_workbook(io.BytesIO(xlsx))
     assert wb.sheetnames == ["cells", "checks", "facts"] and wb["cells"].max_row == len(rows) + 1
-    assert client.get(f"/v1/reports/{rid}/export.json", headers=auth(tokens, "uploader")).json()["format"] == "2021"
+    exported = client.get(f"/v1/reports/{rid}/export.json", headers=auth(tokens, "uploader")).json()
+    newest = client.get(f"/v1/reports/{rid}", headers=auth(tokens, "uploader")).json()["result"]
+    assert exported == newest and exported["format"] == "2021"
     assert client.get(f"/v1/reports/{rid}/export.pdf", headers=auth(tokens, "uploader")).status_code == 404
 
     r = client.post(f"/v1/reports/{rid}/approve", json={"reason": "核对完毕"}, headers=auth(tokens, "reviewer"))
     assert r.status_code == 200 and r.json()["approved"] and r.json()["approved_by"] == "reviewer-1"
     queue = client.get("/v1/review/queue", headers=auth(tokens, "reviewer")).json()
     assert not [i for i in queue["items"] if i["report_id"] == rid]
-    assert client.patch(f"/v1/reports/{rid}/cells/t3.new_received.total", json={"value": 1, "expected_version": 1},
-                        headers=auth(tokens, "reviewer")).status_code == 409
+    late = client.patch(
+        f"/v1/reports/{rid}/cells/t3.new_received.total",
+        json={"value": 1, "expected_version": 1},
+        headers=auth(tokens, "reviewer"),
+    )
+    assert late.status_code == 409
 
 
 def test_a_partial_report_is_listed_queued_and_complete_once_corrected(api, seed_report, tmp_path):
@@ -176,8 +141,8 @@ def test_a_partial_report_is_listed_queued_and_complete_once_corrected(api, seed
     assert body["coverage_reasons"] == ["t4: table not located"] and body["result"]["coverage"]["status"] == "partial"
 
     def listed(coverage):
-        return [i["id"] for i in client.get("/v1/reports", params={"coverage": coverage},
-                                            headers=auth(tokens, "uploader")).json()["items"]]
+        found = client.get("/v1/reports", params={"coverage": coverage}, headers=auth(tokens, "uploader")).json()
+        return [i["id"] for i in found["items"]]
 
     assert listed("partial") == [rid] and seed_report["id"] in listed("complete") and listed("failed") == []
     listing = client.get("/v1/reports", headers=auth(tokens, "uploader")).json()["items"]
@@ -191,14 +156,16 @@ def test_a_partial_report_is_listed_queued_and_complete_once_corrected(api, seed
     assert {(i["status"], i["confidence"]) for i in unread} == {("absent", 0.0)}
     assert [i["confidence"] for i in queue] == sorted(i["confidence"] for i in queue)
 
-    rows = list(csv.DictReader(io.StringIO(client.get(f"/v1/reports/{rid}/export.csv", headers=auth(
-        tokens, "uploader")).content.decode("utf-8-sig"))))
+    export = client.get(f"/v1/reports/{rid}/export.csv", headers=auth(tokens, "uploader"))
+    rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))))
     assert {row["coverage"] for row in rows} == {"partial"}
 
     for i in unread:
-        r = client.patch(f"/v1/reports/{rid}/cells/{i['cell_id']}", headers=auth(tokens, "reviewer"),
-                         json={"value": t4[i["cell_id"]]["value"], "expected_version": i["version"],
-                               "reason": "按原件补录"})
+        r = client.patch(
+            f"/v1/reports/{rid}/cells/{i['cell_id']}",
+            headers=auth(tokens, "reviewer"),
+            json={"value": t4[i["cell_id"]]["value"], "expected_version": i["version"], "reason": "按原件补录"},
+        )
         assert r.status_code == 200, r.text
     got = client.get(f"/v1/reports/{rid}", headers=auth(tokens, "uploader")).json()
     assert (got["coverage"], got["coverage_reasons"]) == ("complete", [])
@@ -206,6 +173,50 @@ def test_a_partial_report_is_listed_queued_and_complete_once_corrected(api, seed
     assert listed("partial") == [] and rid in listed("complete")
     queue = client.get("/v1/review/queue", params={"limit": 500}, headers=auth(tokens, "reviewer")).json()["items"]
     assert not [i for i in queue if i["report_id"] == rid and i["cell_id"].startswith("t4.")]
+
+
+def test_a_request_waiting_on_the_database_holds_up_no_other(api, seed_report):
+    """Another connection holds a lock an upload needs: the upload waits on the database while a report, the report
+    list and /healthz answer at once (the wait is on the thread pool, not on the event loop); once the lock goes,
+    the upload goes through. On PostgreSQL the reads themselves then wait on a table lock, and /healthz still
+    answers."""
+    client, tokens = api
+    rid = seed_report["id"]
+    engine = create_engine(client.app.state.service.url)
+    postgres = engine.dialect.name == "postgresql"
+    answers: dict[str, httpx.Response] = {}
+
+    def in_background(name: str, call, *args, **kwargs) -> threading.Thread:
+        thread = threading.Thread(target=lambda: answers.update({name: call(*args, **kwargs)}))
+        thread.start()
+        time.sleep(1.0)
+        assert thread.is_alive(), f"{name} should wait for the lock"
+        return thread
+
+    with engine.connect() as conn:
+        if postgres:
+            conn.execute(text("LOCK TABLE reports IN SHARE MODE"))  # reads go on, writes wait
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock
+        files = {"file": ("lock-test.txt", "某单位2021年政府信息公开工作年度报告（锁）".encode())}
+        writing = in_background("upload", client.post, "/v1/reports", files=files, headers=auth(tokens, "uploader"))
+        for path, role in ((f"/v1/reports/{rid}", "uploader"), ("/v1/reports", "uploader"), ("/healthz", "admin")):
+            answer, seconds = timed(client.get, path, headers=auth(tokens, role))
+            assert answer.status_code == 200 and seconds < 2, (path, seconds)
+        conn.rollback()
+    writing.join(30)
+    assert answers["upload"].status_code == 202
+    if postgres:
+        with engine.connect() as conn:
+            conn.execute(text("LOCK TABLE reports IN ACCESS EXCLUSIVE MODE"))  # now reads wait too
+            reading = in_background("list", client.get, "/v1/reports", headers=auth(tokens, "uploader"))
+            answer, seconds = timed(client.get, "/healthz")
+            assert answer.status_code == 200 and seconds < 2, seconds
+            conn.rollback()
+        reading.join(30)
+        assert answers["list"].status_code == 200
+    engine.dispose()
+    wait_done(client, tokens, answers["upload"].json()["id"])
 
 
 def test_page_images_of_a_pdf(api):
@@ -239,17 +250,12 @@ def test_facts_rendered_by_displacy(api):
     assert client.get("/v1/reports/nope/facts.html", headers=auth(tokens, "uploader")).status_code == 404
 
 
-def test_health_metrics_schema(api, seed_report):
+def test_series_and_schema(api, seed_report):
     client, tokens = api
-    health = client.get("/healthz").json()
-    assert health["status"] == "ok" and health["database"] in ("sqlite", "postgresql")
-    text = client.get("/metrics", headers=auth(tokens, "admin")).text
-    assert 'xxgk_jobs{status="done"}' in text and "xxgk_http_request_seconds_bucket" in text
-    assert 'xxgk_uploads_total{outcome="new"}' in text
-    schema = client.get("/v1/schema/2021", headers=auth(tokens, "uploader")).json()
-    assert len(schema["t3"]["rows"]) >= 25 and schema["t4"]["groups"]
     assert client.get("/v1/series", headers=auth(tokens, "uploader")).json() == []  # one agency, one year
-    assert client.get("/docs").status_code == 200 and "/v1/reports" in client.get("/openapi.json").json()["paths"]
+    schema = client.get("/v1/schema/2021", headers=auth(tokens, "uploader")).json()
+    assert len(schema["t3"]["rows"]) >= 25 and schema["t4"]["groups"] and len(schema["t2"]) == 4
+    assert client.get("/v1/schema/2030", headers=auth(tokens, "uploader")).status_code == 404
 
 
 def test_too_large_and_corrupt_uploads(tmp_path):
@@ -265,16 +271,5 @@ def test_too_large_and_corrupt_uploads(tmp_path):
             time.sleep(0.3)
         assert body["status"] == "failed" and body["error"].startswith("unreadable input: corrupt or unreadable PDF")
         assert client.get("/v1/reports").json()["total"] == 1
-
-
-def test_local_mode_needs_no_token(tmp_path):
-    with TestClient(create_app(ServiceConfig(data_dir=tmp_path, local=True, start_workers=False))) as client:
-        assert client.get("/v1/reports").status_code == 200
-        assert client.get("/metrics").status_code == 200
-
-
-def test_store_is_usable_by_url(tmp_path):
-    engine, sessions = open_store(f"sqlite:///{tmp_path / 'x.db'}")
-    with sessions() as s:
-        assert crud.list_reports(s) == ([], 0)
-    engine.dispose()
+        with client.app.state.service.sessions() as s:
+            assert crud.result_of(s, r.json()["id"]) is None

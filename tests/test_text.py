@@ -1,9 +1,9 @@
-"""Text rules shared by the format backends (service.ingest.base)."""
+"""Text rules shared by the backends and the page composer (service.text)."""
 from __future__ import annotations
 
 import pytest
 
-from service.ingest.base import is_section_heading, join_cell_lines, join_wide
+from service.text import is_section_heading, join_cell_lines, join_wide
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,14 @@
 """Page images for review: a page of a stored PDF or image file as PNG, with the scale from the coordinates of
 ``source.bbox`` (PDF points for PDFs, pixels of the upright page for images) to the PNG's pixels."""
+
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
 from PIL import Image, ImageOps
+
+from service.ocr.render import render_pages
 
 PDF_DPI = 110  # enough to read a table cell on screen; small enough to send quickly
 MAX_IMAGE_SIDE = 1800
@@ -20,8 +23,6 @@ def render_page(path: Path, filename: str, number: int) -> tuple[bytes, float]:
     data = Path(path).read_bytes()
     suffix = Path(filename).suffix.lower()
     if data[:5] == b"%PDF-" or suffix == ".pdf":
-        from service.ocr.render import render_pages
-
         try:
             image = render_pages(data, [number], dpi=PDF_DPI)[number]
         except ValueError as exc:  # page out of range

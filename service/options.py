@@ -1,0 +1,97 @@
+"""PipelineOptions: every setting of the extraction pipeline, loaded once and passed down.
+
+The values are stated once, in ``configs/pipeline.yaml``; an environment variable ``XXGK_<SECTION>_<KEY>``
+(``XXGK_OCR_ENGINE=paddleocr``, ``XXGK_CLASSIFIER_ENABLED=false``) overrides one. The entry points (``xxgk``
+commands, the service, ``xxgk batch``) call :func:`load_options` once and hand the object to
+``service.pipeline.extract``, which passes it to each stage; worker processes receive it pickled. No stage
+reads the file or the environment itself."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from service.resources import read_yaml, resolve
+
+PIPELINE_FILE = "configs/pipeline.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OcrOptions(_Section):
+    engine: str  # rapidocr | paddleocr
+    dpi: int  # rendering resolution of image-only PDF pages
+    threads: int  # inference threads
+    min_text_chars_per_page: int  # fewer text-layer characters over a page-sized image -> the page is OCR'd
+
+
+class ClassifierOptions(_Section):
+    enabled: bool
+    engine: str  # onnx-int8 | onnx | torch
+    model_dir: str  # models/… (shipped), or an absolute path
+    threads: int
+    facts: bool
+    min_fact_confidence: float
+
+    @property
+    def model_path(self) -> Path:
+        return resolve(self.model_dir)
+
+
+class ReconcileOptions(_Section):
+    enabled: bool
+    rule_cost: float
+    heuristic_rule_cost: float
+    doubt: float
+    review_below: float
+    unchecked_min_reading: float
+    review_repairs: bool
+    max_repairs: int
+    prior_doubled: float
+    prior_repeated: float
+    prior_missed_edge: float
+    prior_split: float
+    calibration_file: str
+
+    @property
+    def calibration_path(self) -> Path:
+        return resolve(self.calibration_file)
+
+
+class PipelineOptions(_Section):
+    ocr: OcrOptions
+    classifier: ClassifierOptions
+    reconcile: ReconcileOptions
+
+    def with_changes(self, **sections: Mapping[str, Any]) -> PipelineOptions:
+        """A copy with some values changed: ``opts.with_changes(ocr={"engine": "paddleocr"})``."""
+        data = self.model_dump()
+        for name, values in sections.items():
+            if name not in data:
+                raise ValueError(f"unknown options section {name!r}; known: {', '.join(data)}")
+            data[name].update(values)
+        return PipelineOptions.model_validate(data)
+
+
+def load_options(path: str | Path = PIPELINE_FILE, environ: Mapping[str, str] | None = None) -> PipelineOptions:
+    """The options of ``configs/pipeline.yaml`` (or ``path``) with the environment's ``XXGK_<SECTION>_<KEY>``
+    overrides (``environ`` defaults to ``os.environ``)."""
+    environ = os.environ if environ is None else environ
+    data = read_yaml(path) or {}
+    sections: dict[str, dict[str, Any]] = {}
+    for name, field in PipelineOptions.model_fields.items():
+        model = field.annotation
+        assert isinstance(model, type) and issubclass(model, _Section)
+        values = dict(data.get(name) or {})
+        for key in model.model_fields:
+            env = environ.get(f"XXGK_{name.upper()}_{key.upper()}")
+            if env is not None:
+                values[key] = env
+        sections[name] = values
+    return PipelineOptions.model_validate(sections)

@@ -1,0 +1,160 @@
+"""The worker pool (service/jobs.py) that the service and `xxgk batch` share: jobs claimed from the store and run in
+spawned worker processes with the pipeline's options pickled to them; results and failures stored; a job whose
+worker dies is queued again; a killed server loses nothing."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+
+import httpx
+import pytest
+
+from service.jobs import WorkerPool, extract_file, threads_per_worker, worker_options
+from service.options import load_options
+from service.result import Result
+from service.store import BlobStore, crud, opened, sqlite_url
+from tests.api.server import free_port, kill, start
+from tests.conftest import DEV, ROOT, extracted
+
+R005 = DEV / "r005" / "page.html"
+
+
+@pytest.fixture
+def store(tmp_path):
+    with opened(sqlite_url(tmp_path / "jobs.db")) as sessions:
+        yield sessions, BlobStore(tmp_path)
+
+
+def queue_file(sessions, blobs: BlobStore, data: bytes, name: str) -> str:
+    with sessions() as s:
+        report, _ = crud.register(s, blobs.put(data), name, len(data), actor="test", role="admin")
+        return report.id
+
+
+def test_the_worker_options_share_the_cores():
+    opts = load_options(environ={})
+    mine = worker_options(opts, 3)
+    assert (mine.ocr.threads, mine.classifier.threads) == (3, 1)
+    assert mine.reconcile == opts.reconcile and mine.ocr.engine == opts.ocr.engine
+    assert threads_per_worker(1) == max(1, os.cpu_count() or 1) and threads_per_worker(64) == 1
+
+
+def test_extract_file_names_the_upload_and_keeps_no_ocr_readings(tmp_path):
+    blob = tmp_path / "0123abcd"
+    blob.write_bytes(R005.read_bytes())
+    result = extract_file(blob, "某区 2020 年报.html", load_options())
+    assert result.document.path == "某区 2020 年报.html"
+    assert result.cells == extracted(str(R005)).cells
+    assert all(c.ocr is None for c in result.cells.values())
+
+
+def test_the_pool_runs_jobs_with_the_options_it_was_given(store):
+    """The classifier turned off in the options handed to the pool (not in the environment): the worker
+    processes read r005 without narrative facts, which the default options find."""
+    sessions, blobs = store
+    assert "XXGK_CLASSIFIER_ENABLED" not in os.environ
+    assert len(extracted(str(R005)).facts) >= 4
+    rid = queue_file(sessions, blobs, R005.read_bytes(), "r005.html")
+    broken = queue_file(sessions, blobs, b"%PDF-1.4 not a PDF", "broken.pdf")
+    heard: list[tuple[str, Result | None, str | None]] = []
+    options = load_options(environ={}).with_changes(classifier={"enabled": False})
+    pool = WorkerPool(
+        sessions, blobs, options, workers=2, threads=1, on_outcome=lambda j, r, e: heard.append((j.report_id, r, e))
+    )
+    try:
+        pool.drain()
+    finally:
+        pool.stop(wait=True)
+    outcomes = {report_id: (result, error) for report_id, result, error in heard}
+    assert set(outcomes) == {rid, broken} and len(heard) == 2
+    result, error = outcomes[rid]
+    assert error is None and result.facts == [] and result.document.path == "r005.html"
+    assert result.cells == extracted(str(R005)).cells  # the tables do not depend on the classifier here
+    result, error = outcomes[broken]
+    assert result is None and error.startswith("unreadable input: corrupt or unreadable PDF")
+    with sessions() as s:
+        assert crud.result_of(s, rid) == outcomes[rid][0]
+        assert crud.get_report(s, rid).status == "done" and crud.get_report(s, broken).status == "failed"
+        assert crud.queued(s) == 0
+
+
+def test_a_job_whose_worker_dies_is_queued_again_and_done(store):
+    sessions, blobs = store
+    rid = queue_file(sessions, blobs, R005.read_bytes(), "r005.html")
+    pool = WorkerPool(sessions, blobs, load_options(), workers=1, threads=1, poll=0.1)
+    pool.start()
+    try:
+        deadline = time.time() + 60
+        while not multiprocessing.active_children():
+            assert time.time() < deadline, "no worker process started"
+            time.sleep(0.05)
+        with sessions() as s:
+            assert crud.get_report(s, rid).status == "running"
+        for child in multiprocessing.active_children():
+            os.kill(child.pid, signal.SIGKILL)  # killed, as out of memory would
+        deadline = time.time() + 120
+        while True:
+            with sessions() as s:
+                report = crud.get_report(s, rid)
+                attempts = report.jobs[-1].attempts
+            if report.status in ("done", "failed") or time.time() > deadline:
+                break
+            time.sleep(0.2)
+    finally:
+        pool.stop()
+    assert (report.status, attempts) == ("done", 2)
+
+
+FILES = [
+    ROOT / "datasets" / "scans" / "seed-moderate-200dpi.pdf",  # OCR: still running when the server dies
+    DEV / "seed" / "source.txt",
+    DEV / "r003" / "source.html",
+    DEV / "r005" / "page.html",
+    DEV / "r010" / "page.html",
+    DEV / "r013" / "source.md",
+    DEV / "r001" / "source.pdf",
+]
+
+
+def test_jobs_survive_a_killed_server(tmp_path):
+    """Kill the server (SIGKILL, workers and all) while jobs run; after a restart every job finishes."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start(tmp_path, port)
+    ids = []
+    try:
+        for path in FILES:
+            with path.open("rb") as f:
+                r = httpx.post(f"{base}/v1/reports", files={"file": (path.name, f)}, timeout=30)
+            assert r.status_code == 202, r.text
+            ids.append(r.json()["id"])
+        deadline = time.time() + 60
+        while time.time() < deadline:  # wait until the scan is being read
+            if httpx.get(f"{base}/v1/reports/{ids[0]}").json()["status"] == "running":
+                break
+            time.sleep(0.2)
+        states = [httpx.get(f"{base}/v1/reports/{i}").json()["status"] for i in ids]
+    finally:
+        kill(proc)
+    assert states[0] == "running" and "queued" in states, states
+
+    proc = start(tmp_path, port)
+    try:
+        deadline = time.time() + 400
+        while time.time() < deadline:
+            listing = httpx.get(f"{base}/v1/reports", params={"limit": 100}).json()
+            if all(r["status"] in ("done", "failed") for r in listing["items"]):
+                break
+            time.sleep(1)
+        assert listing["total"] == len(FILES)
+        assert sorted(r["id"] for r in listing["items"]) == sorted(ids)
+        statuses = {r["status"] for r in listing["items"]}
+        assert statuses == {"done"}, [(r["filename"], r["error"]) for r in listing["items"]]
+        scan = httpx.get(f"{base}/v1/reports/{ids[0]}").json()
+        assert scan["result"]["document"]["kind"] in ("pdf", "scan") and scan["result"]["cells"]
+        assert len(list((tmp_path / "blobs").rglob("*"))) >= len(FILES)
+    finally:
+        kill(proc)
