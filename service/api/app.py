@@ -55,7 +55,7 @@ def create_app(cfg: ServiceConfig | None = None) -> FastAPI:
         svc = Service(cfg)
         app.state.service = svc
         svc.start()
-        # what is loaded by now (the pipeline, spaCy, the store …: some 300,000 objects) lives as long as the
+        # what is loaded by now (the pipeline, the store …: a few hundred thousand objects) lives as long as the
         # server: kept out of the collector's sight, a full collection no longer stalls the requests in flight for
         # ~150 ms (bench_service: p99 ~180 ms -> ~40 ms)
         gc.collect()
