@@ -1,10 +1,10 @@
 """/v1/reports: upload, list, read, page images, exports, corrections, approval, audit; /v1/review/queue.
 
 The event loop never waits on the database. The reads (a report, the list, versions, the audit log, the review
-queue) are coroutines on SQLAlchemy's asyncio engine (``Service.read``: asyncpg, aiosqlite): they await their
-queries. Uploads, corrections, approvals, exports, facts and page images write, re-run the checks or render:
-plain functions, which FastAPI runs on its thread pool, each with its own session. (bench_service, A/B on
-PostgreSQL: the asyncio reads p95 34 ms, plain functions on the thread pool 44-45 ms.)"""
+queue) are coroutines that hand their work to ``Service.read``: on PostgreSQL the asyncio engine (asyncpg) awaits
+the queries, on SQLite a small thread pool of its own runs them (the faster way on each; bench_service A/B in the
+README). Uploads, corrections, approvals, exports, facts and page images write, re-run the checks or render: plain
+functions, which FastAPI runs on its thread pool, each with its own session."""
 
 from __future__ import annotations
 
