@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 SAMPLE := datasets/dev-reports/seed/source.txt
 OUT    := out
 
-.PHONY: install install-dev demo demo-stop test lint wheel-check bench eval schema clean train robustness
+.PHONY: install install-dev demo demo-stop test lint wheel-check bench eval schema clean train train-layout robustness
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,8 +64,12 @@ bench: install-dev  ## benchmarks (figures quoted in the README); the scan bench
 	$(PY) benchmarks/bench_scan.py --presets moderate fax
 	$(PY) benchmarks/bench_robustness.py
 
-robustness: install-dev  ## perturbed dev reports (datasets/robustness): cells right / silent / flagged per family (~2 min)
+robustness: install-dev  ## perturbed dev reports (datasets/robustness): cells right / silent / flagged per family, text and scan families (~5 min)
 	$(PY) benchmarks/bench_robustness.py --json $(OUT)/robustness.json
+
+train-layout: install-dev  ## train the layout model from scratch into models/layout (≈19 min on 2 cores), then measure it
+	$(PY) -m training.layout.train
+	$(PY) -m training.layout.evaluate --json models/layout/metrics.json
 
 train: install-dev  ## retrain the token classifier end to end into models/tagger (≈45 min on 2 cores), then benchmark it
 	$(PY) -m training.labelset

@@ -26,6 +26,10 @@ class Provenance(BaseModel):
     origin: Origin
     confidence: float = 1.0
     line: int | None = None  # 1-based line in text sources
+    # OCR table cells: the cell's box overlaps a red seal or stamp found on the page (its reading may be doubtful)
+    sealed: bool = False
+    layout_model: bool = False  # a scanned table cell whose boundaries the layout model drew (no printed rulings)
+    streak: bool = False  # a scanned table cell a copier's toner streak ran through (painted out before reading)
 
 
 class OcrChar(BaseModel):
@@ -123,6 +127,7 @@ class Page(BaseModel):
     width: float | None = None
     height: float | None = None
     origin: Origin
+    timings: dict[str, float] = Field(default_factory=dict)  # OCR pages: CPU seconds per step of reading it
 
 
 class Document(BaseModel):

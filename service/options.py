@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,6 +29,16 @@ class OcrOptions(_Section):
     dpi: int  # rendering resolution of image-only PDF pages
     threads: int  # inference threads
     min_text_chars_per_page: int  # fewer text-layer characters over a page-sized image -> the page is OCR'd
+
+
+class LayoutOptions(_Section):
+    model: Literal["off", "fallback", "always"]  # when the layout model runs on a scanned page
+    model_dir: str  # models/layout (shipped), or an absolute path
+    threads: int
+
+    @property
+    def model_path(self) -> Path:
+        return resolve(self.model_dir) / "model.onnx"
 
 
 class ClassifierOptions(_Section):
@@ -51,6 +61,7 @@ class ReconcileOptions(_Section):
     doubt: float
     review_below: float
     unchecked_min_reading: float
+    sealed_min_reading: float
     review_repairs: bool
     max_repairs: int
     prior_doubled: float
@@ -66,6 +77,7 @@ class ReconcileOptions(_Section):
 
 class PipelineOptions(_Section):
     ocr: OcrOptions
+    layout: LayoutOptions
     classifier: ClassifierOptions
     reconcile: ReconcileOptions
 

@@ -30,6 +30,9 @@ class CellSource(BaseModel):
     bbox: BBox | None = None
     origin: Origin
     line: int | None = None
+    sealed: bool = False  # a scanned cell under a red seal or stamp (its reading may be obscured)
+    layout_model: bool = False  # a scanned cell of a table the layout model found (no printed rulings to follow)
+    streak: bool = False  # a scanned cell a toner streak ran through (painted out before reading: a digit may be lost)
 
 
 class CellValue(BaseModel):

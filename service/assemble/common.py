@@ -16,7 +16,15 @@ REVIEW_MAPPING_SCORE = 0.8  # below this, a row mapped despite a disagreement of
 
 def source_of(value: Value) -> CellSource:
     p = value.provenance
-    return CellSource(page=p.page, bbox=p.bbox, origin=p.origin, line=p.line)
+    return CellSource(
+        page=p.page,
+        bbox=p.bbox,
+        origin=p.origin,
+        line=p.line,
+        sealed=p.sealed,
+        layout_model=p.layout_model,
+        streak=p.streak,
+    )
 
 
 def cell_from_value(value: Value, *, value_type: str = "count") -> CellValue:

@@ -59,6 +59,16 @@ def is_value_text(text: str) -> bool:
     return parse_number(text).status in {"value", "blank", "not_applicable"}
 
 
+_IDEOGRAPH = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def is_value_slot(cell: TableCell, after_label: bool) -> bool:
+    """A recognized cell after the row's label that does not read as a number and holds no Chinese word (``°``,
+    ``。``, ``6o``: a number the recognizer misread): it stands where a value is printed, so it keeps its column
+    as an unreadable value (flagged) instead of joining the labels and shifting every value after it."""
+    return after_label and cell.ocr is not None and bool(cell.text) and not _IDEOGRAPH.search(cell.text)
+
+
 def rows_from_table(block: Block, index: int) -> list[Row]:
     """Rows of a grid; spanning label cells from rows above are repeated as outer labels."""
     grid = block.table
@@ -80,7 +90,7 @@ def rows_from_table(block: Block, index: int) -> list[Row]:
         values: list[TableCell] = []
         for cell in cells:
             starts_here = cell.row == r
-            if is_value_text(cell.text):
+            if is_value_text(cell.text) or is_value_slot(cell, bool(labels or values)):
                 # a value cell that spans down from an earlier row belongs to that row only
                 if starts_here:
                     values.append(cell)

@@ -2,7 +2,8 @@
 
 Every image frame is one page (``Document.kind == "image"``, ``Page.origin == "ocr"``): a ``PageContent`` with
 no text layer whose bitmap is the frame decoded by Pillow (EXIF orientation applied, transparency laid on
-white, then grayscale), in pixels (``scale`` 1: provenance boxes are pixels of the page turned upright). The
+white; grayscale frames as grayscale, colour frames in colour, BGR as OpenCV orders it, for the OCR stage drops
+red seals by colour), in pixels (``scale`` 1: provenance boxes are pixels of the page turned upright). The
 page stages read it as they read a scanned PDF page (``service.pages``: the OCR stage for orientation, skew,
 ruled tables cell by cell and running text; layout; composition, tables continuing over pages joined).
 
@@ -34,6 +35,7 @@ EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 A4_SHORT_SIDE = 8.27  # inches
 PAGE_SHORT_SIDE = (4.0, 13.0)  # inches: recorded resolutions giving pages outside this are ignored
 DPI_RANGE = (72.0, 1200.0)
+GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})  # Pillow modes without colour
 
 
 class ImageBackend(PagedBackend):
@@ -59,7 +61,7 @@ class ImageBackend(PagedBackend):
 
 
 def _frames(path: Path, data: bytes) -> list[tuple[np.ndarray, float]]:
-    """Every frame as a grayscale array with its resolution."""
+    """Every frame as an array (grayscale, or BGR for a colour frame) with its resolution."""
     try:
         with _strict_decoding(), Image.open(io.BytesIO(data)) as image:
             kind = image.format or "image"
@@ -93,8 +95,11 @@ def _frame(frame: Image.Image) -> tuple[np.ndarray, float]:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, rgba)
-    gray = np.asarray(image.convert("L"), dtype=np.uint8)
-    return np.ascontiguousarray(gray), _dpi(recorded, gray.shape)
+    if image.mode in GRAY_MODES:
+        pixels = np.asarray(image.convert("L"), dtype=np.uint8)
+    else:
+        pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)[:, :, ::-1]  # BGR
+    return np.ascontiguousarray(pixels), _dpi(recorded, pixels.shape)
 
 
 def _dpi(recorded: object, shape: tuple[int, ...]) -> float:

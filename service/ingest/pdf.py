@@ -188,9 +188,10 @@ def _dedupe(chars: list[_Char]) -> list[_Char]:
 
 
 def _render(path: Path, data: bytes, pages: list[PageContent], dpi: int) -> None:
-    """Give the pages without a text layer their bitmap (grayscale, ``dpi``) for the OCR stage."""
+    """Give the pages without a text layer their bitmap (``dpi``; in colour where the page has colour: the OCR
+    stage drops red seals by it) for the OCR stage."""
     try:
-        images = render_pages(data, [p.number for p in pages], dpi=dpi)
+        images = render_pages(data, [p.number for p in pages], dpi=dpi, colour=True)
     except pypdfium2.PdfiumError as exc:
         raise IngestError(path, f"cannot render scanned pages for OCR ({exc})") from exc
     for page in pages:

@@ -5,7 +5,9 @@ An engine does two things:
 - ``recognize_lines(page)``: full-page text detection and recognition, for running text; also in two
   steps, ``detect_lines(page, scale)`` (line quadrilaterals, detected on the page reduced by ``scale``)
   and ``read_lines(page, quads)``, for callers that turn the page or drop lines in between;
-- ``read_crops(crops)``: recognition only, on crops the caller cut out (table cells), batched.
+- ``read_crops(crops)``: recognition only, on crops the caller cut out (table cells), batched;
+  ``read_crops_numeric(crops)`` also gives each crop's reading with the alphabet restricted to a number's
+  characters (digits, sign, decimal point), decoded from the same model output.
 
 Both give text with one ``OcrChar`` per character: its box in pixel coordinates of the page, its
 confidence, and the recognizer's other candidates for that character with their scores (top-k), kept
@@ -76,6 +78,13 @@ class OcrEngine(ABC):
     @abstractmethod
     def read_crops(self, crops: Sequence[Crop | np.ndarray]) -> list[OcrText]:
         """Read each crop as one line of text (no detection); one result per crop, in order."""
+
+    def read_crops_numeric(self, crops: Sequence[Crop | np.ndarray]) -> list[tuple[OcrText, OcrText | None]]:
+        """Each crop read as ``read_crops`` does, with its reading restricted to the characters of a number
+        (digits, sign, decimal point, separators, space) from the same recognizer output where the first reading
+        is made of those and look-alikes of digits (``°``, ``。``, ``O`` ...), one look-alike at least; None for
+        any other reading (a number already, or words) and where the engine cannot restrict its alphabet."""
+        return [(text, None) for text in self.read_crops(crops)]
 
     # Detection and recognition apart, for callers that turn or filter the lines in between (the page
     # reader detects once on a reduced page, then reads only the lines outside tables). Engines override

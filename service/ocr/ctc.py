@@ -4,6 +4,12 @@ The recognizer emits, per time step (one step per 8 input pixels for PP-OCR mode
 over the classes: 0 is the CTC blank, then the characters. Greedy decoding takes the best class per
 step, collapses repeats and drops blanks. Here each emitted character also keeps where it was seen
 (its run of steps and the step where it was most certain) and the k best classes at that step.
+
+``restricted_decode`` decodes the same probabilities with the alphabet restricted (a numeric cell: digits,
+sign, decimal point): the steps where the best class is the blank stay blank, every other step takes the best
+allowed class, repeats collapse as before. A character is thus never dropped because the recognizer saw it as
+a look-alike outside the alphabet (``°`` or ``。`` for a dim ``0``); its probability is the probability that
+a character is there (1 - blank) times the allowed class's share of the allowed classes at that step.
 """
 
 from __future__ import annotations
@@ -29,7 +35,36 @@ def greedy_decode(probs: np.ndarray, top_k: int = 5) -> list[DecodedChar]:
     """Decode one sequence of per-step class probabilities, shape (T, C)."""
     if probs.ndim != 2:
         raise ValueError(f"expected (steps, classes) probabilities, got shape {probs.shape}")
-    best = probs.argmax(axis=1)
+    return _collapse(probs, probs.argmax(axis=1), top_k)
+
+
+def restricted_decode(probs: np.ndarray, allowed: np.ndarray, top_k: int = 5) -> list[DecodedChar]:
+    """Decode (T, C) probabilities with only the ``allowed`` classes (indices, BLANK among them or not) as
+    characters: where the best class of a step is not the blank, the best allowed class is taken instead;
+    probabilities and top-k are over the allowed classes (see the module's note); indices are the model's."""
+    if probs.ndim != 2:
+        raise ValueError(f"expected (steps, classes) probabilities, got shape {probs.shape}")
+    classes = np.asarray([BLANK, *(int(i) for i in allowed if int(i) != BLANK)], dtype=np.int64)
+    blank = probs[:, BLANK]
+    kept = probs[:, classes[1:]]
+    share = kept / np.maximum(kept.sum(axis=1, keepdims=True), 1e-12)
+    restricted = np.concatenate([blank[:, None], (1.0 - blank)[:, None] * share], axis=1)
+    path = np.where(probs.argmax(axis=1) == BLANK, BLANK, 1 + share.argmax(axis=1))
+    return [
+        DecodedChar(
+            int(classes[c.index]),
+            c.start,
+            c.end,
+            c.peak,
+            c.prob,
+            tuple((int(classes[i]), p) for i, p in c.top),
+        )
+        for c in _collapse(restricted, path, top_k)
+    ]
+
+
+def _collapse(probs: np.ndarray, best: np.ndarray, top_k: int) -> list[DecodedChar]:
+    """The characters of a path of classes (one per step): repeats collapsed, blanks dropped."""
     chars: list[DecodedChar] = []
     step = 0
     n_steps = len(best)

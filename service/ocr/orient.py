@@ -95,6 +95,17 @@ def _text_skew(quads: list[Quad]) -> float:
     return weighted_median(angles) if len(angles) >= MIN_SKEW_LINES else 0.0
 
 
+def follow(image: np.ndarray, turns: int, skew: float) -> np.ndarray:
+    """Another image of the same page (a mask: 0 outside) turned and levelled as ``upright`` turned the page."""
+    if turns:
+        image = np.ascontiguousarray(np.rot90(image, turns))
+    if skew:
+        h, w = image.shape[:2]
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), -skew, 1.0)
+        image = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
+    return image
+
+
 def _level(gray: np.ndarray, quads: list[Quad], angle: float) -> tuple[np.ndarray, list[Quad]]:
     """The page turned level (as ``deskew.deskew`` turns it) and the line boxes moved with it."""
     h, w = gray.shape

@@ -5,7 +5,11 @@ here, so that both read crops and lines the same way.
 
 - Recognition (``Recognizer``) batches crops of similar widths, scales them to the model's input height (a short
   crop padded to REC_MIN_WIDTH) and decodes the output here (``service.ocr.ctc``): every character gets its exact
-  probability, its position and its top-k alternatives (engines themselves return only the best path).
+  probability, its position and its top-k alternatives (engines themselves return only the best path). A
+  reading of NUMERIC characters and look-alikes of digits (DIGIT_LOOKALIKES), at least one of them, also carries
+  the same probabilities decoded with the alphabet restricted to NUMERIC (``Reading.numeric``,
+  ``ctc.restricted_decode``): what the crop says if it is a number (a table's value cell), at the cost of a
+  second decoding of the few crops concerned, not a second model run.
 - Detected lines are read with a white margin of LINE_PAD line heights above and below (``padded``); a box much
   taller than wide is vertical text, read turned a quarter left.
 """
@@ -15,7 +19,7 @@ from __future__ import annotations
 import math
 from abc import abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import cv2
@@ -23,7 +27,7 @@ import numpy as np
 
 from service.document import BBox
 from service.ocr.base import Crop, OcrChar, OcrEngine, OcrLine, OcrText, as_crop, resized
-from service.ocr.ctc import DecodedChar, char_spans, greedy_decode
+from service.ocr.ctc import DecodedChar, char_spans, greedy_decode, restricted_decode
 
 REC_HEIGHT = 48  # input height of the recognition model
 # PaddleOCR pads every batch to at least 320 px; short crops (a lone digit of a table cell) then cost as much
@@ -34,6 +38,12 @@ BATCH = 8
 TOP_K = 5
 LINE_PAD = 0.3  # white margin above and below a detected line before reading it, in line heights
 VERTICAL_RATIO = 1.5  # a detected box this much taller than wide is vertical text (read rotated)
+# The alphabet of a number: digits, sign, decimal point, thousands separator, percent, and the space that parts
+# numbers run together in one crop.
+NUMERIC = frozenset("0123456789-+.,% ")
+# What a dim, blurred or broken digit is read as (a 0 as ° or 。 or U, a 1 as l or I): a reading made of these
+# and NUMERIC may be a number, and is decoded again with NUMERIC alone; any other character makes it words.
+DIGIT_LOOKALIKES = frozenset("°˚º。○〇oOlI|·DUQ")
 
 Quad = np.ndarray  # 4 x 2 float32: top-left, top-right, bottom-right, bottom-left
 
@@ -50,6 +60,9 @@ class Reading:
     crop width)."""
 
     chars: list[tuple[str, float, tuple[tuple[str, float], ...], float, float]]
+    # the same probabilities decoded with only NUMERIC characters, for a reading of NUMERIC and DIGIT_LOOKALIKES
+    # with at least one look-alike; None for any other reading (a number already, or words)
+    numeric: Reading | None = None
 
     @property
     def text(self) -> str:
@@ -73,6 +86,7 @@ class Recognizer:
         self.input_name = input_name
         self.top_k = top_k
         self.min_width = min_width
+        self.numeric_classes = np.asarray([i for i, c in enumerate(classes) if i and c in NUMERIC], dtype=np.int64)
 
     def read(self, images: Sequence[np.ndarray]) -> list[Reading]:
         """Read each image as one line of text; batches of similar widths."""
@@ -98,9 +112,17 @@ class Recognizer:
         return [self.decode(probs[k], w / stride) for k, w in enumerate(widths)]
 
     def decode(self, probs: np.ndarray, image_steps: float) -> Reading:
-        """One crop's class probabilities (T, C) as characters placed on the crop."""
-        decoded = greedy_decode(probs, self.top_k)
-        spans = char_spans(decoded, probs.shape[0])
+        """One crop's class probabilities (T, C) as characters placed on the crop; with its NUMERIC decoding
+        where the reading is NUMERIC and DIGIT_LOOKALIKES with a look-alike among them."""
+        read = self._placed(greedy_decode(probs, self.top_k), probs.shape[0], image_steps)
+        texts = {c[0] for c in read.chars}
+        if texts <= NUMERIC or not texts <= NUMERIC | DIGIT_LOOKALIKES or not len(self.numeric_classes):
+            return read
+        numeric = restricted_decode(probs, self.numeric_classes, self.top_k)
+        return replace(read, numeric=self._placed(numeric, probs.shape[0], image_steps))
+
+    def _placed(self, decoded: list[DecodedChar], n_steps: int, image_steps: float) -> Reading:
+        spans = char_spans(decoded, n_steps)
         chars = []
         for d, (left, right) in zip(decoded, spans):
             f0 = min(left / image_steps, 1.0)
@@ -125,6 +147,14 @@ class CtcEngine(OcrEngine):
         items = [as_crop(c) for c in crops]
         reads = self.recognizer.read([c.image for c in items])
         return [text_from(read, crop) for read, crop in zip(reads, items)]
+
+    def read_crops_numeric(self, crops: Sequence[Crop | np.ndarray]) -> list[tuple[OcrText, OcrText | None]]:
+        items = [as_crop(c) for c in crops]
+        reads = self.recognizer.read([c.image for c in items])
+        return [
+            (text_from(read, crop), None if read.numeric is None else text_from(read.numeric, crop))
+            for read, crop in zip(reads, items)
+        ]
 
     def recognize_lines(self, image: np.ndarray) -> list[OcrLine]:
         return self._read_lines(image, *self.detect(image))

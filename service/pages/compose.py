@@ -36,7 +36,10 @@ from service.ocr.read_cells import SPLIT_CONFIDENCE
 from service.pages.layout import CellContent, Line, PageLayout, Table, bitmap_rulings, mean_confidence, union
 from service.text import is_section_heading, join_wide, tidy
 
-PAGE_NUMBER = re.compile(r"^[-—–－_\s]*(第\s*)?\d{1,4}(\s*页)?(\s*[/／]\s*\d{1,4})?(\s*共\s*\d{1,4}\s*页)?[-—–－_\s]*$")
+# a page number line: "- 3 -", "第3页", "3/12"; dashes read by OCR as points ("-3.", "·3·") too
+PAGE_NUMBER = re.compile(
+    r"^[-—–－_.·。\s]*(第\s*)?\d{1,4}(\s*页)?(\s*[/／]\s*\d{1,4})?(\s*共\s*\d{1,4}\s*页)?[-—–－_.·。\s]*$"
+)
 SENTENCE_END = "。！？；：!?;:）)”"
 TOP_MARGIN = 0.08  # share of the page height: a line ending above this is in the top margin
 BOTTOM_MARGIN = 0.88  # a line starting below this is in the bottom margin

@@ -57,11 +57,15 @@ class PageContent:
     has_text_layer: bool
     words: list[Word] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)  # ruling segments, as drawn or as found in the bitmap
-    bitmap: np.ndarray | None = None  # the page image (grayscale), when the page is read from pixels
+    bitmap: np.ndarray | None = None  # the page image (grayscale, or BGR colour), when read from pixels; gray once read
     dpi: float | None = None  # resolution of the bitmap
     tables: list[ReadTable] | None = None  # bitmap pages: ruled tables read cell by cell (OCR stage)
     turns: int = 0  # quarter turns (numpy's rot90) that made the page upright (OCR stage)
     skew: float = 0.0  # degrees the page was levelled by (OCR stage)
+    streaked: list[BBox] = field(default_factory=list)  # table cells a toner streak ran through (painted out)
+    model_tables: list[BBox] = field(default_factory=list)  # tables the layout model found (no ruled grid there)
+    seals: list[BBox] = field(default_factory=list)  # red seals and stamps found (pixels of the upright page)
+    timings: dict[str, float] = field(default_factory=dict)  # OCR stage: CPU seconds per step (normalise.*, ...)
 
     @property
     def origin(self) -> Origin:

@@ -37,6 +37,9 @@ SOURCE_FAILURE = "source rule failure"
 MAPPING = "mapping uncertain"
 INFERRED = "inferred"
 NOT_FOUND = "not found in the scan"
+SEALED = "盖章遮挡: under a seal or stamp, the reading is in doubt"
+STREAK = "复印条纹: a copier's toner streak ran through this cell and was painted out; a digit under it may be lost"
+LAYOUT = "layout model: the table prints no rulings; its columns were inferred (a shift passes every sum)"
 
 
 @dataclass
@@ -203,6 +206,15 @@ def _score_and_flag(
             reasons.append(LOW_READING)
         elif unchecked:
             reasons.append(f"{LOW_READING} (no rule checks this cell)")
+        sealed = cid in reading and cell.source is not None and cell.source.sealed
+        if sealed and reading[cid] < cfg.sealed_min_reading:
+            reasons.append(SEALED)
+            cell.confidence = min(cell.confidence, round(reading[cid], 4))
+        placed = cid in reading and cell.source is not None and cell.source.layout_model
+        if cid in reading and cell.source is not None and cell.source.streak:
+            reasons.append(STREAK)
+        if placed:  # a whole table shifted by a column still satisfies every sum: only a reviewer can confirm it
+            reasons.append(LAYOUT)
         if cid in suspects:
             rules = sorted({eq.rule for eq in support.broken_eqs if cid in eq.lhs + eq.rhs})
             reasons.append(f"{SOURCE_FAILURE}: {', '.join(rules)}")
@@ -214,5 +226,6 @@ def _score_and_flag(
             if r not in cell.review_reasons:
                 cell.review_reasons.append(r)
         repaired = cell.status == "repaired" and cfg.review_repairs
-        if cell.confidence < cfg.review_below or cid in suspects or unchecked or repaired:
+        structure = SEALED in reasons or LAYOUT in reasons or STREAK in reasons
+        if cell.confidence < cfg.review_below or cid in suspects or unchecked or repaired or structure:
             cell.needs_review = True

@@ -3,12 +3,15 @@
 No OCR here. Rendering non-PDF sources needs WeasyPrint and the Noto CJK fonts (the ``scan`` extra and
 fonts-noto-cjk); those tests skip, saying so, where they are missing.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pdfplumber
 import pytest
@@ -26,8 +29,6 @@ from tests.conftest import load_scansim
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT / "datasets" / "dev-reports"
-
-
 
 
 scansim = load_scansim()
@@ -120,8 +121,9 @@ def test_write_image_pdf_has_pages_of_the_dpi_and_no_text(tmp_path: Path, r001_p
 
 
 def _with_printed_grids(doc: Document) -> Document:
-    blocks = [b.model_copy(update={"table": scansim.printed_grid(b.table)}) if b.table is not None else b
-              for b in doc.blocks]
+    blocks = [
+        b.model_copy(update={"table": scansim.printed_grid(b.table)}) if b.table is not None else b for b in doc.blocks
+    ]
     return doc.model_copy(update={"blocks": blocks})
 
 
@@ -144,8 +146,11 @@ def test_short_rows_end_in_a_cell_spanning_to_the_edge() -> None:
     assert source is not None and any(s is None for row in source.expanded() for s in row)
     printed = scansim.printed_grid(source)
     assert printed.n_cols < source.n_cols  # trailing columns blank throughout are not printed
-    short = [row[-1] for row in printed.rows() if row[-1].col + row[-1].colspan == printed.n_cols
-             and row[-1].colspan > 1 and row[-1].text]
+    short = [
+        row[-1]
+        for row in printed.rows()
+        if row[-1].col + row[-1].colspan == printed.n_cols and row[-1].colspan > 1 and row[-1].text
+    ]
     assert short, "no short row was extended to the right edge"
 
 
@@ -165,8 +170,10 @@ def test_html_has_every_table_of_r003_with_its_spans() -> None:
 
 
 def _html_cells(table) -> list[tuple[int, int, str]]:
-    return [(int(td.get("rowspan", 1)), int(td.get("colspan", 1)), clean(td.get_text()).replace(" ", ""))
-            for td in table.find_all("td")]
+    return [
+        (int(td.get("rowspan", 1)), int(td.get("colspan", 1)), clean(td.get_text()).replace(" ", ""))
+        for td in table.find_all("td")
+    ]
 
 
 def _grid_cells(grid: TableGrid) -> list[tuple[int, int, str]]:
@@ -258,10 +265,273 @@ def test_a_faded_ruling_is_paper_to_the_grid_finder(r001_pages_150: list[Image.I
 
 
 def test_cli_loses_a_ruling_and_keeps_some_pages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    scansim.main([str(DEV / "r001" / "source.pdf"), "--preset", "clean", "--dpi", "100", "--pages", "3-4",
-                  "--lose-ruling", "table=1,rows=3", "--seed", "2", "-o", str(tmp_path)])
+    scansim.main(
+        [
+            str(DEV / "r001" / "source.pdf"),
+            "--preset",
+            "clean",
+            "--dpi",
+            "100",
+            "--pages",
+            "3-4",
+            "--lose-ruling",
+            "table=1,rows=3",
+            "--seed",
+            "2",
+            "-o",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     path = tmp_path / "r001-pdf-clean-100dpi.pdf"
     with pdfplumber.open(path) as pdf:
         assert len(pdf.pages) == 2
     assert "lost ruling: table 1, boundary" in out and "rows" in out
+
+
+# --- the real-world families (issue 15) ------------------------------------------------------------
+
+
+NEW_FAMILIES = [f for f in scansim.FAMILIES if f != "unruled"]  # unruled differs in printing, not in degrade
+
+
+@pytest.fixture(scope="module")
+def r001_pages_100() -> list[Image.Image]:
+    return scansim.rasterise((DEV / "r001" / "source.pdf").read_bytes(), 100)
+
+
+@pytest.mark.parametrize("preset", NEW_FAMILIES)
+def test_a_family_is_seeded_per_seed_and_page(r001_page: Image.Image, preset: str) -> None:
+    p = scansim.PRESETS[preset]
+    first = scansim.degrade(r001_page, p, scansim.page_rng(0, 2)).tobytes()
+    assert first == scansim.degrade(r001_page, p, scansim.page_rng(0, 2)).tobytes()
+    assert first != scansim.degrade(r001_page, p, scansim.page_rng(1, 2)).tobytes()
+    assert first != scansim.degrade(r001_page, p, scansim.page_rng(0, 3)).tobytes()
+
+
+def test_moderate_is_still_the_sequence_it_always_was(r001_page: Image.Image) -> None:
+    """The new steps draw nothing when off: the committed fixtures' presets give the bytes they gave before."""
+    p = scansim.PRESETS["moderate"]
+    rng = scansim.page_rng(0, 2)
+    img = scansim.rotate(np.asarray(r001_page), float(rng.uniform(-p.skew, p.skew)))
+    img = scansim.levels(scansim.gaussian_noise(scansim.gaussian_blur(img, p.blur), p.noise, rng), p.white)
+    expected = scansim.jpeg(img, p.jpeg)
+    assert scansim.degrade(r001_page, p, scansim.page_rng(0, 2)).tobytes() == expected.tobytes()
+
+
+def test_phone_is_a_warm_colour_photo_with_moved_corners_and_falling_light(r001_page: Image.Image) -> None:
+    p = scansim.PRESETS["phone"]
+    record: dict[str, object] = {}
+    photo = scansim.degrade(r001_page, p, scansim.page_rng(0, 2), record)
+    w, h = r001_page.size
+    assert photo.mode == "RGB"
+    assert photo.size == (w + 2 * round(p.margin * w), h + 2 * round(p.margin * h))  # the desk around the page
+    assert p.jpeg is not None and p.jpeg_max is not None and p.jpeg <= int(record["jpeg"]) <= p.jpeg_max  # type: ignore[call-overload]
+    corners = np.array(record["corners"])
+    unmoved = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]]) + [round(p.margin * w), round(p.margin * h)]
+    moved = np.abs(corners - unmoved) / [w, h]
+    assert moved.max() <= p.perspective + 1e-6 and moved.max() > 0.01  # up to 4 % of the page size
+    rgb = np.asarray(photo).astype(int)
+    # the page is found where the pixels say it is: the bright quadrilateral on the dark desk
+    mask = (rgb.mean(axis=2) > 110).astype(np.uint8)
+    contour = max(cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0], key=cv2.contourArea)
+    quad = cv2.approxPolyDP(contour, 0.02 * cv2.arcLength(contour, True), True).reshape(-1, 2)
+    assert len(quad) == 4
+    for corner in corners:
+        assert np.hypot(*(quad - corner).T).min() < 0.02 * w
+    inside = cv2.fillConvexPoly(np.zeros(mask.shape, np.uint8), corners.astype(np.int32), 1).astype(bool)
+    inside = cv2.erode(inside.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    r, g, b = (rgb[..., k] for k in range(3))
+    paper = inside & (rgb.min(axis=2) > 80)  # paper, not print
+    assert np.median(r[paper] - b[paper]) > 10  # warm: the blue channel lost most
+    tiles = [
+        np.percentile(g[y : y + 60, x : x + 60][paper[y : y + 60, x : x + 60]], 90)
+        for y in range(0, rgb.shape[0] - 60, 60)
+        for x in range(0, rgb.shape[1] - 60, 60)
+        if paper[y : y + 60, x : x + 60].mean() > 0.5
+    ]
+    assert 0.4 < min(tiles) / max(tiles) < 0.8  # light falls off (to 65 %) and a shadow band takes more
+
+
+def test_photocopy_is_gray_turned_about_a_degree_on_gray_paper(r001_page: Image.Image) -> None:
+    record: dict[str, object] = {}
+    out = scansim.degrade(r001_page, scansim.PRESETS["photocopy"], scansim.page_rng(0, 2), record)
+    assert out.mode == "L"
+    assert 0.7 <= abs(float(record["angle"])) <= 1.2  # type: ignore[arg-type]
+    gray = np.asarray(out).astype(int)
+    paper = gray[np.asarray(r001_page) > 250]
+    assert 200 < np.median(paper) < 235  # the copier's gray, not white
+    assert paper.std() > 4  # mottled, grainy
+
+
+def test_toner_streaks_are_long_thin_dark_lines() -> None:
+    white = np.full((400, 300), 255, np.uint8)
+    out = scansim.toner_streaks(white, 4, np.random.default_rng(3)).astype(int)
+    dark = out < 215
+    cols, rows = dark.sum(axis=0), dark.sum(axis=1)
+    long_cols, long_rows = (cols >= 100).sum(), (rows >= 75).sum()  # at least a quarter of the page long
+    assert 1 <= long_cols + long_rows <= 4 * 4  # 1-4 streaks, each 1-4 px wide
+    assert dark.sum() == dark[:, cols >= 100].sum() + dark[rows >= 75, :][:, cols < 100].sum()  # nothing else
+
+
+def test_seals_are_red_over_table_3_keep_the_black_print_and_say_what_they_cover(
+    r001_pages_100: list[Image.Image],
+) -> None:
+    pages, seals = scansim.stamp_seals(r001_pages_100, 1, seed=0, dpi=100)
+    again, _ = scansim.stamp_seals(r001_pages_100, 1, seed=0, dpi=100)
+    assert [p.tobytes() for p in pages] == [p.tobytes() for p in again]
+    assert len(seals) == 1 + len(pages) and all(p.mode == "RGB" for p in pages)
+    assert {s.diameter_mm for s in seals} <= set(scansim.SEAL_MM) and len({s.diameter_mm for s in seals}) > 1
+    on_t3 = [s for s in seals if s.over == "table3"]
+    assert len(on_t3) == 1
+    tables = [b.table for b in load_document(DEV / "r001" / "source.pdf").tables() if b.table is not None]
+    t3 = max(range(len(tables)), key=lambda t: tables[t].n_rows * tables[t].n_cols)
+    covered = {(r, c) for t, r, c in on_t3[0].cells if t == t3}
+    numbers = {(c.row, c.col) for c in tables[t3].cells if scansim.NUMBER_TEXT.match(c.text.replace(" ", ""))}
+    assert covered & numbers, "the table-3 seal covers no number cell"
+    for seal in seals:
+        rgb = np.asarray(pages[seal.page - 1]).astype(int)
+        gray = np.asarray(r001_pages_100[seal.page - 1]).astype(int)
+        yy, xx = np.mgrid[0 : rgb.shape[0], 0 : rgb.shape[1]]
+        disc = (xx - seal.x) ** 2 + (yy - seal.y) ** 2 <= seal.radius**2
+        red = (rgb[..., 0] - rgb[..., 1] > 60) & (rgb[..., 0] > 150)
+        assert red[disc].mean() > 0.08  # ring, name, star: red ink
+        black = disc & (gray < 60)
+        assert np.percentile(rgb[black].max(axis=1), 90) < 110  # print under the seal stays dark
+    rgb = np.asarray(pages[0]).astype(int)
+    yy, xx = np.mgrid[0 : rgb.shape[0], 0 : rgb.shape[1]]
+    outside = np.ones(yy.shape, bool)
+    for seal in (s for s in seals if s.page == 1):
+        outside &= (xx - seal.x) ** 2 + (yy - seal.y) ** 2 > (seal.radius + 2) ** 2
+    assert (np.abs(rgb[..., 0] - rgb[..., 2])[outside] == 0).all()  # no colour away from the seals
+
+
+def test_seal_pages_are_written_as_colour(tmp_path: Path, r001_pages_100: list[Image.Image]) -> None:
+    stamped, _ = scansim.stamp_seals(r001_pages_100[:3], 1, seed=0, dpi=100)
+    p = scansim.PRESETS["seal"]
+    pages = [scansim.degrade(im, p, scansim.page_rng(0, n)) for n, im in enumerate(stamped, 1)]
+    assert all(im.mode == "RGB" for im in pages)
+    path = scansim.write_image_pdf(pages, tmp_path / "seal.pdf", dpi=100, jpeg_quality=p.pdf_quality)
+    data = path.read_bytes()
+    assert b"/DeviceRGB" in data and b"/DCTDecode" in data
+    files = scansim.write_image_files(pages, tmp_path / "jpg", "seal", dpi=100)
+    assert [f.name for f in files] == ["seal-p1.jpg", "seal-p2.jpg", "seal-p3.jpg"]
+    with Image.open(files[0]) as im:
+        assert im.mode == "RGB" and im.size == pages[0].size and round(im.info["dpi"][0]) == 100
+    again = scansim.write_image_files(pages, tmp_path / "again", "seal", dpi=100)
+    assert again[1].read_bytes() == files[1].read_bytes()
+
+
+def _line_rows(img: np.ndarray) -> np.ndarray:
+    """Per column, the row of the one line in the image (the darkness-weighted mean row)."""
+    ink = 255.0 - img.astype(float)
+    ys = np.arange(img.shape[0])[:, None]
+    return (ink * ys).sum(axis=0) / np.maximum(ink.sum(axis=0), 1e-9)
+
+
+def test_curl_bows_a_straight_line_by_up_to_one_percent_of_the_height() -> None:
+    h, w = 1000, 700
+    bows = []
+    for seed in range(4):
+        page = np.full((h, w), 255, np.uint8)
+        page[150:153, :] = 0  # a horizontal ruling across the page, near its top
+        out, peak = scansim.curl_page(page, 0.01, np.random.default_rng(seed))
+        rows = _line_rows(out)[10:690]
+        assert (out[:, 10:690] < 128).any(axis=0).all()  # the line stays unbroken
+        assert np.abs(np.diff(rows)).max() < 1.0  # and smooth
+        bows.append(rows.max() - rows.min())
+        assert bows[-1] <= 0.01 * h * 1.05 and 0.007 * h <= peak <= 0.01 * h + 1e-6
+    assert min(bows) > 0.005 * h  # a visible bow, every seed
+
+
+def test_curl_preset_displaces_the_printed_lines(r001_page: Image.Image) -> None:
+    p = scansim.PRESETS["curl"]
+    flat = scansim.degrade(r001_page, replace(p, curl=0.0), scansim.page_rng(0, 2))
+    record: dict[str, object] = {}
+    curled = scansim.degrade(r001_page, p, scansim.page_rng(0, 2), record)
+    assert curled.mode == "L" and 0 < float(record["curl_px"]) <= 0.01 * r001_page.height  # type: ignore[arg-type]
+    diff = np.abs(np.asarray(curled).astype(int) - np.asarray(flat).astype(int))
+    assert (diff > 100).mean() > 0.005  # print moved, not just noise
+
+
+def _vertical_rules(img: np.ndarray, dpi: int) -> int:
+    """Pixels on dark vertical runs at least 0.3 inch long."""
+    dark = (img < 128).astype(np.uint8)
+    return int(cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((int(0.3 * dpi), 1), np.uint8)).sum())
+
+
+def _horizontal_rules(img: np.ndarray, dpi: int) -> int:
+    """Rows holding a dark horizontal run at least 2 inches long."""
+    dark = (img < 128).astype(np.uint8)
+    runs = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((1, 2 * dpi), np.uint8))
+    rows = np.flatnonzero(runs.any(axis=1))
+    return int((np.diff(rows) > 2).sum() + 1) if rows.size else 0
+
+
+def test_unruled_tables_have_three_rules_and_no_inner_rulings_and_the_same_grids() -> None:
+    needs_renderer()
+    doc = load_document(DEV / "r003" / "source.html")
+    tables_only = doc.model_copy(update={"blocks": [b for b in doc.blocks if b.kind == "table"]})  # fewer pages
+    grids = [scansim.printed_grid(b.table) for b in doc.tables() if b.table is not None]
+    full = scansim.rasterise(scansim.html_to_pdf(scansim.document_html(tables_only, grids)), 100)
+    markup = scansim.document_html(tables_only, grids, ruling="three-line")
+    bare = scansim.rasterise(scansim.html_to_pdf(markup), 100)
+    assert sum(_vertical_rules(np.asarray(im), 100) for im in full) > 5000
+    assert sum(_vertical_rules(np.asarray(im), 100) for im in bare) == 0
+    assert sum(_horizontal_rules(np.asarray(im), 100) for im in bare) >= 3 * len(grids)
+    assert all(find_grids(np.asarray(im), 100) == [] for im in bare)  # nothing for the ruling finder
+    soup = BeautifulSoup(markup, "html.parser")
+    assert len(soup.find_all("table")) == len(grids) == 3
+    for table, grid in zip(soup.find_all("table"), grids):
+        assert "three-line" in table["class"]
+        assert _html_cells(table) == _grid_cells(grid)  # every cell printed, at its place: the oracle holds
+        head = scansim.header_rows(grid)
+        assert 1 <= head < grid.n_rows
+        ruled = [td for td in table.find_all("td") if "rule-below" in (td.get("class") or [])]
+        assert ruled and len(ruled) <= grid.n_cols
+
+
+def test_a_pdf_is_reprinted_for_unruled_tables_with_the_grids_of_its_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    printed: list[str] = []
+
+    def keep(markup: str) -> bytes:  # the markup it prints; WeasyPrint itself is tested above
+        printed.append(markup)
+        return b"%PDF"
+
+    monkeypatch.setattr(scansim, "html_to_pdf", keep)
+    _, grids = scansim.print_source(DEV / "r001" / "source.pdf", ruling="three-line")
+    tables = [b.table for b in load_document(DEV / "r001" / "source.pdf").tables() if b.table is not None]
+    assert len(printed) == 1 and printed[0].count('<table class="three-line">') == len(tables)
+    assert [scansim.grid_lattice(g) for g in grids] == [scansim.grid_lattice(scansim.printed_grid(t)) for t in tables]
+    pdf, _ = scansim.print_source(DEV / "r001" / "source.pdf")
+    assert pdf == (DEV / "r001" / "source.pdf").read_bytes()  # fully ruled: the PDF as it is
+
+
+def test_header_rows_end_where_the_numbers_begin() -> None:
+    doc = load_document(DEV / "r003" / "source.html")
+    grids = [scansim.printed_grid(b.table) for b in doc.tables() if b.table is not None]
+    for grid in grids:
+        head = scansim.header_rows(grid)
+        above = [c for c in grid.cells if c.row < head and c.col > 0]
+        assert not any(scansim.NUMBER_TEXT.match(c.text.replace(" ", "")) for c in above)
+        assert any(scansim.NUMBER_TEXT.match(c.text.replace(" ", "")) for c in grid.rows()[head] if c.col > 0)
+
+
+def test_lowres_pages_are_120_dpi(tmp_path: Path) -> None:
+    made = scansim.scan(DEV / "r001" / "source.pdf", tmp_path / "low.pdf", scansim.PRESETS["lowres"], pages=[2])
+    with pdfplumber.open(made.path) as pdf:
+        page = pdf.pages[0]
+        assert page.width == pytest.approx(595.3, abs=1.5)  # still A4
+        image = page.images[0]
+        assert image["srcsize"][0] == pytest.approx(8.27 * 120, abs=2)  # 120 pixels an inch
+    assert made.geometry[0]["page"] == 2 and made.seconds > 0
+
+
+def test_presets_compose() -> None:
+    both = scansim.preset_named("photocopy+seal")
+    assert both.name == "photocopy+seal" and both.copier == scansim.PRESETS["photocopy"].copier
+    assert both.seals == 1 and both.colour and both.streaks == scansim.PRESETS["photocopy"].streaks
+    assert scansim.preset_named("phone+unruled").ruling == "three-line"
+    assert scansim.preset_named("phone+lowres").dpi == 120 and scansim.preset_named("lowres+phone").dpi == 120
+    with pytest.raises(ValueError, match="unknown preset"):
+        scansim.preset_named("phone+sepia")

@@ -1,14 +1,19 @@
 """The OCR engine interface and the default RapidOCR engine, on r001 rendered at 200 dpi."""
+
 from __future__ import annotations
 
 import socket
 
+import cv2
 import numpy as np
 import pytest
 
 from service.ocr import Crop, OcrLine, OcrUnavailable, get_engine
-from service.ocr.ctc import BLANK, char_spans, greedy_decode
+from service.ocr.ctc import BLANK, char_spans, greedy_decode, restricted_decode
 from service.ocr.rapidocr_engine import DET_MODEL, REC_MODEL, RapidOcrEngine, model_path
+from service.ocr.recognizer import NUMERIC
+from service.ocr.render import DPI
+from service.pages.layout import find_grids
 
 TOP_OF_PAGE_3 = (slice(200, 860), slice(150, 1500))  # the end of table 2: 行政处罚 4119, 行政强制 195, 7730.28
 
@@ -105,3 +110,54 @@ def test_ctc_greedy_decode_keeps_runs_and_top_k():
     assert chars[2].top[0][0] == 2
     spans = char_spans(chars, len(best))
     assert all(a < b for a, b in spans) and spans[0][0] >= 0 and spans[-1][1] <= len(best)
+
+
+def test_ctc_restricted_decode_reads_lookalikes_as_allowed_classes():
+    # classes: 0 blank, 1 "0", 2 "°", 3 "1"; the full path reads ° ° blank 1 ° 0 -> "°1°0"
+    probs = np.array(
+        [
+            [0.10, 0.30, 0.55, 0.05],
+            [0.10, 0.20, 0.65, 0.05],
+            [0.90, 0.03, 0.04, 0.03],
+            [0.05, 0.05, 0.05, 0.85],
+            [0.05, 0.30, 0.60, 0.05],
+            [0.05, 0.80, 0.10, 0.05],
+        ],
+        dtype=np.float32,
+    )
+    assert [c.index for c in greedy_decode(probs)] == [2, 3, 2, 1]
+    chars = restricted_decode(probs, np.array([1, 3]), top_k=3)
+    # the blank step stays blank, ° becomes 0, and a 0 read as ° next to a 0 is one 0 (CTC collapses repeats)
+    assert [c.index for c in chars] == [1, 3, 1]
+    assert [(c.start, c.end) for c in chars] == [(0, 2), (3, 4), (4, 6)]
+    # probability: a character is there (1 - blank) times the class's share of the allowed classes
+    assert chars[0].prob == pytest.approx(0.9 * 0.3 / 0.35)
+    assert chars[2].peak == 5 and chars[2].prob == pytest.approx(0.95 * 0.8 / 0.85)
+    for char in chars:
+        assert {i for i, _ in char.top} <= {BLANK, 1, 3}
+        assert char.top[0][0] == char.index
+
+
+def test_dim_zero_read_as_a_lookalike_reads_zero_with_a_numbers_alphabet(engine, r001_pages):
+    """A 0 of table 4 of r001 (page 4, 200 dpi), made small and dim and set at the top of a tall crop (as a crop
+    runs when the cell's band takes in something below): the full alphabet reads a look-alike (。 or O); the same
+    model output decoded with a number's alphabet reads 0, with digit alternatives only."""
+    page = r001_pages[4]
+    (grid, *_) = find_grids(page, DPI)
+    cell = next(c for c in grid.cells if (c.row, c.col) == (0, 3))
+    x0, y0, x1, y1 = (int(v) for v in cell.bbox)
+    inside = page[y0 + 6 : y1 - 6, x0 + 6 : x1 - 6]
+    ys, xs = np.nonzero(inside < 128)
+    glyph = inside[ys.min() - 3 : ys.max() + 4, xs.min() - 3 : xs.max() + 4]
+    assert engine.read_crops([glyph])[0].text == "0"
+    small = cv2.resize(glyph, (int(glyph.shape[1] * 0.35), int(glyph.shape[0] * 0.35)), interpolation=cv2.INTER_AREA)
+    crop = cv2.copyMakeBorder(small, 0, 30, 30, 30, cv2.BORDER_CONSTANT, value=255).astype(np.float32)
+    crop = np.clip(cv2.GaussianBlur(255 - (255 - crop) * 0.5, (0, 0), 1.0), 0, 255).astype(np.uint8)
+    ((full, numeric),) = engine.read_crops_numeric([crop])
+    assert full.text in ("。", "O", "o", "°")
+    assert numeric is not None and numeric.text == "0"
+    (char,) = numeric.chars
+    assert char.confidence > 0.5 and char.box == full.chars[0].box
+    assert all(t == "" or t in NUMERIC for t, _ in char.alternatives)
+    # a reading made of a number's characters already has no second decoding
+    assert engine.read_crops_numeric([glyph])[0][1] is None

@@ -40,10 +40,12 @@ def test_page_numbers_and_running_heads_are_dropped():
         page(
             3, line(head.replace("政府信息", "政府信患"), 30), line("第三页的正文。", 100), line("3/3", 800, 280, 300)
         ),
+        # the dashes of "- 4 -" read by OCR as a point
+        page(4, line("第四页的正文。", 100), line("-4.", 800, 280, 300)),
     ]
     blocks = compose(pages)
-    assert texts(blocks) == ["一、总体情况", "第一页的正文。", "第二页的正文。", "第三页的正文。"]
-    assert [b.kind for b in blocks] == ["heading", "paragraph", "paragraph", "paragraph"]
+    assert texts(blocks) == ["一、总体情况", "第一页的正文。", "第二页的正文。", "第三页的正文。", "第四页的正文。"]
+    assert [b.kind for b in blocks] == ["heading", "paragraph", "paragraph", "paragraph", "paragraph"]
 
 
 def test_a_margin_line_on_one_page_only_stays():

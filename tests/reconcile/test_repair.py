@@ -142,3 +142,53 @@ def test_an_empty_looking_cell_with_ink_is_a_zero_to_review(scan):
     clean.blocks[b].table.cells[i] = c.model_copy(update={"ocr": c.ocr.model_copy(update={"ink": False})})
     kept = extract_document(clean).cells["t3.carried_over.natural_person"]
     assert (kept.value, kept.status) == (None, "blank")
+
+
+def _sealed(doc: Document, text: str, row_label: str, confidence: float) -> Document:
+    """The cell printing ``text`` in the row ``row_label`` marked as under a seal, read at ``confidence``."""
+    doc = doc.model_copy(deep=True)
+    b, i = _cell_at(doc, text, row_label)
+    cell = doc.blocks[b].table.cells[i]
+    chars = tuple(
+        c.model_copy(update={"confidence": confidence, "alternatives": ((c.text, confidence),)}) for c in cell.ocr.chars
+    )
+    doc.blocks[b].table.cells[i] = cell.model_copy(
+        update={
+            "provenance": cell.provenance.model_copy(update={"sealed": True}),
+            "ocr": cell.ocr.model_copy(update={"chars": chars, "confidence": confidence}),
+        }
+    )
+    return doc
+
+
+def test_a_doubtful_reading_under_a_seal_is_flagged_with_the_reason(scan):
+    result = extract_document(_sealed(scan, "2", "一、本年新收", 0.95))
+    got = result.cells[CELL]
+    assert got.value == 2 and got.source.sealed  # the value as read, and where it sits
+    assert got.needs_review and any(r.startswith("盖章遮挡") for r in got.review_reasons)
+    assert got.confidence <= 0.95
+
+
+def test_a_clear_reading_under_a_seal_is_not_flagged(scan):
+    result = extract_document(_sealed(scan, "2", "一、本年新收", 0.9995))
+    got = result.cells[CELL]
+    assert got.value == 2 and got.source.sealed and not got.needs_review
+    assert not any(r.startswith("盖章遮挡") for r in got.review_reasons)
+    unsealed = extract_document(scan).cells[CELL]
+    assert not unsealed.source.sealed
+
+
+@pytest.mark.parametrize(("mark", "reason"), [("layout_model", "layout model"), ("streak", "复印条纹")])
+def test_cells_whose_reading_the_page_put_in_doubt_are_reviewed(scan, mark, reason):
+    """A table the layout model found (its columns inferred), a cell a toner streak ran through (painted out): the
+    value as read, always reviewed, with the reason."""
+    doc = scan.model_copy(deep=True)
+    b, _ = _cell_at(doc, "2", "一、本年新收")
+    grid = doc.blocks[b].table
+    grid.cells = [c.model_copy(update={"provenance": c.provenance.model_copy(update={mark: True})}) for c in grid.cells]
+    result = extract_document(doc)
+    got = result.cells[CELL]
+    assert got.value == 2 and getattr(got.source, mark)  # read as printed, and what the page did to it
+    assert got.needs_review and any(r.startswith(reason) for r in got.review_reasons)
+    plain = extract_document(scan).cells[CELL]
+    assert not getattr(plain.source, mark) and not plain.needs_review
