@@ -52,8 +52,9 @@ SPECK = 0.02  # inches: ink smaller than this both ways is noise
 THIN = 0.03  # inches: a vertical piece this thin on the lost ruling's line ...
 REMNANT = 0.06  # ... and shorter than this (or about as tall as the cell) is what is left of the ruling
 # Toner streaks (``streak_free``): tolerances of the method, like the ones above (measured on the photocopy family)
-# inches: runs at least this long are tested for their lean (shorter ones took real column rulings: r013, r003 table 4)
-STREAK_MIN = 2.0
+# inches: runs at least this long are tested for their lean (shorter ones took real column rulings: r013 and r003
+# table 4 at 0.5-1.0, r001 table 2 at 2.0; a toner streak runs most of the page)
+STREAK_MIN = 6.0
 TILT = 0.4  # degrees: a run leaning this much more than the page's other long runs of its direction is a streak
 THICK = 0.04  # inches: a row of a vertical run at most this thick is one line (its centre is measured)
 STEEPEST = 3.0  # degrees: the steepest lean looked for
