@@ -6,6 +6,8 @@ Works on a :class:`~service.result.Result` and returns it changed; the service k
 
 from __future__ import annotations
 
+import math
+
 from service.coverage import NOT_READ, coverage
 from service.reconcile.repair import SOURCE_FAILURE
 from service.reconcile.text_checks import text_vs_table
@@ -14,6 +16,49 @@ from service.rules import equations, reinfer, run_checks
 from service.schema import load_format
 
 SINGLE_OTHER_PROCESSING = "dev_2021_single_other_processing"
+MAX_COUNT = 10**9  # no report counts more requests, items or cases in one cell
+MAX_AMOUNT = 10**12  # 万元 or 元: far above any fee or procurement total a report prints
+MAX_DECIMALS = 6  # amounts: decimals a report prints (0..6 seen)
+
+
+class InvalidValue(ValueError):
+    """A reviewer's value the cell cannot hold (its type and unit are the schema's)."""
+
+
+def checked_value(result: Result, cell_id: str, value: object) -> int | float | None:
+    """``value`` as the cell holds it, or InvalidValue saying why not: counts (件/项) are whole numbers, not below 0
+    (本年增/减 may be); amounts (万元, 元) are numbers not below 0 with at most MAX_DECIMALS decimals; never a
+    truth value, NaN, an infinity or a number beyond any report's (MAX_COUNT, MAX_AMOUNT)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidValue(f"{cell_id}: a number or null, not {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidValue(f"{cell_id}: a finite number, not {value}")
+    kind = result_value_type(result, cell_id)
+    if kind in ("count", "signed_count"):
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise InvalidValue(f"{cell_id} is a count: a whole number, not {value}")
+            value = int(value)
+        if kind == "count" and value < 0:
+            raise InvalidValue(f"{cell_id} is a count: not below 0 (got {value})")
+        if abs(value) > MAX_COUNT:
+            raise InvalidValue(
+                f"{cell_id} is a count: at most {MAX_COUNT} (got a number of {len(str(abs(value)))} digits)"
+            )
+        return value
+    if value < 0:
+        raise InvalidValue(f"{cell_id} is an amount: not below 0 (got {value})")
+    if value > MAX_AMOUNT:
+        raise InvalidValue(
+            f"{cell_id} is an amount: at most {MAX_AMOUNT} (got a number of {len(str(int(value)))} digits)"
+        )
+    if isinstance(value, float) and round(value, MAX_DECIMALS) != value:
+        raise InvalidValue(f"{cell_id} is an amount: at most {MAX_DECIMALS} decimals (got {value})")
+    return value
+
+
 RELEASED = "released: the rule holds after a correction"
 
 
@@ -35,12 +80,12 @@ def apply_correction(
     the checks and count the coverage again.
 
     The cell becomes ``corrected`` with confidence 1 and no review flag; ``original_value`` keeps the machine's
-    value (the first one, through several corrections); its ``version`` goes up by one."""
+    value (the first one, through several corrections); its ``version`` goes up by one. A value the cell cannot
+    hold raises InvalidValue (``checked_value``) before anything is changed."""
+    value = checked_value(result, cell_id, value)
     cell = result.cells[cell_id]
     if cell.status != "corrected":
         cell.original_value = cell.value
-    if isinstance(value, float) and value.is_integer() and result_value_type(result, cell_id) == "count":
-        value = int(value)
     cell.value = value
     cell.status = "corrected"
     cell.confidence = 1.0

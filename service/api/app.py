@@ -1,4 +1,8 @@
-"""The FastAPI application: API under /v1, the review UI under /ui, /healthz, /metrics, OpenAPI docs at /docs."""
+"""The FastAPI application: API under /v1, the review UI under /ui, /healthz, /metrics, OpenAPI docs at /docs.
+
+Every response carries the browser-security headers (``SECURITY_HEADERS``: a Content-Security-Policy that admits
+only this server's own scripts, styles and images, no framing, no sniffing, no referrer); the OpenAPI page's
+Swagger UI is served from the ``swagger-ui-bundle`` package (no CDN)."""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import swagger_ui_bundle
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,6 +23,41 @@ from service.api.core import Service, ServiceConfig
 from service.api.routes import reports, system
 
 UI_DIR = Path(__file__).parent / "ui"
+SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        b"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>xxgk API</title>
+<link rel="stylesheet" href="/docs-assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs-assets/swagger-ui-bundle.js"></script><script src="/ui/docs-init.js"></script></body></html>
+"""
+
+
+class SecurityHeadersMiddleware:
+    """SECURITY_HEADERS on every HTTP response (a plain ASGI middleware)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class MetricsMiddleware:
@@ -69,14 +109,22 @@ def create_app(cfg: ServiceConfig | None = None) -> FastAPI:
         title="xxgk",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,  # /docs below: Swagger UI served locally
+        redoc_url=None,
         description="政府信息公开工作年度报告: upload, extraction jobs, review, export. Tokens: "
         "`xxgk token create --role uploader|reviewer|admin`; send `Authorization: Bearer …`.",
     )
 
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(reports.router)
     app.include_router(system.router)
     app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
+    app.mount("/docs-assets", StaticFiles(directory=SWAGGER_DIR), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_PAGE)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -21,11 +21,34 @@ async def service(request: Request) -> Service:
     return svc
 
 
+LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def _host_of(value: str) -> str:
+    """The host of a Host header (``name:port``, ``[::1]:port``) or of an Origin (``scheme://host:port``)."""
+    value = value.split("://", 1)[-1].split("/", 1)[0].strip().lower()
+    if value.startswith("["):
+        return value.split("]", 1)[0] + "]"
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def local_only(request: Request) -> None:
+    """Local mode (no tokens: the one user of this machine) answers only requests addressed to the loopback and
+    sent from a page of it: a web page elsewhere that makes the user's browser post here (a foreign Origin, or a
+    foreign Host by DNS rebinding) is refused."""
+    host = _host_of(request.headers.get("host", ""))
+    origin = request.headers.get("origin")
+    if host not in LOOPBACK or (origin is not None and _host_of(origin) not in LOOPBACK):
+        raise HTTPException(403, "local mode answers only the loopback (Host and Origin localhost or 127.0.0.1)")
+
+
 async def caller(
+    request: Request,
     svc: Service = Depends(service),
     creds: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> Caller:
     if svc.cfg.local:
+        local_only(request)
         return Caller("local", "admin")
     if creds is None or creds.scheme.lower() != "bearer":
         raise HTTPException(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from service.result import CellValue, Check, Result
 from service.store.orm import Cell, Report
@@ -86,14 +86,20 @@ class ReportOut(ReportSummary):
     )
 
 
+CellNumber = StrictInt | StrictFloat | None  # JSON numbers only: true, "5" are no values (checked per cell: review)
+
+
 class Correction(BaseModel):
-    value: int | float | None = Field(description="the value the document prints (null: the cell is blank)")
+    value: CellNumber = Field(
+        description="the value the document prints (null: the cell is blank); a count: a whole number >= 0 "
+        "(本年增/减 may be negative); an amount (万元, 元): a number >= 0, at most 6 decimals"
+    )
     expected_version: int = Field(description="the cell's version this correction was made against")
     reason: str | None = Field(None, max_length=2000)
 
 
 class Preview(BaseModel):
-    value: int | float | None
+    value: CellNumber
 
 
 class CorrectionOut(BaseModel):

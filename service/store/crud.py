@@ -318,23 +318,28 @@ def correct(
     if cell.version != expected_version:
         raise StaleVersion(cell.version)
     old = {"value": cell.value, "status": cell.status, "version": cell.version}
-    apply_correction(result, cell_id, value, actor=actor, reason=reason)
+    apply_correction(result, cell_id, value, actor=actor, reason=reason)  # InvalidValue before anything is written
     new_version = report.version + 1
-    _write_version(session, report, result, new_version, "correction", actor)
-    cell = result.cells[cell_id]
-    session.add(
-        AuditEntry(
-            actor=actor,
-            role=role,
-            action="correct",
-            report_id=report_id,
-            cell_id=cell_id,
-            old=old,
-            new={"value": cell.value, "status": cell.status, "version": cell.version, "result_version": new_version},
-            reason=reason,
+    try:  # the write and its commit together: a flush on the way (autoflush) meets the same unique version
+        _write_version(session, report, result, new_version, "correction", actor)
+        cell = result.cells[cell_id]
+        session.add(
+            AuditEntry(
+                actor=actor,
+                role=role,
+                action="correct",
+                report_id=report_id,
+                cell_id=cell_id,
+                old=old,
+                new={
+                    "value": cell.value,
+                    "status": cell.status,
+                    "version": cell.version,
+                    "result_version": new_version,
+                },
+                reason=reason,
+            )
         )
-    )
-    try:
         session.commit()
     except IntegrityError:  # another correction of this report committed the same result version first
         session.rollback()

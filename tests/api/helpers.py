@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+LOCAL = "http://127.0.0.1"  # local mode answers the loopback only: its test clients address it
+
 Tokens = dict[str, str]
 
 

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from service.api.app import create_app
 from service.api.core import ServiceConfig
 from service.store import crud
-from tests.api.helpers import auth, upload
+from tests.api.helpers import LOCAL, auth, upload
 from tests.store.helpers import SEED
 
 
@@ -58,7 +58,9 @@ def test_a_revoked_token_is_refused_once_the_cache_forgets_it(api):
 
 
 def test_local_mode_needs_no_token(tmp_path):
-    with TestClient(create_app(ServiceConfig(data_dir=tmp_path, local=True, start_workers=False))) as client:
+    with TestClient(
+        create_app(ServiceConfig(data_dir=tmp_path, local=True, start_workers=False)), base_url=LOCAL
+    ) as client:
         assert client.get("/v1/reports").status_code == 200
         assert client.get("/metrics").status_code == 200
         assert client.get("/v1/review/queue").status_code == 200

@@ -22,6 +22,7 @@ from service.ingest import IngestError, backend_for
 from service.pages import NoPage, render_page
 from service.reconcile.cross import SeriesCheck
 from service.result import Check, Result
+from service.review import InvalidValue
 from service.schema import load_format
 from service.store import crud
 from service.store.orm import Report
@@ -229,7 +230,10 @@ def export(report_id: str, fmt: str, _: Caller = Depends(READ), svc: Service = D
 @router.patch(
     "/reports/{report_id}/cells/{cell_id}",
     response_model=schemas.CorrectionOut,
-    responses={409: {"description": "stale version (someone changed the cell) or report approved"}},
+    responses={
+        409: {"description": "stale version (someone changed the cell) or report approved"},
+        422: {"description": "a value the cell cannot hold (a count: a whole number >= 0; an amount: >= 0)"},
+    },
 )
 def correct_cell(
     report_id: str,
@@ -254,6 +258,8 @@ def correct_cell(
             ) from None
         except crud.Conflict as e:
             raise HTTPException(409, str(e)) from None
+        except InvalidValue as e:
+            raise HTTPException(422, str(e)) from None
         report = _report(db, report_id)
     svc.metrics.corrections.labels("applied").inc()
     return schemas.CorrectionOut(
@@ -276,6 +282,8 @@ def preview_cell(
             return crud.preview(db, report_id, cell_id, body.value)
         except crud.NotFound as e:
             raise HTTPException(404, str(e)) from None
+        except InvalidValue as e:
+            raise HTTPException(422, str(e)) from None
 
 
 @router.post("/reports/{report_id}/approve", response_model=schemas.ReportSummary)

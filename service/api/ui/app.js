@@ -181,9 +181,9 @@ function renderReport() {
       <span class="muted">（${esc(r.filename)} · ${res.format} 版格式 · 第 ${r.version} 版结果）</span></h1>
       <span id="approval">${approvalHtml()}</span>
       <span class="muted" id="counts" data-testid="counts"></span>
-      <div class="legend muted">图例：<span style="background:var(--read)">已读取</span><span style="background:var(--repaired)">规则修正</span>
-        <span style="background:var(--review)">待复核</span><span style="background:var(--fail)">规则未通过</span>
-        <span style="background:var(--corrected)">人工更正</span></div>
+      <div class="legend muted">图例：<span class="lg-read">已读取</span><span class="lg-repaired">规则修正</span>
+        <span class="lg-review">待复核</span><span class="lg-fail">规则未通过</span>
+        <span class="lg-corrected">人工更正</span></div>
       ${$("#help").innerHTML}
     </div>
     <div class="layout">

@@ -17,7 +17,7 @@ from service.api.app import create_app
 from service.api.core import ServiceConfig
 from service.result import Result
 from service.store import crud
-from tests.api.helpers import auth, timed, upload, wait_done
+from tests.api.helpers import LOCAL, auth, timed, upload, wait_done
 from tests.conftest import DEV, extracted
 from tests.store.helpers import SEED, without_table4
 
@@ -260,7 +260,7 @@ def test_series_and_schema(api, seed_report):
 
 def test_too_large_and_corrupt_uploads(tmp_path):
     cfg = ServiceConfig(data_dir=tmp_path, local=True, workers=1, max_upload_mb=1)
-    with TestClient(create_app(cfg)) as client:
+    with TestClient(create_app(cfg), base_url=LOCAL) as client:
         big = client.post("/v1/reports", files={"file": ("big.txt", "一" * 400_000)})
         assert big.status_code == 413 and "larger than 1 MB" in big.json()["detail"]
         r = client.post("/v1/reports", files={"file": ("broken.pdf", b"%PDF-1.4 not really a PDF")})
@@ -273,3 +273,76 @@ def test_too_large_and_corrupt_uploads(tmp_path):
         assert client.get("/v1/reports").json()["total"] == 1
         with client.app.state.service.sessions() as s:
             assert crud.result_of(s, r.json()["id"]) is None
+
+
+def own_report(api, tmp_path, tag: str) -> str:
+    """The seed report under another name and one more line (another file: a report of its own, not approved)."""
+    client, tokens = api
+    path = tmp_path / f"seed-{tag}.txt"
+    path.write_text(SEED.read_text(encoding="utf-8") + f"\n{tag}\n", encoding="utf-8")
+    r = upload(client, tokens, path)
+    assert r.status_code == 202, r.text
+    return wait_done(client, tokens, r.json()["id"])["id"]
+
+
+def test_a_value_the_cell_cannot_hold_is_refused_and_nothing_is_stored(api, tmp_path):
+    client, tokens = api
+    rid = own_report(api, tmp_path, "values")
+    count = "t3.denied_state_secret.research_institution"
+    before = client.get(f"/v1/reports/{rid}", headers=auth(tokens, "uploader")).json()
+    version = before["result"]["cells"][count]["version"]
+    bodies = ["NaN", "Infinity", "-Infinity", "-1", "1.5", "true", '"5"', "1" + "0" * 308, "[1]"]
+    for raw in bodies:
+        content = f'{{"value": {raw}, "expected_version": {version}}}'
+        for url in (f"/v1/reports/{rid}/cells/{count}", f"/v1/reports/{rid}/cells/{count}/preview"):
+            r = client.request(
+                "PATCH" if url.endswith(count) else "POST",
+                url,
+                content=content,
+                headers={**auth(tokens, "reviewer"), "Content-Type": "application/json"},
+            )
+            assert r.status_code == 422, (raw, url, r.status_code, r.text)
+    after = client.get(f"/v1/reports/{rid}", headers=auth(tokens, "uploader")).json()
+    assert after["version"] == before["version"] and after["result"]["cells"][count]["version"] == version
+    fee = "t2.art20_8.admin_fees.fee_amount"
+    cell = after["result"]["cells"][fee]
+    ok = client.post(
+        f"/v1/reports/{rid}/cells/{fee}/preview", json={"value": 12.3456}, headers=auth(tokens, "reviewer")
+    )
+    assert ok.status_code == 200  # an amount in 万元 keeps its decimals
+    for bad in (-0.5, 1.1234567, 1e13):
+        r = client.post(f"/v1/reports/{rid}/cells/{fee}/preview", json={"value": bad}, headers=auth(tokens, "reviewer"))
+        assert r.status_code == 422 and fee in r.text, bad
+    assert cell["version"] == after["result"]["cells"][fee]["version"]
+
+
+def test_two_reviewers_saving_one_cell_at_once_get_one_200_and_one_409(api, tmp_path):
+    """20 rounds of two reviewers saving the same cell version at the same moment: exactly one wins each round,
+    the other is told the version is stale (409), never a server error."""
+    client, tokens = api
+    rid = own_report(api, tmp_path, "concurrent")
+    cid = "t3.denied_state_secret.legal_service_org"
+    outcomes: list[list[int]] = []
+    for round_ in range(20):
+        version = client.get(f"/v1/reports/{rid}", headers=auth(tokens, "uploader")).json()["result"]["cells"][cid]
+        start = threading.Barrier(2)
+        codes: list[int] = []
+
+        def save(
+            value: int, version: int = version["version"], start: threading.Barrier = start, codes: list[int] = codes
+        ) -> None:
+            start.wait()
+            r = client.patch(
+                f"/v1/reports/{rid}/cells/{cid}",
+                json={"value": value, "expected_version": version},
+                headers=auth(tokens, "reviewer"),
+            )
+            codes.append(r.status_code)
+
+        both = [threading.Thread(target=save, args=(round_ * 2 + k,)) for k in range(2)]
+        for t in both:
+            t.start()
+        for t in both:
+            t.join()
+        outcomes.append(sorted(codes))
+    assert outcomes == [[200, 409]] * 20
