@@ -33,7 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ from service.document import Document  # noqa: E402
 from service.evaluate import DocScore, score  # noqa: E402
 from service.ingest import load_document  # noqa: E402
 from service.ocr.render import render_pages  # noqa: E402
-from service.options import load_options  # noqa: E402
+from service.options import NormaliseOptions, PipelineOptions, load_options  # noqa: E402
 from service.pipeline import extract_document  # noqa: E402
 
 TARGETS = {
@@ -112,16 +112,16 @@ def committed_cases(preset: str, ids: set[str] | None) -> list[Case]:
     return cases
 
 
-def generated_cases(preset: str, ids: set[str] | None, seed: int, folder: Path) -> list[Case]:
+def generated_cases(
+    preset: str, ids: set[str] | None, seed: int, folder: Path, changes: dict[str, Any] | None = None
+) -> list[Case]:
     cases = []
+    made_with = replace(scansim.PRESETS[preset], **(changes or {}))
     for report_id in scansim.FIXTURE_IDS:
         if ids and report_id not in ids:
             continue
         made = scansim.scan(
-            scansim.source_for(report_id),
-            folder / scansim.scan_name(report_id, scansim.PRESETS[preset]),
-            scansim.PRESETS[preset],
-            seed,
+            scansim.source_for(report_id), folder / scansim.scan_name(report_id, made_with), made_with, seed
         )
         cases.append(
             Case(
@@ -177,11 +177,11 @@ def bare_engine() -> Any:
     )
 
 
-def run_case(case: Case, bare: Any | None) -> Outcome:
+def run_case(case: Case, bare: Any | None, options: PipelineOptions | None = None) -> Outcome:
     truth = json.loads(case.truth.read_text(encoding="utf-8"))
     t0 = time.perf_counter()
-    doc = load_document(case.pdf)
-    result = extract_document(doc)
+    doc = load_document(case.pdf, options)
+    result = extract_document(doc, options)
     seconds = time.perf_counter() - t0
     diffs, matched = structure_diff(doc, case.tables)
     s = score(result, truth, case.id, case.pdf.name)
@@ -290,14 +290,53 @@ def per_step(outcomes: list[Outcome]) -> dict[str, float]:
     return {step: statistics.median(t.get(step, 0.0) for t in pages) for step in steps}
 
 
+def preset_changes(items: list[str]) -> dict[str, Any]:
+    """``FIELD=VALUE`` pairs as changes to a scansim.Preset, each value of the field's own type."""
+    kinds = {f.name: f.type for f in fields(scansim.Preset)}
+    changes: dict[str, Any] = {}
+    for item in items:
+        name, _, text = item.partition("=")
+        if name not in kinds or not text:
+            raise SystemExit(f"--set {item}: expected FIELD=VALUE with FIELD one of {', '.join(kinds)}")
+        kind = str(kinds[name])
+        changes[name] = (
+            int(text)
+            if kind.startswith("int")
+            else (text.lower() in {"1", "true", "yes"})
+            if "bool" in kind
+            else text
+            if kind.startswith("str")
+            else float(text)
+        )
+    return changes
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--presets", nargs="+", default=["moderate", "fax"], choices=PRESETS)
     ap.add_argument("--ids", nargs="+", help="only these reports (default: all fixtures)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the scans made on the fly")
     ap.add_argument("--no-bare", action="store_true", help="skip the bare RapidOCR timing")
+    ap.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change a field of the presets made on the fly (scansim.Preset), e.g. curl=0.03 margin=0",
+    )
+    ap.add_argument(
+        "--without",
+        nargs="+",
+        default=[],
+        choices=list(NormaliseOptions.model_fields),
+        help="page normalisation steps turned off (to measure what each buys; configs/pipeline.yaml normalise)",
+    )
     args = ap.parse_args()
     ids = set(args.ids) if args.ids else None
+    changes = preset_changes(args.set)
+    options = load_options().with_changes(normalise=dict.fromkeys(args.without, False)) if args.without else None
+    if args.without:
+        print(f"normalisation steps off: {', '.join(args.without)}")
     config = load_options().ocr
     print(f"OCR engine {config.engine}, {config.dpi} dpi, {config.threads} threads")
     bare = None if args.no_bare else bare_engine()
@@ -312,10 +351,10 @@ def main() -> None:
             cases = (
                 committed_cases(preset, ids)
                 if preset in COMMITTED
-                else generated_cases(preset, ids, args.seed, Path(tmp))
+                else generated_cases(preset, ids, args.seed, Path(tmp), changes)
             )
             for case in cases:
-                outcome = run_case(case, bare)
+                outcome = run_case(case, bare, options)
                 print_outcome(outcome)
                 groups.setdefault(preset, []).append(outcome)
         print()

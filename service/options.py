@@ -31,6 +31,17 @@ class OcrOptions(_Section):
     min_text_chars_per_page: int  # fewer text-layer characters over a page-sized image -> the page is OCR'd
 
 
+class NormaliseOptions(_Section):
+    """The steps that make a scanned page flat before it is read (service/pages/normalize_image.py), each on or off
+    (all on by default; off only to measure what each step buys)."""
+
+    colour: bool  # colour pages read by the channel that keeps black ink and drops red
+    seals: bool  # red seals and stamps taken out by colour (black print under them kept)
+    perspective: bool  # a photographed page's perspective undone (from the paper's edge or the printed lines)
+    illumination: bool  # uneven light divided out
+    dewarp: bool  # a curled page's bowed lines straightened
+
+
 class LayoutOptions(_Section):
     model: Literal["off", "fallback", "always"]  # when the layout model runs on a scanned page
     model_dir: str  # models/layout (shipped), or an absolute path
@@ -77,6 +88,7 @@ class ReconcileOptions(_Section):
 
 class PipelineOptions(_Section):
     ocr: OcrOptions
+    normalise: NormaliseOptions
     layout: LayoutOptions
     classifier: ClassifierOptions
     reconcile: ReconcileOptions

@@ -17,8 +17,9 @@ from service.ingest import load_document
 from service.lattice import Grid
 from service.ocr.grid import binarize, ruling_segments
 from service.ocr.render import render_pages
+from service.options import load_options
 from service.pages.layout import bitmap_rulings, table_grids
-from service.pages.normalize_image import drop_colour, normalise, page_quad, seal_boxes
+from service.pages.normalize_image import curl_field, drop_colour, normalise, page_quad, ruled_transform, seal_boxes
 from service.pipeline import extract_document
 from tests.conftest import DEV, load_scansim
 
@@ -96,7 +97,12 @@ def test_a_flat_grey_scan_is_left_exactly_as_it_is():
         out = normalise(image, DPI)
         assert out.gray.shape == image.shape and np.array_equal(out.gray, image)
         assert out.mask is None and out.homography is None
-        assert set(out.timings) == {"normalise.colour", "normalise.perspective", "normalise.illumination"}
+        assert set(out.timings) == {
+            "normalise.colour",
+            "normalise.perspective",
+            "normalise.illumination",
+            "normalise.dewarp",
+        }
 
 
 def test_a_colour_page_without_red_reads_as_its_luminance():
@@ -161,3 +167,87 @@ def test_the_pipeline_reads_the_photographed_stamped_page_right(photographed_rep
     sealed = [c for b in doc.tables() if b.table for c in b.table.cells if c.provenance.sealed]
     assert sealed and all(c.provenance.page == 3 for c in sealed)
     assert all(c.col >= 3 for c in sealed)  # the number columns the seal was printed over
+
+
+def close_up(gray: np.ndarray, corners: tuple[tuple[float, float], ...]) -> np.ndarray:
+    """The page photographed from so close that it fills the frame (no paper edge in sight): held at an angle,
+    its corners at ``corners`` (shares of the frame; outside the frame where negative or above 1), grayscale."""
+    h, w = gray.shape
+    src = np.float32([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]])
+    dst = np.float32([[fx * w, fy * h] for fx, fy in corners])
+    return cv2.warpPerspective(gray, cv2.getPerspectiveTransform(src, dst), (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+CLOSE = ((-0.01, 0.01), (0.99, -0.02), (1.02, 1.0), (0.01, 1.01))  # converging sides, no edge visible
+
+
+def test_a_page_that_fills_the_photo_is_made_flat_from_its_printed_lines():
+    clean = r001_pages()[2]
+    printed = grids_of(clean)
+    photo = close_up(clean, CLOSE)
+    assert page_quad(photo, DPI) is None  # no paper edge to go by
+    assert ruling_offsets(grids_of(photo), printed) > 8
+    assert ruled_transform(clean, DPI) is None  # a flat page is left alone
+    turned = cv2.warpAffine(clean, cv2.getRotationMatrix2D((800, 1100), 0.8, 1.0), clean.shape[::-1], borderValue=255)
+    assert ruled_transform(turned, DPI) is None  # and a turned one (the deskew's work)
+    out = normalise(photo, DPI)
+    assert out.homography is not None
+    found = grids_of(out.gray)
+    assert [(len(g.xs), len(g.ys)) for g in found] == [(len(g.xs), len(g.ys)) for g in printed]
+    scale = (found[1].xs[-1] - found[1].xs[0]) / (printed[1].xs[-1] - printed[1].xs[0])  # no edge: no known size
+    assert abs(scale - 1) < 0.03
+    for f, p in zip(found, printed):  # every column and row in proportion as printed: the sides parallel again
+        assert np.abs(np.diff(f.xs) - scale * np.diff(p.xs)).max() <= 3
+        assert np.abs(np.diff(f.ys) - scale * np.diff(p.ys)).max() <= 3
+
+
+def curled(gray: np.ndarray, bow: float) -> np.ndarray:
+    """The page lying curled: every column moved down by a bow across the width and a steeper bend near the
+    right edge (``bow`` pixels at most)."""
+    h, w = gray.shape
+    x = np.linspace(0.0, 1.0, w, dtype=np.float32)
+    dy = bow * (0.6 * 4 * x * (1 - x) + 0.4 * np.clip((x - 0.7) / 0.3, 0, 1) ** 2)
+    map_y = np.arange(h, dtype=np.float32)[:, None] - dy[None, :]
+    map_x = np.broadcast_to(np.arange(w, dtype=np.float32)[None, :], (h, w))
+    return cv2.remap(gray, np.ascontiguousarray(map_x), map_y, cv2.INTER_LINEAR, borderValue=255)
+
+
+def test_a_curled_page_is_made_straight_and_a_flat_one_is_not_touched():
+    clean = r001_pages()[2]
+    printed = grids_of(clean)
+    assert curl_field(clean, DPI) is None
+    bent = curled(clean, 0.03 * clean.shape[0])
+    assert ruling_offsets(grids_of(bent), printed) == float("inf")  # the bowed rulings make no table
+    out = normalise(bent, DPI)
+    assert out.timings["normalise.dewarp"] > 0
+    found = grids_of(out.gray)
+    assert [(len(g.xs), len(g.ys)) for g in found] == [(len(g.xs), len(g.ys)) for g in printed]
+    for f, p in zip(found, printed):  # straight again: rows as tall as printed (within 0.04 in)
+        assert np.abs(np.diff(f.ys) - np.diff(p.ys)).max() <= 8
+
+
+def test_the_curled_report_reads_right(tmp_path: Path):
+    """r001 printed, its pages 3 and 4 (tables 2-4) curled by 3 % of the page height, read end to end."""
+    doc_pages = [Image.fromarray(p) for p in r001_pages()]
+    for i in (2, 3):
+        doc_pages[i] = Image.fromarray(curled(r001_pages()[i], 0.03 * r001_pages()[i].shape[0]))
+    truth = json.loads((DEV / "r001" / "cells.json").read_text(encoding="utf-8"))
+    path = tmp_path / "r001-curled.pdf"
+    doc_pages[0].save(path, format="PDF", save_all=True, append_images=doc_pages[1:], resolution=float(DPI))
+    doc = load_document(path)
+    result = score(extract_document(doc), truth, "r001", "curled")
+    assert result.right == result.total
+    assert doc.pages[2].timings["normalise.dewarp"] > 0
+
+
+def test_each_step_can_be_turned_off_to_measure_it():
+    photo = photographed(r001_pages()[2])
+    steps = load_options().normalise
+    assert all(steps.model_dump().values())  # every step on by default
+    out = normalise(photo, DPI, steps.model_copy(update={"perspective": False, "seals": False}))
+    assert out.homography is None and out.gray.shape == photo.shape[:2]
+    assert out.mask is None  # red marks not looked for: nothing to unmix
+    assert "normalise.perspective" not in out.timings and "normalise.seals" not in out.timings
+    assert {"normalise.colour", "normalise.illumination", "normalise.dewarp"} <= set(out.timings)
+    full = normalise(photo, DPI, steps)
+    assert full.homography is not None and full.mask is not None
