@@ -2,7 +2,7 @@
 
 Every response carries the browser-security headers (``SECURITY_HEADERS``: a Content-Security-Policy that admits
 only this server's own scripts, styles and images, no framing, no sniffing, no referrer); the OpenAPI page's
-Swagger UI is served from the ``swagger-ui-bundle`` package (no CDN)."""
+Swagger UI is served from the assets the ``fastapi-offline`` package ships (no CDN)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from pathlib import Path
 
-import swagger_ui_bundle
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -23,7 +23,7 @@ from service.api.core import Service, ServiceConfig
 from service.api.routes import reports, system
 
 UI_DIR = Path(__file__).parent / "ui"
-SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+SWAGGER_DIR = Path(str(resources.files("fastapi_offline") / "static"))  # Swagger UI 5 (fastapi-offline, MIT)
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
