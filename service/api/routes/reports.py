@@ -8,11 +8,15 @@ functions, which FastAPI runs on its thread pool, each with its own session."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from service.api import schemas
 from service.api.core import ResultCache, Service
@@ -28,6 +32,31 @@ from service.store import crud
 from service.store.orm import Report
 
 router = APIRouter(prefix="/v1", tags=["reports"])
+MULTIPART_SLACK = 64 * 1024  # bytes of multipart framing (boundaries, part headers) allowed above the size limit
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "PDF, scan, DOCX, HTML, Markdown or text",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+class TooLarge(Exception):
+    """The upload passed the size limit while it streamed in."""
 
 
 def _report(db: Session, report_id: str) -> Report:
@@ -69,15 +98,56 @@ def _newest(db: Session, report: Report) -> Result:
         413: {"description": "too large"},
         415: {"description": "not a report file"},
     },
+    openapi_extra=UPLOAD_BODY,
 )
-def upload(
+async def upload(
+    request: Request,
     response: Response,
-    file: UploadFile = File(..., description="PDF, scan, DOCX, HTML, Markdown or text"),
     who: Caller = Depends(UPLOAD),
     svc: Service = Depends(service),
 ) -> schemas.Uploaded:
-    """Upload a report. The extraction runs in the background: poll ``GET /v1/reports/{id}``."""
+    """Upload a report (multipart, field ``file``). The extraction runs in the background: poll
+    ``GET /v1/reports/{id}``.
+
+    The token and role are checked before any of the body is read; the body is read as it streams in and refused
+    (413) at the size limit, nothing of it kept."""
     limit = svc.cfg.max_upload_mb * 1024 * 1024
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
+        svc.metrics.uploads.labels("rejected").inc()
+        raise HTTPException(413, f"larger than {svc.cfg.max_upload_mb} MB", headers={"Connection": "close"})
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise HTTPException(422, "send the report as multipart/form-data with the file in the field 'file'")
+    received = 0
+
+    async def body() -> AsyncGenerator[bytes, None]:
+        nonlocal received
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit + MULTIPART_SLACK:
+                raise TooLarge
+            yield chunk
+
+    parser = MultiPartParser(request.headers, body(), max_files=1, max_fields=4, max_part_size=64 * 1024)
+    try:
+        form = await parser.parse()
+    except TooLarge:
+        svc.metrics.uploads.labels("rejected").inc()
+        raise HTTPException(413, f"larger than {svc.cfg.max_upload_mb} MB", headers={"Connection": "close"}) from None
+    except MultiPartException as e:
+        raise HTTPException(422, f"the upload is not readable multipart data: {e.message}") from None
+    file = form.get("file")
+    try:
+        if not isinstance(file, StarletteUpload):
+            raise HTTPException(422, "no file in the field 'file'")
+        return await run_in_threadpool(_register_upload, file, limit, response, who, svc)
+    finally:
+        await form.close()
+
+
+def _register_upload(
+    file: StarletteUpload, limit: int, response: Response, who: Caller, svc: Service
+) -> schemas.Uploaded:
     data = file.file.read(limit + 1)
     name = Path(file.filename or "upload").name
     if len(data) > limit:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import httpx
 from fastapi.testclient import TestClient
@@ -18,6 +20,7 @@ from service.api.core import ServiceConfig
 from service.result import Result
 from service.store import crud
 from tests.api.helpers import LOCAL, auth, timed, upload, wait_done
+from tests.api.server import create_token, free_port, kill, start
 from tests.conftest import DEV, extracted
 from tests.store.helpers import SEED, without_table4
 
@@ -346,3 +349,82 @@ def test_two_reviewers_saving_one_cell_at_once_get_one_200_and_one_409(api, tmp_
             t.join()
         outcomes.append(sorted(codes))
     assert outcomes == [[200, 409]] * 20
+
+
+def _raw_request(port: int, head: bytes, body_chunks: Iterator[bytes], wait: float = 10.0) -> tuple[int, float]:
+    """Send a request over a plain socket (headers, then the body as it comes) and return the status code and the
+    seconds until it arrived; the body stops being sent once an answer is there."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        start = time.perf_counter()
+        sock.sendall(head)
+        sock.setblocking(False)
+        answer = b""
+        for chunk in body_chunks:
+            try:
+                answer += sock.recv(65536)
+            except BlockingIOError:
+                pass
+            if answer:
+                break
+            try:
+                sock.sendall(chunk)
+            except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                break
+        sock.setblocking(True)
+        sock.settimeout(wait)
+        while b"\r\n" not in answer:
+            more = sock.recv(65536)
+            if not more:
+                break
+            answer += more
+        return int(answer.split(b" ", 2)[1]), time.perf_counter() - start
+
+
+def test_uploads_are_checked_before_and_while_the_body_streams_in(tmp_path):
+    """No token: 401 before a byte of a (claimed) 2 GB body is read. A token but a body past the limit, sent
+    chunked with no length: 413 at the limit, and nothing of it left in the server's temporary folder."""
+    data, spool = tmp_path / "data", tmp_path / "spool"
+    spool.mkdir()
+    token = create_token(data, "uploader")
+    port = free_port()
+    proc = start(data, port, local=False, env={"TMPDIR": str(spool), "XXGK_MAX_UPLOAD_MB": "2"})
+    try:
+        boundary = b"xxgkboundary"
+        part = b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\n\r\n'
+        head = (
+            b"POST /v1/reports HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary="
+            + boundary
+            + b"\r\nContent-Length: 2147483648\r\n\r\n"
+        )
+        code, seconds = _raw_request(port, head, iter([part] + [b"\x00" * 65536] * 16))
+        assert code == 401 and seconds < 5
+        head = (
+            b"POST /v1/reports HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token.encode()
+            + b"\r\nContent-Type: multipart/form-data; boundary=" + boundary
+            + b"\r\nContent-Length: 2147483648\r\n\r\n"
+        )  # fmt: skip
+        code, seconds = _raw_request(port, head, iter([part]))
+        assert code == 413 and seconds < 5  # the declared length alone is past the limit
+        chunked = (
+            b"POST /v1/reports HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token.encode()
+            + b"\r\nContent-Type: multipart/form-data; boundary=" + boundary
+            + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )  # fmt: skip
+        before = set(spool.iterdir())  # what the server's libraries keep there from the start
+        piece = b"\x01" * 65536
+        chunks = (b"%x\r\n%s\r\n" % (len(c), c) for c in [part] + [piece] * 200)  # 12.5 MB offered, 2 MB allowed
+        code, _ = _raw_request(port, chunked, chunks)
+        assert code == 413
+        time.sleep(0.5)
+        assert set(spool.iterdir()) == before  # the part spooled to disk is gone
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        with open(SEED, "rb") as f:  # and an upload within the limit still works
+            r = httpx.post(
+                f"http://127.0.0.1:{port}/v1/reports",
+                files={"file": ("seed.txt", f)},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+        assert r.status_code == 202
+    finally:
+        kill(proc)
