@@ -6,6 +6,7 @@ import hashlib
 import importlib
 import re
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 
 from charset_normalizer import from_bytes
@@ -109,12 +110,36 @@ def sha256(data: bytes) -> str:
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w-]+)""", re.I)
 
 
+MAX_UNDECODABLE = 0.05  # share of a text's characters that may be bytes no encoding reads (replaced, reported)
+MIN_COMMON = 0.9  # ... when at least this share of its Chinese characters are common ones (GB2312): real text
+UNDECODABLE_KEY = "undecodable"  # Document.metadata: how many characters were replaced, in which encoding
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    encoding: str
+    replaced: int = 0  # characters that could not be read (each became U+FFFD; a bad byte may take its pair)
+
+    def note(self) -> dict[str, str]:
+        """Document.metadata entries saying what was replaced (none for a clean decoding)."""
+        return {UNDECODABLE_KEY: f"{self.replaced} ({self.encoding})"} if self.replaced else {}
+
+
 def decode_text(path: Path, data: bytes) -> str:
     """Decode bytes of a text or HTML file: BOM, declared charset, UTF-8, GB18030, then detection."""
+    return decode_counted(path, data).text
+
+
+def decode_counted(path: Path, data: bytes) -> Decoded:
+    """``decode_text`` that also tolerates a few bytes no encoding reads (a stray 0xFF in UTF-8, garbage in GBK):
+    the encoding that needs the fewest replaced is taken when they are at most MAX_UNDECODABLE of the text, and
+    the count is returned with it."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace")
+        text = data[3:].decode("utf-8", errors="replace")
+        return Decoded(text, "utf-8", text.count("\ufffd") - data.count("\ufffd".encode()))
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        return Decoded(data.decode("utf-16", errors="replace"), "utf-16")
     declared = _META_CHARSET.search(data[:4096])
     candidates = []
     if declared:
@@ -124,13 +149,42 @@ def decode_text(path: Path, data: bytes) -> str:
     candidates += ["utf-8", "gb18030"]
     for enc in candidates:
         try:
-            return data.decode(enc)
+            return Decoded(data.decode(enc), enc)
         except (UnicodeDecodeError, LookupError):
             continue
+    tried = []
+    for enc in dict.fromkeys(candidates):  # Chinese reports are UTF-8 or GB: a few bad bytes in one of them
+        try:
+            text = data.decode(enc, errors="replace")
+        except LookupError:
+            continue
+        tried.append(Decoded(text, enc, text.count("\ufffd") - data.count("\ufffd".encode())))
+    usable = [d for d in tried if d.replaced <= MAX_UNDECODABLE * max(len(d.text), 1) and _plausible(d.text)]
+    if usable:
+        return min(usable, key=lambda d: d.replaced)
     best = from_bytes(data).best()
     if best is None:
         raise IngestError(path, "cannot determine the text encoding (binary or corrupt file?)")
-    return str(best)
+    return Decoded(str(best), str(best.encoding))
+
+
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def _plausible(text: str) -> bool:
+    """Chinese text, not bytes decoded at random: most of its Chinese characters are common ones (GB2312); random
+    bytes read as GB18030 give rare ones two times in three."""
+    han = _HAN.findall(text)
+    if len(han) < 20:
+        return True
+    common = 0
+    for ch in han:
+        try:
+            ch.encode("gb2312")
+            common += 1
+        except UnicodeEncodeError:
+            pass
+    return common >= MIN_COMMON * len(han)
 
 
 def looks_binary(head: bytes) -> bool:

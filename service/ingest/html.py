@@ -31,7 +31,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from service.document import Block, Document, Origin, Provenance, TableCell, TableGrid
-from service.ingest.base import Backend, IngestError, decode_text, looks_binary, sha256
+from service.ingest.base import Backend, Decoded, IngestError, decode_counted, looks_binary, sha256
 from service.normalize import clean
 from service.options import PipelineOptions
 from service.text import is_section_heading, join_cell_lines
@@ -98,7 +98,7 @@ class HtmlBackend(Backend):
         return path.suffix.lower() in _EXTENSIONS
 
     def convert(self, path: Path, data: bytes, options: PipelineOptions | None = None) -> Document:
-        root = _parse(path, data)
+        root, decoded = _parse(path, data)
         body = root.find("body")
         if body is None:
             raise IngestError(path, "HTML has no body")
@@ -106,20 +106,26 @@ class HtmlBackend(Backend):
         if not blocks:
             raise IngestError(path, "HTML contains no readable text")
         return Document(
-            path=str(path), sha256=sha256(data), kind="html", pages=[], blocks=blocks, metadata=_metadata(root)
+            path=str(path),
+            sha256=sha256(data),
+            kind="html",
+            pages=[],
+            blocks=blocks,
+            metadata={**_metadata(root), **decoded.note()},
         )
 
 
-def _parse(path: Path, data: bytes) -> HtmlElement:
+def _parse(path: Path, data: bytes) -> tuple[HtmlElement, Decoded]:
     if not data.strip():
         raise IngestError(path, "file is empty")
     if looks_binary(data[:1024]) and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise IngestError(path, "binary data, not an HTML page")
-    text = _XML_DECLARATION.sub("", decode_text(path, data), count=1)
+    decoded = decode_counted(path, data)
+    text = _XML_DECLARATION.sub("", decoded.text, count=1)
     if "<" not in text:
         raise IngestError(path, "no HTML markup found")
     try:
-        return lxml.html.document_fromstring(text)
+        return lxml.html.document_fromstring(text), decoded
     except (etree.ParserError, ValueError) as exc:
         raise IngestError(path, f"cannot parse HTML: {exc}") from exc
 

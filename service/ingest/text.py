@@ -56,7 +56,7 @@ from typing import Literal
 
 from service import fuzzy, headings
 from service.document import Block, Document, Origin, Provenance, TableCell, TableGrid
-from service.ingest.base import Backend, IngestError, decode_text, looks_binary, sha256
+from service.ingest.base import Backend, IngestError, decode_counted, looks_binary, sha256
 from service.normalize import NOT_APPLICABLE, UNIT_PATTERN, clean, label_key, parse_number
 from service.options import PipelineOptions
 from service.schema import FORMATS, load_format, load_labels
@@ -847,13 +847,14 @@ def read_text_document(path: Path, data: bytes, kind: str, *, markdown: bool) ->
     """Decode and read a text-like file into a Document (shared by the text and Markdown backends)."""
     if _binary(data[:4096]):
         raise IngestError(path, "binary content (NUL bytes), not a text file")
-    text = decode_text(path, data)
+    decoded = decode_counted(path, data)
+    text = decoded.text
     if not text.strip():
         raise IngestError(path, "file is empty")
     blocks = LineReader(markdown=markdown).read(text)
     if not blocks:
         raise IngestError(path, "no readable text (only page footers or separators)")
-    return Document(path=str(path), sha256=sha256(data), kind=kind, blocks=blocks)
+    return Document(path=str(path), sha256=sha256(data), kind=kind, blocks=blocks, metadata=decoded.note())
 
 
 class TextBackend(Backend):

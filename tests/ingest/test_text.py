@@ -1,4 +1,5 @@
 """Plain-text backend: the seed's tab export, crawler text with run-together cells, small hand-made files."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -119,7 +120,24 @@ def test_seed_t3_keeps_padding_cells_and_spans_the_blank_line(seed: Document) ->
     assert texts(rows[2]) == ["", "", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "总计"]
     assert texts(rows[3]) == ["一、本年新收政府信息公开申请数量", "1", "1", "0", "0", "0", "2"]
     granted = row_with(t3, "(一) 予以公开")
-    assert texts(granted) == ["三、本年度办理结果", "(一) 予以公开", "", "", "", "1", "1", "0", "0", "0", "0", "2", "", "", "", ""]
+    assert texts(granted) == [
+        "三、本年度办理结果",
+        "(一) 予以公开",
+        "",
+        "",
+        "",
+        "1",
+        "1",
+        "0",
+        "0",
+        "0",
+        "0",
+        "2",
+        "",
+        "",
+        "",
+        "",
+    ]
     assert texts(rows[-1])[0] == "四、结转下年度继续办理"
     assert texts(rows[-1])[5:12] == ["0"] * 7
 
@@ -202,8 +220,20 @@ def test_r005_t3_rows_keep_digit_runs_unsplit(r005: Document) -> None:
     t3 = table_after(r005, "三、")
     header = texts(rows_of(t3)[0])
     assert header[0].startswith("(本列数据的勾稽关系为")
-    assert header[1:] == ["申请人情况", "自然人", "法人或其他组织", "总计", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他"]
-    assert values_after(row_with(t3, "一、本年新收政府信息公开申请数量"), "一、本年新收政府信息公开申请数量") == ["640020470"]
+    assert header[1:] == [
+        "申请人情况",
+        "自然人",
+        "法人或其他组织",
+        "总计",
+        "商业企业",
+        "科研机构",
+        "社会公益组织",
+        "法律服务机构",
+        "其他",
+    ]
+    assert values_after(row_with(t3, "一、本年新收政府信息公开申请数量"), "一、本年新收政府信息公开申请数量") == [
+        "640020470"
+    ]
     granted = row_with(t3, "（一）予以公开")
     assert texts(granted) == ["三、本年度办理结果", "(一)予以公开", "270020130"]
     partial = row_with(t3, "（二）部分公开（区分处理的，只计这一情形，不计其他情形）")
@@ -250,7 +280,12 @@ def test_r010_2019_rows(r010: Document) -> None:
     assert texts(row_with(t3, "（七）总计")) == ["(七)总计", "23", "0", "00", "0", "023"]
     assert texts(rows_of(t3)[-1]) == ["四、结转下年度继续办理", "0", "0", "00", "00", "0"]
     # the repeated group label (page-split table) is kept where it was printed
-    assert texts(row_with(t3, "（四）无法提供")) == ["三、本年度办理结果", "(四)无法提供", "1.本机关不掌握相关政府信息", "7000007"]
+    assert texts(row_with(t3, "（四）无法提供")) == [
+        "三、本年度办理结果",
+        "(四)无法提供",
+        "1.本机关不掌握相关政府信息",
+        "7000007",
+    ]
     t4 = table_after(r010, "四、")
     assert texts(rows_of(t4)[-1]) == ["0" * 15]
 
@@ -317,7 +352,9 @@ def test_loose_lines_inside_a_table_section(tmp_path: Path) -> None:
 
 
 def test_headings_listed_in_a_sentence_are_not_headings(tmp_path: Path) -> None:
-    doc = convert_text(tmp_path, "本报告包括：一、总体情况；二、主动公开政府信息情况；三、收到和处理政府信息公开申请情况。\n")
+    doc = convert_text(
+        tmp_path, "本报告包括：一、总体情况；二、主动公开政府信息情况；三、收到和处理政府信息公开申请情况。\n"
+    )
     assert headings(doc) == []
     assert [b.kind for b in doc.blocks] == ["paragraph"]
 
@@ -372,3 +409,39 @@ def test_accepts() -> None:
 def test_registry_picks_the_text_backend_for_the_seed() -> None:
     path = REPORTS / "seed" / "source.txt"
     assert isinstance(backend_for(path, path.read_bytes()), TextBackend)
+
+
+def test_a_few_bytes_no_encoding_reads_are_replaced_and_counted(tmp_path: Path) -> None:
+    """A UTF-8 report with one stray 0xFF byte, and the GBK one with ~1 % of its bytes garbage, read like their
+    clean copies (but for the characters the bad bytes hit), the count kept in the metadata; a file of mostly
+    garbage is still refused."""
+    from service.ingest.base import UNDECODABLE_KEY
+    from service.pipeline import extract_document
+
+    source = REPORTS / "r005" / "source.txt"
+    clean_doc = convert(source)
+    clean_cells = extract_document(clean_doc).cells
+    data = source.read_bytes()
+    one_bad = tmp_path / "one-bad.txt"
+    one_bad.write_bytes(data[:200] + b"\xff" + data[200:])
+    doc = convert(one_bad)
+    assert doc.metadata[UNDECODABLE_KEY] == "1 (utf-8)"
+    assert extract_document(doc).cells == clean_cells
+    gbk = data.decode("utf-8").encode("gb18030")
+    rng = __import__("random").Random(7)
+    spots = sorted(rng.sample(range(400, len(gbk)), len(gbk) // 100))
+    garbled = bytearray(gbk)
+    for i in spots:
+        garbled[i] = 0xFF
+    path = tmp_path / "gbk-garbled.txt"
+    path.write_bytes(bytes(garbled))
+    doc = convert(path)
+    count, encoding = doc.metadata[UNDECODABLE_KEY].split()
+    assert encoding == "(gb18030)" and len(spots) <= int(count) <= 3 * len(spots)  # a bad byte may take its pair
+    values = extract_document(doc).cells
+    same = sum(1 for cid, cell in clean_cells.items() if values[cid].value == cell.value)
+    assert same >= 0.9 * len(clean_cells)  # the garbage hits some labels and digits; the rest reads the same
+    noise = tmp_path / "noise.txt"
+    noise.write_bytes(bytes(rng.randrange(0x80, 0x100) for _ in range(4000)))
+    with pytest.raises(IngestError, match="encoding"):
+        convert(noise)
