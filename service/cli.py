@@ -22,6 +22,7 @@ from service.batch import run_batch
 from service.evaluate import discover, evaluate_folder
 from service.export import FORMATS, SHAPES, ReportMeta, long_rows, wide_row, write_rows
 from service.ingest import IngestError
+from service.jobs import describe
 from service.options import PipelineOptions, load_options
 from service.pipeline import extract
 from service.reconcile.cross import cross_report_checks
@@ -56,10 +57,14 @@ def store_session(url: str) -> Iterator[Session]:
 
 
 def _extract(path: Path, options: PipelineOptions) -> Result:
+    """The pipeline on one file; unreadable input, or a stage that breaks on it, exits EXIT_INPUT with a short
+    message (never a traceback of megabytes)."""
     try:
         return extract(path, options)
     except IngestError as e:
         raise fail(str(e)) from None
+    except Exception as e:  # a stage broke on this input: a finding about the input, said briefly
+        raise fail(f"{path}: cannot be read: {describe(e)}") from None
 
 
 @app.command("extract")

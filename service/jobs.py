@@ -88,10 +88,20 @@ def run_job(blob: str, filename: str) -> Result:
     return extract_file(blob, filename, _worker_options)
 
 
+MAX_ERROR = 2000  # characters of an error kept with a report (the whole traceback goes to the log, once)
+
+
 def describe(exc: BaseException) -> str:
-    if isinstance(exc, IngestError):
-        return f"unreadable input: {exc.reason}"
-    return f"{type(exc).__name__}: {exc}"
+    """A failed job's reason as stored and shown: short (MAX_ERROR characters at most)."""
+    text = f"unreadable input: {exc.reason}" if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
+    return cap(text)
+
+
+def cap(text: str, limit: int = MAX_ERROR) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]} … ({len(text) - limit} more characters cut; the log has the whole error)"
 
 
 class WorkerPool:
@@ -252,7 +262,11 @@ class WorkerPool:
         if exc is None:
             self._tell(job, result, None)
         else:
-            log.warning("job %s (%s) failed: %s", job.job_id, job.filename, describe(exc))
+            assert exc is not None
+            trace = "".join(traceback.format_exception(exc)) if not isinstance(exc, IngestError) else ""
+            log.warning(
+                "job %s (%s) failed: %s%s", job.job_id, job.filename, describe(exc), "\n" + trace if trace else ""
+            )
             self._tell(job, None, describe(exc))
 
     def _requeue(self, job: crud.Claimed, why: str) -> None:

@@ -158,3 +158,13 @@ def test_jobs_survive_a_killed_server(tmp_path):
         assert len(list((tmp_path / "blobs").rglob("*"))) >= len(FILES)
     finally:
         kill(proc)
+
+
+def test_a_failed_jobs_reason_is_short_however_long_the_error():
+    from service.jobs import MAX_ERROR, describe
+
+    huge = ValueError("Linear constraints only accept integer values " + "7 * x + " * 600_000)  # 4.8 MB
+    reason = describe(huge)
+    assert len(reason) < MAX_ERROR + 100 and reason.startswith("ValueError: Linear constraints")
+    assert "more characters cut" in reason
+    assert describe(ValueError("short")) == "ValueError: short"
