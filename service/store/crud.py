@@ -89,6 +89,26 @@ def requeue(session: Session, report: Report) -> Job:
     return job
 
 
+def retry(session: Session, report_id: str, *, actor: str, role: str) -> Job:
+    """Run a failed report again (a new queued job; the audit log says who asked). Raises NotFound, or Conflict
+    when the report has not failed (queued, running or done: nothing to retry; two retries at once: one wins)."""
+    report = get_report(session, report_id)
+    taken = session.execute(
+        update(Report)
+        .where(Report.id == report_id, Report.status == "failed")
+        .values(status="queued", error=None)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], taken).rowcount != 1:
+        session.rollback()
+        raise Conflict(f"the report is {report.status}, not failed: nothing to retry")
+    job = Job(id=new_id(), report_id=report_id, status="queued")
+    session.add(job)
+    session.add(AuditEntry(actor=actor, role=role, action="retry", report_id=report_id, old={"error": report.error}))
+    session.commit()
+    return job
+
+
 @dataclass
 class Claimed:
     job_id: str

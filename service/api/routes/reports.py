@@ -373,6 +373,25 @@ def approve(
         return schemas.ReportSummary.of(report)
 
 
+@router.post(
+    "/reports/{report_id}/retry",
+    status_code=202,
+    response_model=schemas.Uploaded,
+    responses={409: {"description": "the report has not failed"}},
+)
+def retry(report_id: str, who: Caller = Depends(REVIEW), svc: Service = Depends(service)) -> schemas.Uploaded:
+    """Run a failed report again (after a fix to the pipeline or its limits): a new job, the report queued."""
+    with svc.sessions() as db:
+        try:
+            job = crud.retry(db, report_id, actor=who.name, role=who.role)
+        except crud.NotFound as e:
+            raise HTTPException(404, str(e)) from None
+        except crud.Conflict as e:
+            raise HTTPException(409, str(e)) from None
+    svc.pool.notify()
+    return schemas.Uploaded(id=report_id, job=job.id, status="queued")
+
+
 @router.get("/reports/{report_id}/audit", response_model=list[schemas.AuditOut])
 async def audit(report_id: str, _: Caller = Depends(REVIEW), svc: Service = Depends(service)) -> list[schemas.AuditOut]:
     def read(db: Session) -> list[schemas.AuditOut]:

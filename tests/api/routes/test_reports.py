@@ -428,3 +428,24 @@ def test_uploads_are_checked_before_and_while_the_body_streams_in(tmp_path):
         assert r.status_code == 202
     finally:
         kill(proc)
+
+
+def test_a_failed_report_can_be_run_again_by_a_reviewer(api, seed_report, tmp_path):
+    client, tokens = api
+    broken = tmp_path / "broken-for-retry.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really a PDF, retried")
+    r = upload(client, tokens, broken)
+    assert r.status_code == 202
+    failed = wait_done(client, tokens, r.json()["id"])
+    assert failed["status"] == "failed" and failed["error"].startswith("unreadable input")
+    url = f"/v1/reports/{failed['id']}/retry"
+    assert client.post(url, headers=auth(tokens, "uploader")).status_code == 403
+    again = client.post(url, headers=auth(tokens, "reviewer"))
+    assert again.status_code == 202 and again.json()["status"] == "queued" and again.json()["job"]
+    assert client.post(url, headers=auth(tokens, "reviewer")).status_code == 409  # queued now: nothing to retry
+    second = wait_done(client, tokens, failed["id"])
+    assert second["status"] == "failed" and second["error"] == failed["error"]  # the same bytes fail the same way
+    audit = client.get(f"/v1/reports/{failed['id']}/audit", headers=auth(tokens, "reviewer")).json()
+    assert [(a["action"], a["actor"]) for a in audit if a["action"] == "retry"] == [("retry", "reviewer-1")]
+    assert client.post(f"/v1/reports/{seed_report['id']}/retry", headers=auth(tokens, "reviewer")).status_code == 409
+    assert client.post("/v1/reports/nope/retry", headers=auth(tokens, "reviewer")).status_code == 404
