@@ -6,6 +6,7 @@ Swagger UI is served from the assets the ``fastapi-offline`` package ships (no C
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 from collections.abc import AsyncIterator
@@ -95,6 +96,7 @@ def create_app(cfg: ServiceConfig | None = None) -> FastAPI:
         svc = Service(cfg)
         app.state.service = svc
         svc.start()
+        watch = asyncio.create_task(svc.watch_tokens())
         # what is loaded by now (the pipeline, the store …: a few hundred thousand objects) lives as long as the
         # server: kept out of the collector's sight, a full collection no longer stalls the requests in flight for
         # ~150 ms (bench_service: p99 ~180 ms -> ~40 ms)
@@ -103,6 +105,7 @@ def create_app(cfg: ServiceConfig | None = None) -> FastAPI:
         try:
             yield
         finally:
+            watch.cancel()
             await svc.stop()
 
     app = FastAPI(

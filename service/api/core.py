@@ -73,8 +73,12 @@ class Caller:
     role: str
 
 
+TOKEN_WATCH = 1.0  # seconds between looks at the store's revocations (one small query; the cache is cleared on one)
+
+
 class TokenCache:
-    """Tokens seen in the last ``ttl`` seconds (a revocation takes effect within that time)."""
+    """Tokens seen in the last ``ttl`` seconds; cleared whenever a token is revoked (``Service.watch_tokens``), so a
+    revocation takes effect within TOKEN_WATCH seconds, from this process or another (``xxgk token revoke``)."""
 
     def __init__(self, ttl: float = 30.0, size: int = 1024) -> None:
         self.ttl, self.size = ttl, size
@@ -90,6 +94,9 @@ class TokenCache:
         if len(self._items) >= self.size:
             self._items.clear()
         self._items[token] = (time.monotonic() + self.ttl, who)
+
+    def clear(self) -> None:
+        self._items.clear()
 
 
 class ResultCache:
@@ -158,6 +165,19 @@ class Service:
     def start(self) -> None:
         if self.cfg.start_workers:
             self.pool.start()
+
+    async def watch_tokens(self) -> None:
+        """Clear the token cache whenever the store's revocations change (runs for the server's life)."""
+        seen = None
+        while True:
+            try:
+                now = await self.read(crud.revocations)
+                if seen is not None and now != seen:
+                    self.tokens.clear()
+                seen = now
+            except Exception:  # the database is busy or gone for a moment: look again at the next turn
+                self.tokens.clear()
+            await asyncio.sleep(TOKEN_WATCH)
 
     async def stop(self) -> None:
         if self.cfg.start_workers:

@@ -438,6 +438,14 @@ def lookup_token(session: Session, token: str) -> Token | None:
     return row
 
 
+def revocations(session: Session) -> tuple[int, datetime | None]:
+    """How many tokens are revoked and the latest revocation: changes whenever a token is revoked."""
+    count, latest = session.execute(
+        select(func.count(Token.id), func.max(Token.revoked_at)).where(Token.revoked_at.is_not(None))
+    ).one()
+    return int(count), latest
+
+
 def revoke_token(session: Session, name: str) -> int:
     rows = session.scalars(select(Token).where(Token.name == name, Token.revoked_at.is_(None))).all()
     for row in rows:
