@@ -31,6 +31,18 @@ class OcrOptions(_Section):
     min_text_chars_per_page: int  # fewer text-layer characters over a page-sized image -> the page is OCR'd
 
 
+class LimitsOptions(_Section):
+    """What one document may ask of a worker, checked before the work starts (a file past one fails at once with
+    the limit's name and value, never retried)."""
+
+    max_file_mb: int  # the file itself
+    max_pages: int  # pages of a PDF, frames of an image file (TIFF)
+    max_page_pixels: int  # a page's pixels at the OCR dpi (its size in points x dpi / 72), an image frame's pixels
+    max_text_chars: int  # characters of a text, Markdown or HTML file
+    max_docx_unzipped_mb: int  # a DOCX's parts once unzipped, together
+    max_docx_paragraphs: int  # paragraphs of a DOCX's main part
+
+
 class NormaliseOptions(_Section):
     """The steps that make a scanned page flat before it is read (service/pages/normalize_image.py), each on or off
     (all on by default; off only to measure what each step buys)."""
@@ -87,6 +99,7 @@ class ReconcileOptions(_Section):
 
 
 class PipelineOptions(_Section):
+    limits: LimitsOptions
     ocr: OcrOptions
     normalise: NormaliseOptions
     layout: LayoutOptions

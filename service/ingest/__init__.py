@@ -1,5 +1,5 @@
 """Format backends: one module per input kind, all producing a service.document.Document."""
 
-from service.ingest.base import Backend, IngestError, backend_for, load_document
+from service.ingest.base import Backend, IngestError, LimitExceeded, backend_for, load_document
 
-__all__ = ["Backend", "IngestError", "backend_for", "load_document"]
+__all__ = ["Backend", "IngestError", "LimitExceeded", "backend_for", "load_document"]

@@ -13,7 +13,7 @@ from charset_normalizer import from_bytes
 
 from service.document import Document
 from service.ocr.base import OcrUnavailable
-from service.options import PipelineOptions, load_options
+from service.options import LimitsOptions, PipelineOptions, load_options
 from service.pages import PageContent, build_document
 
 # Registered backends, tried in order; each module defines the named Backend subclass.
@@ -37,6 +37,17 @@ class IngestError(Exception):
 
     def __reduce__(self):  # travels from a worker process to the parent intact
         return IngestError, (self.path, self.reason)
+
+
+class LimitExceeded(IngestError):
+    """A file past one of ``options.limits``: names the limit, its value and what the file has."""
+
+    def __init__(self, path: str | Path, limit: str, value: int, found: str):
+        self.limit, self.value, self.found = limit, value, found
+        super().__init__(path, f"over the limit limits.{limit} = {value}: {found}")
+
+    def __reduce__(self):
+        return LimitExceeded, (self.path, self.limit, self.value, self.found)
 
 
 class Backend(ABC):
@@ -89,6 +100,21 @@ def backend_for(path: Path, data: bytes) -> Backend:
     )
 
 
+def limits_of(options: PipelineOptions | None) -> LimitsOptions:
+    return (options or load_options()).limits
+
+
+def check_text_size(path: Path, data: bytes, limits: LimitsOptions) -> None:
+    """A text-like file far larger than the characters a document may have (four bytes a character at most)."""
+    if len(data) > 4 * limits.max_text_chars:
+        raise LimitExceeded(path, "max_text_chars", limits.max_text_chars, f"{len(data) / 1024 / 1024:.0f} MB of text")
+
+
+def check_text_chars(path: Path, text: str, limits: LimitsOptions) -> None:
+    if len(text) > limits.max_text_chars:
+        raise LimitExceeded(path, "max_text_chars", limits.max_text_chars, f"{len(text)} characters")
+
+
 def load_document(path: str | Path, options: PipelineOptions | None = None) -> Document:
     """Read a file into the document model with the backend that accepts it (``options``: ``load_options()``
     when not given)."""
@@ -97,10 +123,14 @@ def load_document(path: str | Path, options: PipelineOptions | None = None) -> D
         raise IngestError(path, "file not found")
     if path.is_dir():
         raise IngestError(path, "is a directory, not a file")
+    options = options or load_options()
+    size = path.stat().st_size
+    if size > options.limits.max_file_mb * 1024 * 1024:
+        raise LimitExceeded(path, "max_file_mb", options.limits.max_file_mb, f"{size / 1024 / 1024:.0f} MB")
     data = path.read_bytes()
     if not data.strip():
         raise IngestError(path, "file is empty")
-    return backend_for(path, data).convert(path, data, options or load_options())
+    return backend_for(path, data).convert(path, data, options)
 
 
 def sha256(data: bytes) -> str:

@@ -23,9 +23,9 @@ from docx.opc.exceptions import PackageNotFoundError
 from lxml import etree
 
 from service.document import Block, Document, Origin, Provenance, TableCell, TableGrid
-from service.ingest.base import Backend, IngestError, sha256
+from service.ingest.base import Backend, IngestError, LimitExceeded, limits_of, sha256
 from service.normalize import clean
-from service.options import PipelineOptions
+from service.options import LimitsOptions, PipelineOptions
 from service.text import is_section_heading, join_cell_lines
 
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -74,7 +74,7 @@ class DocxBackend(Backend):
         return _zip_has_main_part(path)
 
     def convert(self, path: Path, data: bytes, options: PipelineOptions | None = None) -> Document:
-        body = _open_body(path, data)
+        body = _open_body(path, data, limits_of(options))
         meta = _metadata(body.document)
         blocks = list(_walk(body.element))
         return Document(path=str(path), sha256=sha256(data), kind="docx", blocks=blocks, metadata=meta)
@@ -89,7 +89,7 @@ class _Opened:
     element: etree._Element  # w:body
 
 
-def _open_body(path: Path, data: bytes) -> _Opened:
+def _open_body(path: Path, data: bytes, limits: LimitsOptions) -> _Opened:
     if data.startswith(OLE_SIGNATURE):
         raise IngestError(path, ENCRYPTED if _utf16(b"EncryptedPackage") in data else LEGACY_DOC)
     if not data.startswith(ZIP_SIGNATURE):
@@ -97,10 +97,19 @@ def _open_body(path: Path, data: bytes) -> _Opened:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = set(zf.namelist())
+            unzipped = sum(info.file_size for info in zf.infolist())
+            if unzipped > limits.max_docx_unzipped_mb * 1024 * 1024:
+                raise LimitExceeded(
+                    path, "max_docx_unzipped_mb", limits.max_docx_unzipped_mb, f"{unzipped / 1024 / 1024:.0f} MB"
+                )
+            main = zf.read(MAIN_PART) if MAIN_PART in names else b""
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
         raise IngestError(path, f"corrupt .docx: not a readable ZIP archive ({exc})") from exc
     if MAIN_PART not in names:
         raise IngestError(path, f"ZIP archive without {MAIN_PART}: not a Word document")
+    paragraphs = main.count(b"<w:p>") + main.count(b"<w:p ") + main.count(b"<w:p/>")
+    if paragraphs > limits.max_docx_paragraphs:
+        raise LimitExceeded(path, "max_docx_paragraphs", limits.max_docx_paragraphs, f"{paragraphs} paragraphs")
     try:
         document = docx.Document(io.BytesIO(data))
     except ValueError as exc:  # python-docx: main part of another content type (.docm, .dotx)

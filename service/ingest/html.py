@@ -31,9 +31,19 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from service.document import Block, Document, Origin, Provenance, TableCell, TableGrid
-from service.ingest.base import Backend, Decoded, IngestError, decode_counted, looks_binary, sha256
+from service.ingest.base import (
+    Backend,
+    Decoded,
+    IngestError,
+    check_text_chars,
+    check_text_size,
+    decode_counted,
+    limits_of,
+    looks_binary,
+    sha256,
+)
 from service.normalize import clean
-from service.options import PipelineOptions
+from service.options import LimitsOptions, PipelineOptions
 from service.text import is_section_heading, join_cell_lines
 
 _EXTENSIONS = {".htm", ".html", ".shtml", ".xhtml"}
@@ -98,7 +108,7 @@ class HtmlBackend(Backend):
         return path.suffix.lower() in _EXTENSIONS
 
     def convert(self, path: Path, data: bytes, options: PipelineOptions | None = None) -> Document:
-        root, decoded = _parse(path, data)
+        root, decoded = _parse(path, data, limits_of(options))
         body = root.find("body")
         if body is None:
             raise IngestError(path, "HTML has no body")
@@ -115,12 +125,14 @@ class HtmlBackend(Backend):
         )
 
 
-def _parse(path: Path, data: bytes) -> tuple[HtmlElement, Decoded]:
+def _parse(path: Path, data: bytes, limits: LimitsOptions) -> tuple[HtmlElement, Decoded]:
     if not data.strip():
         raise IngestError(path, "file is empty")
+    check_text_size(path, data, limits)
     if looks_binary(data[:1024]) and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise IngestError(path, "binary data, not an HTML page")
     decoded = decode_counted(path, data)
+    check_text_chars(path, decoded.text, limits)
     text = _XML_DECLARATION.sub("", decoded.text, count=1)
     if "<" not in text:
         raise IngestError(path, "no HTML markup found")

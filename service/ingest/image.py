@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, ImageSequence, UnidentifiedImageError
 
-from service.ingest.base import IngestError, PagedBackend
-from service.options import PipelineOptions
+from service.ingest.base import IngestError, LimitExceeded, PagedBackend
+from service.options import LimitsOptions, PipelineOptions
 from service.pages import PageContent, Unit
 
 SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
@@ -47,7 +47,7 @@ class ImageBackend(PagedBackend):
         return head.startswith(SIGNATURES) or path.suffix.lower() in EXTENSIONS
 
     def read_pages(self, path: Path, data: bytes, options: PipelineOptions) -> tuple[list[PageContent], dict[str, str]]:
-        frames = _frames(path, data)
+        frames = _frames(path, data, options.limits)
         pages = [
             PageContent(n, image.shape[1], image.shape[0], Unit.PIXEL, 1.0, has_text_layer=False, bitmap=image, dpi=dpi)
             for n, (image, dpi) in enumerate(frames, 1)
@@ -60,12 +60,26 @@ class ImageBackend(PagedBackend):
         return pages, metadata
 
 
-def _frames(path: Path, data: bytes) -> list[tuple[np.ndarray, float]]:
-    """Every frame as an array (grayscale, or BGR for a colour frame) with its resolution."""
+def _frames(path: Path, data: bytes, limits: LimitsOptions) -> list[tuple[np.ndarray, float]]:
+    """Every frame as an array (grayscale, or BGR for a colour frame) with its resolution; their number and each
+    one's size checked against ``limits`` before it is decoded."""
     try:
         with _strict_decoding(), Image.open(io.BytesIO(data)) as image:
             kind = image.format or "image"
-            frames = [_frame(frame) for frame in ImageSequence.Iterator(image)]
+            count = int(getattr(image, "n_frames", 1))
+            if count > limits.max_pages:
+                raise LimitExceeded(path, "max_pages", limits.max_pages, f"{count} frames")
+            frames = []
+            for n, frame in enumerate(ImageSequence.Iterator(image), 1):
+                width, height = frame.size
+                if width * height > limits.max_page_pixels:
+                    raise LimitExceeded(
+                        path,
+                        "max_page_pixels",
+                        limits.max_page_pixels,
+                        f"frame {n} is {width} x {height} pixels",
+                    )
+                frames.append(_frame(frame))
     except UnidentifiedImageError as exc:
         raise IngestError(path, "not an image Pillow can read (expected PNG, JPEG or TIFF)") from exc
     except Image.DecompressionBombError as exc:

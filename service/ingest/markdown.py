@@ -41,4 +41,4 @@ class MarkdownBackend(Backend):
         return bool(_PIPE_SEPARATOR_LINE.search(head) and _HASH_HEADING_LINE.search(head))
 
     def convert(self, path: Path, data: bytes, options: PipelineOptions | None = None) -> Document:
-        return read_text_document(path, data, self.name, markdown=True)
+        return read_text_document(path, data, self.name, markdown=True, options=options)

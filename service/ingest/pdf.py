@@ -32,7 +32,7 @@ import pdfplumber
 import pypdfium2
 from pdfplumber.page import Page as PlumberPage
 
-from service.ingest.base import IngestError, PagedBackend
+from service.ingest.base import IngestError, LimitExceeded, PagedBackend
 from service.lattice import Segment
 from service.normalize import clean
 from service.ocr.render import render_pages
@@ -78,7 +78,7 @@ class PdfBackend(PagedBackend):
         return head.startswith(b"%PDF") or (path.suffix.lower() == ".pdf" and b"%PDF-" in head[:1024])
 
     def read_pages(self, path: Path, data: bytes, options: PipelineOptions) -> tuple[list[PageContent], dict[str, str]]:
-        metadata = _open_check(path, data)
+        metadata = _open_check(path, data, options)
         raw = _read_pages(path, data)
         if not raw:
             raise IngestError(path, "PDF has no pages")
@@ -100,8 +100,10 @@ class PdfBackend(PagedBackend):
 # ---------------------------------------------------------------- opening
 
 
-def _open_check(path: Path, data: bytes) -> dict[str, str]:
-    """Open with PDFium, which tells corrupt and password-protected files apart; return the document info."""
+def _open_check(path: Path, data: bytes, options: PipelineOptions) -> dict[str, str]:
+    """Open with PDFium, which tells corrupt and password-protected files apart; check the pages against
+    ``options.limits`` (their number, each one's pixels at the OCR dpi) before any is read; return the document
+    info."""
     try:
         doc = pypdfium2.PdfDocument(data)
     except pypdfium2.PdfiumError as exc:
@@ -112,6 +114,20 @@ def _open_check(path: Path, data: bytes) -> dict[str, str]:
     try:
         if len(doc) == 0:
             raise IngestError(path, "PDF has no pages")
+        limits, dpi = options.limits, options.ocr.dpi
+        if len(doc) > limits.max_pages:
+            raise LimitExceeded(path, "max_pages", limits.max_pages, f"{len(doc)} pages")
+        for i in range(len(doc)):
+            width, height = doc.get_page_size(i)
+            pixels = width * height * (dpi / 72) ** 2
+            if pixels > limits.max_page_pixels:
+                raise LimitExceeded(
+                    path,
+                    "max_page_pixels",
+                    limits.max_page_pixels,
+                    f"page {i + 1} is {width / 72:.0f} x {height / 72:.0f} in: "
+                    f"{pixels / 1e6:.0f} M pixels at {dpi} dpi",
+                )
         info = doc.get_metadata_dict(skip_empty=True)
     finally:
         doc.close()

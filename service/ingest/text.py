@@ -56,7 +56,16 @@ from typing import Literal
 
 from service import fuzzy, headings
 from service.document import Block, Document, Origin, Provenance, TableCell, TableGrid
-from service.ingest.base import Backend, IngestError, decode_counted, looks_binary, sha256
+from service.ingest.base import (
+    Backend,
+    IngestError,
+    check_text_chars,
+    check_text_size,
+    decode_counted,
+    limits_of,
+    looks_binary,
+    sha256,
+)
 from service.normalize import NOT_APPLICABLE, UNIT_PATTERN, clean, label_key, parse_number
 from service.options import PipelineOptions
 from service.schema import FORMATS, load_format, load_labels
@@ -843,12 +852,17 @@ def foreign_format(head: bytes) -> bool:
     return head.lstrip().startswith(_FOREIGN_SIGNATURES) or bool(_HTML_SIGNATURE.search(head))
 
 
-def read_text_document(path: Path, data: bytes, kind: str, *, markdown: bool) -> Document:
+def read_text_document(
+    path: Path, data: bytes, kind: str, *, markdown: bool, options: PipelineOptions | None = None
+) -> Document:
     """Decode and read a text-like file into a Document (shared by the text and Markdown backends)."""
     if _binary(data[:4096]):
         raise IngestError(path, "binary content (NUL bytes), not a text file")
+    limits = limits_of(options)
+    check_text_size(path, data, limits)
     decoded = decode_counted(path, data)
     text = decoded.text
+    check_text_chars(path, text, limits)
     if not text.strip():
         raise IngestError(path, "file is empty")
     blocks = LineReader(markdown=markdown).read(text)
@@ -867,4 +881,4 @@ class TextBackend(Backend):
         return path.suffix.lower() in _TEXT_EXTENSIONS or not foreign_format(head)
 
     def convert(self, path: Path, data: bytes, options: PipelineOptions | None = None) -> Document:
-        return read_text_document(path, data, self.name, markdown=False)
+        return read_text_document(path, data, self.name, markdown=False, options=options)
