@@ -25,6 +25,7 @@ from service.rules.equations import Equation, Number
 
 SCALE = 1000  # costs are integers: nats in thousandths (and values with decimals, thousandths)
 FREE_MAX = 10**7  # bound of the unknown value of a free (absent) cell
+MAX_TERM = 2**53  # a value that scaled passes this cannot be a sum of a report's counts (and overflows the solver)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,9 @@ def solve(
     """The least-cost choice of options under the equations. ``constants``: the cells no option sets (a cell
     neither there nor ``free`` counts 0); ``rule_cost``: the cost of breaking an equation, in nats; ``seconds``:
     the solver's time limit. An equation that reads no cell an option sets is left out of the model."""
+    numbers = [v for o in options for v in o.values.values() if v is not None] + list(constants.values())
+    if any(not abs(v) < MAX_TERM // SCALE for v in numbers):  # also NaN and infinities: no model, nothing solved
+        return Solution("overflow", [], [None] * len(equations), {})
     scale = _scale(options, constants)
     model = cp_model.CpModel()
     pick = [model.new_bool_var(f"option{k}") for k in range(len(options))]

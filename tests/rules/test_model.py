@@ -81,3 +81,14 @@ def test_inequalities_and_decimal_values():
     options = [Option({"t.published": 2.5}, 0.0), Option({"t.published": 1.5}, 1.0)]
     solution = solve(options, [eq], constants={"t.total": 2}, free=(), rule_cost=lambda _: 3.5, seconds=1.0)
     assert solution.chosen == [1] and solution.kept == [True]
+
+
+def test_numbers_no_report_prints_are_no_model_not_a_crash():
+    """A run of 30 or 309 digits (a text that is one report twice, a fuzzed file) read as one number, or a NaN:
+    the solver is not asked (its integers would overflow: once a TypeError that failed the whole report)."""
+    granted = SCHEMA.t3_row_cells("granted")
+    columns = [eq for eq in EQS if eq.scope == "per_column"]
+    for huge in (10**30, 10**309, float("inf"), float("nan")):
+        options = [Option(dict(zip(granted, [huge, 0, 0, 0, 0, 0, huge])), 1.0), Option(dict.fromkeys(granted, 0), 2.0)]
+        solution = solve(options, columns, constants={}, free=(), rule_cost=_cost, seconds=1.0)
+        assert not solution.solved and solution.status == "overflow" and solution.chosen == []
