@@ -12,11 +12,14 @@ batch`` runs it in its own thread until the queue is empty (:meth:`WorkerPool.dr
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
 import queue
 import re
+import signal
+import sys
 import tempfile
 import threading
 import traceback
@@ -61,6 +64,24 @@ def init_worker(options: PipelineOptions) -> None:
     _worker_options = options
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(options.ocr.threads)
+    die_with_parent()
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def die_with_parent() -> None:
+    """Linux: this process gets SIGKILL when the process that started it dies (kill -9 of the server or the batch
+    included), so no worker is left orphaned, waiting forever on the pool's pipe. Elsewhere: nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl (a libc without it): the pool's own shutdown still applies
+        return
+    if os.getppid() == 1:  # the parent died before the call took effect
+        os._exit(1)
 
 
 def safe_name(filename: str) -> str:

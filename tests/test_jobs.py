@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import signal
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -168,3 +169,56 @@ def test_a_failed_jobs_reason_is_short_however_long_the_error():
     assert len(reason) < MAX_ERROR + 100 and reason.startswith("ValueError: Linear constraints")
     assert "more characters cut" in reason
     assert describe(ValueError("short")) == "ValueError: short"
+
+
+def _children(pid: int) -> set[int]:
+    """Every process started by ``pid`` and by its children (Linux /proc)."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                kids = {int(k) for k in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo.extend(kids - found)
+            found |= kids
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_workers_die_with_the_server_that_started_them(tmp_path):
+    """kill -9 of the server alone (not its process group), mid-job: its worker processes go too, none is left
+    orphaned waiting on the pool's pipe."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start(tmp_path, port)
+    try:
+        with FILES[0].open("rb") as f:
+            r = httpx.post(f"{base}/v1/reports", files={"file": (FILES[0].name, f)}, timeout=30)
+        rid = r.json()["id"]
+        deadline = time.time() + 60
+        while httpx.get(f"{base}/v1/reports/{rid}").json()["status"] != "running":
+            assert time.time() < deadline
+            time.sleep(0.2)
+        workers = _children(proc.pid)
+        assert workers and all(_alive(w) for w in workers)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.time() + 10
+        while any(_alive(w) for w in workers):
+            assert time.time() < deadline, [w for w in workers if _alive(w)]
+            time.sleep(0.2)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
