@@ -18,10 +18,12 @@ import multiprocessing
 import os
 import queue
 import re
+import shutil
 import signal
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -30,9 +32,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.ingest import IngestError
+from service.ingest import IngestError, load_document
 from service.options import PipelineOptions
-from service.pipeline import extract
+from service.pipeline import extract_document
 from service.result import Result
 from service.store import crud
 from service.store.blobs import BlobStore
@@ -89,24 +91,112 @@ def safe_name(filename: str) -> str:
     return re.sub(r"[^\w.\-\u4e00-\u9fff]", "_", name)[-120:] or "upload"
 
 
-def extract_file(blob: str | Path, filename: str, options: PipelineOptions) -> Result:
+def extract_file(
+    blob: str | Path, filename: str, options: PipelineOptions, on_pages: Callable[[int], None] | None = None
+) -> Result:
     """Extract the stored file ``blob`` as if it were named ``filename`` (backends look at the extension); the
-    result names ``filename`` as its document. Raises IngestError for files that cannot be read."""
+    result names ``filename`` as its document. Raises IngestError for files that cannot be read. ``on_pages``
+    hears the number of pages once the file is read (the job's watchdog gives it time by them)."""
     with tempfile.TemporaryDirectory(prefix="xxgk-job-") as tmp:
         link = Path(tmp) / safe_name(filename)
         os.symlink(blob, link)
-        result = extract(link, options)
+        doc = load_document(link, options)
+        if on_pages is not None:
+            on_pages(len(doc.pages))
+        result = extract_document(doc, options)
     result.document.path = filename
     for cell in result.cells.values():
         cell.ocr = None  # in-process only (not in the output): it does not travel back to the pool
     return result
 
 
-def run_job(blob: str, filename: str) -> Result:
-    """What a worker process runs for a job: :func:`extract_file` with the options :func:`init_worker` kept."""
+def run_job(blob: str, filename: str, verdict: str | None = None) -> Result:
+    """What a worker process runs for a job: :func:`extract_file` with the options :func:`init_worker` kept, under
+    the job's watchdog (``verdict``: where it writes why it ended the job, if it does)."""
     if _worker_options is None:
         raise RuntimeError("run_job runs in a worker process that init_worker set up")
-    return extract_file(blob, filename, _worker_options)
+    limits = _worker_options.limits
+    guard = JobGuard.running()
+    guard.arm(verdict, limits.job_seconds, limits.max_job_memory_mb)
+    try:
+        return extract_file(
+            blob, filename, _worker_options, on_pages=lambda n: guard.extend(n * limits.job_seconds_per_page)
+        )
+    finally:
+        guard.disarm()
+
+
+GUARD_EVERY = 0.25  # seconds between the watchdog's looks at the job
+GUARD_EXIT = 70  # a worker the watchdog ended exits with this code (EX_SOFTWARE)
+
+
+class JobGuard:
+    """The watchdog of the job a worker process runs: a thread that looks every GUARD_EVERY seconds at the
+    process's resident memory and the job's time; past ``limits.max_job_memory_mb`` or its time (``job_seconds`` +
+    ``job_seconds_per_page`` x pages) it writes why to the job's verdict file and ends the process at once (a
+    runaway decoder holds the interpreter in C code: no exception can stop it). The pool reads the verdict and fails
+    the job with it on the first try (no retries of the same bomb) and starts a fresh worker."""
+
+    _instance: JobGuard | None = None
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._verdict: str | None = None
+        self._deadline = 0.0
+        self._seconds = 0.0
+        self._memory = 0
+        self._armed = False
+        threading.Thread(target=self._watch, name="job-guard", daemon=True).start()
+
+    @classmethod
+    def running(cls) -> JobGuard:
+        if cls._instance is None:
+            cls._instance = JobGuard()
+        return cls._instance
+
+    def arm(self, verdict: str | None, seconds: float, memory_mb: int) -> None:
+        with self._lock:
+            self._verdict, self._seconds, self._memory = verdict, float(seconds), memory_mb * 1024 * 1024
+            self._deadline = time.monotonic() + seconds
+            self._armed = True
+
+    def extend(self, seconds: float) -> None:
+        with self._lock:
+            self._deadline += seconds
+            self._seconds += seconds
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._armed = False
+
+    def _watch(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while True:
+            time.sleep(GUARD_EVERY)
+            with self._lock:
+                if not self._armed:
+                    continue
+                rss = _resident_pages() * page
+                reason = None
+                if rss > self._memory:
+                    reason = (
+                        f"over the limit limits.max_job_memory_mb = {self._memory // 1024 // 1024}: "
+                        f"the job took {rss / 1024 / 1024:.0f} MB"
+                    )
+                elif time.monotonic() > self._deadline:
+                    reason = f"over the job's time: {self._seconds:.0f} s (limits.job_seconds + job_seconds_per_page)"
+                if reason is None:
+                    continue
+                if self._verdict:
+                    Path(self._verdict).write_text(reason, encoding="utf-8")
+            os._exit(GUARD_EXIT)
+
+
+def _resident_pages() -> int:
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):  # not Linux: the memory is not watched
+        return 0
 
 
 MAX_ERROR = 2000  # characters of an error kept with a report (the whole traceback goes to the log, once)
@@ -157,6 +247,7 @@ class WorkerPool:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._inflight: dict[str, Future[Result]] = {}
+        self._verdicts = Path(tempfile.mkdtemp(prefix="xxgk-verdicts-"))  # why a watchdog ended a job, per job
         self._executor: ProcessPoolExecutor | None = None
         self._thread: threading.Thread | None = None
 
@@ -189,6 +280,7 @@ class WorkerPool:
             self._thread.join(timeout=5)
         if self._executor is not None:
             self._executor.shutdown(wait=wait, cancel_futures=not wait)
+        shutil.rmtree(self._verdicts, ignore_errors=True)
 
     def notify(self) -> None:
         """A job was queued: look now instead of at the next poll."""
@@ -243,8 +335,11 @@ class WorkerPool:
             initargs=(self.options,),
         )
 
+    def _verdict(self, job: crud.Claimed) -> Path:
+        return self._verdicts / f"{job.job_id}.txt"
+
     def _submit(self, job: crud.Claimed) -> None:
-        args = (str(self.blobs.path(job.sha256)), job.filename)
+        args = (str(self.blobs.path(job.sha256)), job.filename, str(self._verdict(job)))
         if self._executor is None:
             self._executor = self._new_executor()
         try:
@@ -267,6 +362,19 @@ class WorkerPool:
         if future.cancelled() or self._stop.is_set():
             return  # stopping: the job stays running in the store and is queued again at the next start
         exc = future.exception()
+        verdict = self._verdict(job)
+        if isinstance(exc, BrokenProcessPool) and verdict.exists():  # its watchdog ended it: failed, not retried
+            reason = cap(verdict.read_text(encoding="utf-8"))
+            verdict.unlink(missing_ok=True)
+            try:
+                with self.sessions() as s:
+                    crud.fail(s, job.job_id, reason)
+            except Exception:
+                log.error("storing the outcome of job %s failed:\n%s", job.job_id, traceback.format_exc())
+                return
+            log.warning("job %s (%s) failed: %s", job.job_id, job.filename, reason)
+            self._tell(job, None, reason)
+            return
         if isinstance(exc, BrokenProcessPool):
             self._requeue(job, WORKER_DIED)
             return

@@ -41,6 +41,9 @@ class LimitsOptions(_Section):
     max_text_chars: int  # characters of a text, Markdown or HTML file
     max_docx_unzipped_mb: int  # a DOCX's parts once unzipped, together
     max_docx_paragraphs: int  # paragraphs of a DOCX's main part
+    max_job_memory_mb: int  # a worker's resident memory while it runs one job (a watchdog ends the job past it)
+    job_seconds: int  # a job's wall-clock time: this much ...
+    job_seconds_per_page: int  # ... plus this much for each page once the file's pages are known
 
 
 class NormaliseOptions(_Section):

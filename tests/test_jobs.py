@@ -222,3 +222,42 @@ def test_workers_die_with_the_server_that_started_them(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_a_job_past_its_memory_or_time_fails_at_once_and_the_queue_moves_on(store):
+    """The watchdog of a worker: past limits.max_job_memory_mb (set below what a worker holds once loaded) or past
+    the job's time (a scan given 1 s), the job fails on its first try with the limit named; the next job runs."""
+    sessions, blobs = store
+    scan = (ROOT / "datasets" / "scans" / "seed-moderate-200dpi.pdf").read_bytes()
+    for limits, data, expected in (
+        ({"max_job_memory_mb": 60}, R005.read_bytes(), "limits.max_job_memory_mb = 60"),
+        ({"job_seconds": 1, "job_seconds_per_page": 0}, scan, "over the job's time: 1 s"),
+    ):
+        first = queue_file(sessions, blobs, data, f"first-{expected[:12]}")
+        heard: list[tuple[str, str | None]] = []
+        options = load_options(environ={}).with_changes(limits=limits)
+        pool = WorkerPool(
+            sessions,
+            blobs,
+            options,
+            workers=1,
+            threads=1,
+            on_outcome=lambda j, r, e, heard=heard: heard.append((j.report_id, e)),
+        )
+        try:
+            pool.drain()
+        finally:
+            pool.stop(wait=True)
+        assert [rid for rid, e in heard if expected in (e or "")] == [first], heard
+        with sessions() as s:
+            report = crud.get_report(s, first)
+            assert report.status == "failed" and expected in (report.error or "")
+            assert report.jobs[-1].attempts == 1  # never retried: the same file would do it again
+    then = queue_file(sessions, blobs, (DEV / "seed" / "source.txt").read_bytes(), "seed.txt")
+    pool = WorkerPool(sessions, blobs, load_options(environ={}), workers=1, threads=1)
+    try:
+        pool.drain()
+    finally:
+        pool.stop(wait=True)
+    with sessions() as s:
+        assert crud.get_report(s, then).status == "done"
