@@ -19,7 +19,7 @@ from service.document import Document
 from service.normalize import label_key
 from service.resources import MODELS_DIR
 from service.understand.cues import NUMBER as _NUMBER
-from service.understand.encode import SegmentKey, Vocab, segments, stream, windows
+from service.understand.encode import SegmentKey, Vocab, Windows, segments, stream, windows
 from service.understand.labels import FACT_KINDS, STRUCTURE_KINDS, load_label_set
 from service.understand.lexicon import can_print, surfaces
 
@@ -76,6 +76,7 @@ class Tagging(BaseModel):
 # ONNX Runtime engines: the int8 weights (dynamic quantisation of the fp32 export; the same labels on every dev
 # rendering, tests/understand/test_classifier.py) and the fp32 export (the same logits as torch)
 ONNX_FILES = {"onnx-int8": "model.int8.onnx", "onnx": "model.onnx"}
+BATCH_WINDOWS = 16  # windows the network reads at once (a long text: memory of 16 windows, not of all)
 PLAIN_MIN_CHARS = 41  # longer than any heading the assembler asks the classifier about
 PLAIN_FROM_BLOCK = 12  # metadata (agency, year, date) is looked for in the blocks before this one
 _DIGIT = re.compile(r"\d")
@@ -171,10 +172,7 @@ class Tagger:
         if len(st.ids) == 0:
             return Tagging(segments={}, spans=[])
         w = windows(st, self.vocab, self.meta["max_len"], self.meta["overlap"])
-        logits = self.logits(w.input_ids, w.bbox, w.token_type_ids, w.attention_mask)
-        tok = logits[w.owner[:, 0], w.owner[:, 1]]  # [T, n_tags]
-        tok = np.exp(tok - tok.max(axis=1, keepdims=True))
-        tok /= tok.sum(axis=1, keepdims=True)
+        tok = self._token_probs(w)  # [T, n_tags]
         # label probabilities per token: O, then B+I of each label
         lab = np.concatenate([tok[:, :1], tok[:, 1::2] + tok[:, 2::2]], axis=1)
         seg_of = np.array([s for s, _ in st.where])
@@ -200,6 +198,28 @@ class Tagger:
             if len(seg.key) == 1:
                 numbers.extend(self._numbers(seg.key, seg.text, lab[rows]))
         return Tagging(segments=out_segments, spans=spans, numbers=numbers)
+
+    def _token_probs(self, w: Windows) -> np.ndarray:
+        """Each token's tag probabilities, from the window that owns it; the network reads BATCH_WINDOWS windows
+        at a time and only their tokens' rows are kept, so a long text never holds every window's logits at once
+        (a 1.3 MB text: 2.2 GB before)."""
+        owner = w.owner[:, 0]  # windows own tokens in stream order: non-decreasing
+        out: np.ndarray | None = None
+        for k in range(0, len(w.input_ids), BATCH_WINDOWS):
+            logits = self.logits(
+                w.input_ids[k : k + BATCH_WINDOWS],
+                w.bbox[k : k + BATCH_WINDOWS],
+                w.token_type_ids[k : k + BATCH_WINDOWS],
+                w.attention_mask[k : k + BATCH_WINDOWS],
+            )
+            if out is None:
+                out = np.empty((len(owner), logits.shape[-1]), np.float32)
+            a, b = np.searchsorted(owner, [k, k + BATCH_WINDOWS])
+            x = logits[owner[a:b] - k, w.owner[a:b, 1]]
+            x = np.exp(x - x.max(axis=1, keepdims=True))
+            out[a:b] = x / x.sum(axis=1, keepdims=True)
+        assert out is not None
+        return out
 
     def _constrain(self, text: str, probs: np.ndarray) -> np.ndarray:
         """A table cell's label distribution given what its text can print (schema-constrained decoding).
