@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import multiprocessing
 import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
@@ -19,8 +21,9 @@ from sqlalchemy import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.jobs import WorkerPool, threads_per_worker
+from service.jobs import WorkerPool, die_with_parent, threads_per_worker
 from service.options import PipelineOptions, load_options
+from service.pages import NoPage, render_page
 from service.store import BlobStore, crud, data_dir, database_url, open_store
 from service.store.db import make_async_engine
 
@@ -73,6 +76,7 @@ class Caller:
     role: str
 
 
+RENDER_WAIT = 60.0  # seconds a page image may take to render
 TOKEN_WATCH = 1.0  # seconds between looks at the store's revocations (one small query; the cache is cleared on one)
 
 
@@ -146,6 +150,9 @@ class Service:
         self.engine, self.sessions = open_store(self.url)
         self.blobs = BlobStore(self.data)
         self.pages_dir = self.data / "pages"
+        # page images for review are decoded in a worker process of their own (one; it dies with the server), never
+        # in the API process: a huge page cannot take the server's memory
+        self._render_pool: ProcessPoolExecutor | None = None
         self.metrics = Metrics()
         self.results = ResultCache()
         self.tokens = TokenCache()
@@ -166,6 +173,19 @@ class Service:
         if self.cfg.start_workers:
             self.pool.start()
 
+    def render_page(self, sha256: str, filename: str, number: int) -> tuple[bytes, float]:
+        """A page image for review (PNG bytes, scale), rendered in the render worker process; NoPage when there is
+        none (raised again here)."""
+        if self._render_pool is None:
+            self._render_pool = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
+            )
+        try:
+            return self._render_pool.submit(render_page, self.blobs.path(sha256), filename, number).result(RENDER_WAIT)
+        except BrokenProcessPool:  # the renderer died (out of memory): a new one for the next page
+            self._render_pool = None
+            raise NoPage(f"page {number} could not be rendered") from None
+
     async def watch_tokens(self) -> None:
         """Clear the token cache whenever the store's revocations change (runs for the server's life)."""
         seen = None
@@ -185,6 +205,8 @@ class Service:
         self.engine.dispose()
         if self.read_pool is not None:
             self.read_pool.shutdown(wait=True)
+        if self._render_pool is not None:
+            self._render_pool.shutdown(wait=False, cancel_futures=True)
         if self.async_engine is not None:
             await self.async_engine.dispose()
 

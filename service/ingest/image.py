@@ -18,6 +18,7 @@ Pillow's reason; a missing OCR engine raises IngestError naming what to install.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from numbers import Real
@@ -82,8 +83,10 @@ def _frames(path: Path, data: bytes, limits: LimitsOptions) -> list[tuple[np.nda
                 frames.append(_frame(frame))
     except UnidentifiedImageError as exc:
         raise IngestError(path, "not an image Pillow can read (expected PNG, JPEG or TIFF)") from exc
-    except Image.DecompressionBombError as exc:
-        raise IngestError(path, f"image too large to read safely ({exc})") from exc
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, at open: far past ours
+        size = re.search(r"\((\d+) pixels\)", str(exc))
+        found = f"an image of {size.group(1)} pixels" if size else "an image too large to read safely"
+        raise LimitExceeded(path, "max_page_pixels", limits.max_page_pixels, found) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise IngestError(path, f"corrupt or truncated image ({exc})") from exc
     if not frames:

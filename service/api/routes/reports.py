@@ -23,7 +23,7 @@ from service.api.core import ResultCache, Service
 from service.api.deps import READ, REVIEW, UPLOAD, Caller, service
 from service.export import ReportMeta, long_rows, report_xlsx, to_csv
 from service.ingest import IngestError, backend_for
-from service.pages import NoPage, render_page
+from service.pages import NoPage
 from service.reconcile.cross import SeriesCheck
 from service.result import Check, Result
 from service.review import InvalidValue
@@ -237,7 +237,7 @@ def page_image(report_id: str, number: int, _: Caller = Depends(READ), svc: Serv
         png, scale = cache.read_bytes(), float(scale_file.read_text())
     else:
         try:
-            png, scale = render_page(svc.blobs.path(report.sha256), report.filename, number)
+            png, scale = svc.render_page(report.sha256, report.filename, number)
         except NoPage as e:
             raise HTTPException(404, str(e)) from None
         cache.parent.mkdir(parents=True, exist_ok=True)

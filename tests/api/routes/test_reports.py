@@ -449,3 +449,32 @@ def test_a_failed_report_can_be_run_again_by_a_reviewer(api, seed_report, tmp_pa
     assert [(a["action"], a["actor"]) for a in audit if a["action"] == "retry"] == [("retry", "reviewer-1")]
     assert client.post(f"/v1/reports/{seed_report['id']}/retry", headers=auth(tokens, "reviewer")).status_code == 409
     assert client.post("/v1/reports/nope/retry", headers=auth(tokens, "reviewer")).status_code == 404
+
+
+def test_page_images_are_bounded_whatever_the_file(api, tmp_path):
+    """A 22000 x 22000 PNG (a few kB) and a PDF page of 200 x 200 in: both refused by the job's limits, and their
+    page images bounded: the PNG not decoded at all (404, too large), the PDF page rendered at a lower dpi."""
+    from PIL import Image
+
+    client, tokens = api
+    png = tmp_path / "huge.png"
+    Image.new("1", (22000, 22000), 1).save(png, optimize=True)
+    pdf = tmp_path / "huge-page.pdf"
+    doc = __import__("pypdfium2").PdfDocument.new()
+    doc.new_page(14400, 14400)
+    doc.save(str(pdf))
+    doc.close()
+    for path in (png, pdf):
+        r = upload(client, tokens, path)
+        assert r.status_code == 202, r.text
+        body = wait_done(client, tokens, r.json()["id"])
+        assert body["status"] == "failed" and "limits.max_page_pixels" in body["error"]
+    rid_png = client.get("/v1/reports", params={"limit": 1000}, headers=auth(tokens, "uploader")).json()["items"]
+    ids = {item["filename"]: item["id"] for item in rid_png}
+    start = time.perf_counter()
+    r = client.get(f"/v1/reports/{ids['huge.png']}/pages/1.png", headers=auth(tokens, "uploader"))
+    assert r.status_code == 404 and "too large" in r.text and time.perf_counter() - start < 10
+    r = client.get(f"/v1/reports/{ids['huge-page.pdf']}/pages/1.png", headers=auth(tokens, "uploader"))
+    assert r.status_code == 200
+    shown = Image.open(io.BytesIO(r.content))
+    assert shown.width * shown.height <= 8_000_000 and float(r.headers["X-Page-Scale"]) < 110 / 72
