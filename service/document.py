@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+UNDECODABLE_KEY = "undecodable"  # Document.metadata: characters no encoding read, replaced ("12 (gb18030)")
 BBox = tuple[float, float, float, float]  # x0, y0, x1, y1 in page units (PDF points, pixels for images)
 
 
@@ -30,6 +31,9 @@ class Provenance(BaseModel):
     sealed: bool = False
     layout_model: bool = False  # a scanned table cell whose boundaries the layout model drew (no printed rulings)
     streak: bool = False  # a scanned table cell a copier's toner streak ran through (painted out before reading)
+    # a scanned table cell of a table printed without inner rulings (三线表): its row and column were inferred from
+    # the page's whitespace (pages.stream)
+    unruled: bool = False
 
 
 class OcrChar(BaseModel):

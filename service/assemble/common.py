@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from service.assemble.rows import Row, Value
+from service.document import Origin
 from service.result import CellSource, CellValue, Deviation
 from service.rules.reasons import DISAGREEMENT
 from service.understand.matcher import MIN_SCORE, best_similarity
@@ -24,7 +25,11 @@ def source_of(value: Value) -> CellSource:
         sealed=p.sealed,
         layout_model=p.layout_model,
         streak=p.streak,
+        unruled=p.unruled,
     )
+
+
+SCANNED_SLASH = "读作“/”(不适用): on a scan a '/' may be what is left of a digit; confirm the cell prints no number"
 
 
 def cell_from_value(value: Value, *, value_type: str = "count") -> CellValue:
@@ -56,7 +61,17 @@ def cell_from_value(value: Value, *, value_type: str = "count") -> CellValue:
             value=None, raw=value.raw, status="blank", source=src, confidence=value.provenance.confidence, ocr=value.ocr
         )
     if parsed.status == "not_applicable":
-        return CellValue(value=None, raw=value.raw, status="not_applicable", source=src)
+        scanned = value.provenance.origin == Origin.OCR  # a '/' read on a scan may be a stroke of a lost digit
+        return CellValue(
+            value=None,
+            raw=value.raw,
+            status="not_applicable",
+            source=src,
+            confidence=value.provenance.confidence if scanned else 1.0,
+            needs_review=scanned,
+            review_reasons=[SCANNED_SLASH] if scanned else [],
+            ocr=value.ocr,
+        )
     return CellValue(
         value=None,
         raw=value.raw,

@@ -12,7 +12,7 @@ from service.assemble.sections import split_sections
 from service.assemble.t2 import assemble_t2
 from service.assemble.t3 import assemble_t3
 from service.assemble.t4 import assemble_t4
-from service.document import Block, Document
+from service.document import UNDECODABLE_KEY, Block, Document
 from service.normalize import label_key
 from service.result import CellValue, Deviation, Section
 from service.schema import FormatDecision, FormatSchema, detect_format, load_format
@@ -144,6 +144,16 @@ def assemble(doc: Document, tagging: Tagging | None = None) -> Assembly:
     if sum(1 for b in doc.blocks if b.kind == "heading" and b.text.startswith("一")) > 1:
         deviations.append(
             Deviation(id="dev_duplicate_heading", message="a section heading is printed twice", severity="info")
+        )
+    if undecodable := doc.metadata.get(UNDECODABLE_KEY):
+        count, _, encoding = undecodable.partition(" ")
+        deviations.append(
+            Deviation(
+                id="xxgk_undecodable_text",
+                message=f"{count} characters of the file could not be decoded {encoding} and were replaced (U+FFFD); "
+                "a label or number they hit may be missing",
+                severity="warning",
+            )
         )
     for sec in sections.values():
         if not sec.found:

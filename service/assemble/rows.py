@@ -38,6 +38,8 @@ class Row:
     )  # segment key of each label (service.understand.encode)
     tag: SegmentPrediction | None = None  # the classifier's reading of the row's leaf label
     label_tags: list[SegmentPrediction | None] = field(default_factory=list)  # … of every label cell
+    # where each label cell is printed (grids only; its box places a short row's values, ``service.assemble.place``)
+    label_provenance: list[Provenance] = field(default_factory=list)
 
     @property
     def leaf(self) -> str:
@@ -110,6 +112,7 @@ def rows_from_table(block: Block, index: int) -> list[Row]:
                 run_together=run_together,
                 block_index=index,
                 label_keys=[(index, c.row, c.col) for c in labels if c.text],
+                label_provenance=[c.provenance for c in labels if c.text],
             )
         )
     return rows

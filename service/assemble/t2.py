@@ -18,6 +18,7 @@ from service.assemble.common import (
     unexpected_count,
     unmapped_row,
 )
+from service.assemble.place import header_columns, place, placed_cells, placed_deviation, row_columns, value_in_label
 from service.assemble.rows import Row, Value, trim_values
 from service.assemble.splits import make_candidates, plausible
 from service.normalize import clean, label_key, parse_number
@@ -111,6 +112,16 @@ def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
             vals = trim_values(row.values, ncols)
             if len(vals) < ncols and row.run_together:
                 if _split_row(out, row, vals, block, prefix, eqs):
+                    continue
+            if len(vals) < ncols and not row.run_together:
+                positions = header_columns(
+                    [r for r in rows if not r.values], [c.labels() for c in block.columns]
+                ) + row_columns([trim_values(r.values, ncols) for r in labelled], ncols)
+                if (placement := place(vals, ncols, positions)) is not None:
+                    value_in_label(row, placement)
+                    ids = [f"{prefix}.{c.id}" for c in block.columns]
+                    out.cells.update(placed_cells(placement, ids, [c.value_type for c in block.columns]))
+                    out.deviations.append(placed_deviation("table 2 row", row, placement, ids))
                     continue
             if len(vals) < ncols and detached:
                 vals = _insert_detached(out, vals, detached, block, prefix, row)

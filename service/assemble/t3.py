@@ -21,6 +21,8 @@ from service.assemble.common import (
     unexpected_count,
     unmapped_row,
 )
+from service.assemble.place import header_columns as header_positions
+from service.assemble.place import place, placed_cells, placed_deviation, row_columns, value_in_label
 from service.assemble.rows import Row, Value, trim_values
 from service.assemble.splits import SPLIT_BREAKS_RULE, Candidates, choose, make_candidates
 from service.normalize import clean, label_key
@@ -239,6 +241,16 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
         table,
         _subtotal_side(rows[: next((i for i, r in enumerate(rows) if r.filled_values()), len(rows))], table),
     )
+    # the columns' x-positions, for rows printing fewer values than columns: the header's, the full rows'
+    words = load_labels()["t3_columns"]
+    positions = header_positions(headers, [words[c] for c in table.columns]) + row_columns(
+        [
+            trim_values(r.values, ncols)
+            for rid in value_rows
+            if (r := al.matched.get(rid)) is not None and not r.run_together
+        ],
+        ncols,
+    )
     for i, rid in enumerate(value_rows):
         row = al.matched.get(rid)
         if row is None:
@@ -271,6 +283,11 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
             header_mapped.append(rid)
         if mapping is None and _all_zero(row, vals, ncols):
             _zero_row(out, row, rid, vals, table)
+            continue
+        if mapping is None and not row.run_together and (placement := place(vals, ncols, positions)) is not None:
+            value_in_label(row, placement)
+            out.cells.update(placed_cells(placement, table.cells(rid)))
+            out.deviations.append(placed_deviation("table 3 row", row, placement, table.cells(rid)))
             continue
         if mapping is None:
             out.deviations.append(unexpected_count(out.cells, "table 3 row", row, table.cells(rid), len(vals)))

@@ -5,6 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from service.assemble.common import absent_cell, cell_from_value, deviation, label_score, unmapped_row
+from service.assemble.place import (
+    Columns,
+    header_columns,
+    mark_apart,
+    place,
+    placed_cells,
+    placed_deviation,
+    split_apart,
+)
 from service.assemble.rows import Row, Value, trim_values
 from service.assemble.splits import SPLIT_BREAKS_RULE, choose, make_candidates
 from service.normalize import clean
@@ -63,8 +72,18 @@ def assemble_t4(rows: list[Row], schema: FormatSchema) -> T4Result:
     # the table's values are those of its first rows; rows after them (a fee table or a sentence with numbers
     # the agency printed under table 4) are reported, not mapped. 15 values printed beat a split of digits that
     # ran together, which beats 14 values (the last 总计 missing).
-    for way, k in ((way, k) for way in ("printed", "split", "short", "split-short") for k in range(1, len(data) + 1)):
-        if _read_values(out, data[:k], way, table):
+    # a row of fewer values whose boxes say under which columns they stand is placed by them ("placed"); a cell
+    # that read two numbers apart in a row one value short is read as two ("apart"); else the last total is
+    # taken as not printed ("short")
+    synonyms = load_labels()["t4_columns"]
+    columns = header_columns(
+        [r for r in rows if not r.filled_values()], [synonyms[c.split(".")[2]] for c in table.cells]
+    )
+    ways = ("printed", "split", "placed", "apart", "short", "split-short")
+    for way, k in ((way, k) for way in ways for k in range(1, len(data) + 1)):
+        if way in ("placed", "apart") and k > 1:
+            continue
+        if _read_values(out, data[:k], way, table, columns):
             for row in data[k:]:
                 out.deviations.append(unmapped_row("table 4: row", row, "follows the table's 15 values"))
             return out
@@ -82,14 +101,40 @@ def assemble_t4(rows: list[Row], schema: FormatSchema) -> T4Result:
     return out
 
 
-def _read_values(out: T4Result, rows: list[Row], way: str, table: _Table) -> bool:
+def _read_values(out: T4Result, rows: list[Row], way: str, table: _Table, columns: list[Columns]) -> bool:
     """Map the values of these rows to the 15 cells, the ``way`` given: ``printed`` (15 values), ``split``
-    (fewer runs of digits that ran together, split under the group rules), ``short`` (14: the last 总计
-    missing), ``split-short`` (digits that ran together, split into 14); False when they do not make table 4
-    that way."""
+    (fewer runs of digits that ran together, split under the group rules), ``placed`` (fewer, placed under the
+    header's columns by their x-positions), ``apart`` (14, one cell reading two numbers apart), ``short`` (14:
+    the last 总计 missing), ``split-short`` (digits that ran together, split into 14); False when they do not
+    make table 4 that way."""
     full = len(table.cells)
     values: list[Value] = trim_values([v for r in rows for v in r.values], full)
     n = len(values)
+    if way == "placed" and not any(r.run_together for r in rows):
+        placement = place(values, full, columns)
+        # the last 总计 alone not printed: the ``short`` reading says so and infers it by the group rule
+        if placement is None or [k for k, v in enumerate(placement.slots) if v is None] == [full - 1]:
+            return False
+        out.cells.update(placed_cells(placement, table.cells))
+        out.deviations.append(placed_deviation("table 4 row", rows[0], placement, table.cells))
+        return True
+    if way == "apart" and not any(r.run_together for r in rows):
+        apart = split_apart(values, full)
+        if apart is None:
+            return False
+        parts, first = apart
+        for cid, v in zip(table.cells, parts):
+            out.cells[cid] = cell_from_value(v)
+        mark_apart([out.cells[cid] for cid in table.cells[first:]])
+        out.deviations.append(
+            deviation(
+                "xxgk_cell_read_apart",
+                f"table 4: the cell {values[first].raw!r} read as two values {parts[first].raw} and "
+                f"{parts[first + 1].raw} (the row prints {n} values where {full} are expected)",
+                table.cells[first:],
+            )
+        )
+        return True
     if way in ("split", "split-short") and any(r.run_together for r in rows):
         count = full if way == "split" else full - 1
         if n < count and _split(out, values, table.cells[:count], table):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from charset_normalizer import from_bytes
 
-from service.document import Document
+from service.document import UNDECODABLE_KEY, Document
 from service.ocr.base import OcrUnavailable
 from service.options import LimitsOptions, PipelineOptions, load_options
 from service.pages import PageContent, build_document
@@ -142,7 +142,6 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w-]+)""", re.I)
 
 MAX_UNDECODABLE = 0.05  # share of a text's characters that may be bytes no encoding reads (replaced, reported)
 MIN_COMMON = 0.9  # ... when at least this share of its Chinese characters are common ones (GB2312): real text
-UNDECODABLE_KEY = "undecodable"  # Document.metadata: how many characters were replaced, in which encoding
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,15 @@ def build_document(
 
     Table cells read by OCR whose box overlaps a red seal or stamp of their page get ``provenance.sealed``; those
     of a table the layout model found (no ruled grid there) get ``provenance.layout_model``; those a toner streak ran
-    through ``provenance.streak``.
+    through ``provenance.streak``; those of a table printed without inner rulings (its rows and columns found from
+    the whitespace) ``provenance.unruled``.
     ``metadata`` gains ``turned_pages`` ("2,3": pages found lying on their side or upside down)."""
     recognize_pages(pages, options)
     blocks = compose([layout_page(p) for p in pages])
     blocks = mark_cells(blocks, {p.number: p.seals for p in pages if p.seals}, "sealed")
     blocks = mark_cells(blocks, {p.number: p.model_tables for p in pages if p.model_tables}, "layout_model")
     blocks = mark_cells(blocks, {p.number: p.streaked for p in pages if p.streaked}, "streak")
+    blocks = mark_cells(blocks, {p.number: p.stream_tables for p in pages if p.stream_tables}, "unruled")
     turned = [str(p.number) for p in pages if p.turns]
     if turned:
         metadata = {**metadata, "turned_pages": ",".join(turned)}

@@ -64,6 +64,7 @@ class PageContent:
     skew: float = 0.0  # degrees the page was levelled by (OCR stage)
     streaked: list[BBox] = field(default_factory=list)  # table cells a toner streak ran through (painted out)
     model_tables: list[BBox] = field(default_factory=list)  # tables the layout model found (no ruled grid there)
+    stream_tables: list[BBox] = field(default_factory=list)  # tables printed without inner rulings (pages.stream)
     seals: list[BBox] = field(default_factory=list)  # red seals and stamps found (pixels of the upright page)
     timings: dict[str, float] = field(default_factory=dict)  # OCR stage: CPU seconds per step (normalise.*, ...)
 

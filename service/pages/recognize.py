@@ -10,16 +10,19 @@ Per page (``PageContent`` with ``bitmap`` and ``has_text_layer`` False):
    the lines' shape and how well they read, skew from the ruling lines or the text lines; the bitmap is
    replaced by the upright, level page and the page's size turned with it;
 3. ruling segments from the ink (``ocr.grid.ruling_segments``) and the table grids the one grid builder makes of
-   them (``pages.layout.table_grids``); every cell read from its own crop (``ocr.read_cells.read_tables``; a
-   cell that a lost column ruling made of two is read as its parts, ``ocr.grid.lost_rulings``);
+   them (``pages.layout.table_grids``); on a page where they make no table, the tables printed without inner
+   rulings (三线表) found from the page's whitespace (``pages.stream``; the columns of a table the previous page
+   left open carried over), else, where the option lets it, the layout model's (``pages.layout_model``); every
+   cell read from its own crop (``ocr.read_cells.read_tables``; a cell of a ruled table that a lost column
+   ruling made of two is read as its parts, ``ocr.grid.lost_rulings``);
 4. the detected lines outside the tables are read at full resolution: they are the page's words (one per
    detected box, with every character's box, confidence and alternatives).
 
 The engine (``options.ocr.engine``, ``options.ocr.threads``) is loaded only when a page needs it; a missing
 engine raises ``OcrUnavailable`` naming what to install. Coordinates are pixels of the upright, level page.
 ``page.timings``: CPU seconds of each step (normalise.colour, normalise.perspective, normalise.illumination,
-normalise.seals, orient, rulings, grids, cells, lines; CPU seconds of the whole process, the recognizer's
-threads included).
+normalise.seals, orient, rulings, grids, stream, layout, cells, lines; CPU seconds of the whole process, the
+recognizer's threads included).
 """
 
 from __future__ import annotations
@@ -34,11 +37,12 @@ from service.ocr.base import OcrEngine, get_engine
 from service.ocr.grid import binarize, erase_streaks, rulings_and_streaks
 from service.ocr.orient import Quad, follow, upright
 from service.ocr.read_cells import read_tables
-from service.options import PipelineOptions
+from service.options import NormaliseOptions, PipelineOptions
 from service.pages.layout import bitmap_rulings, table_grids
 from service.pages.layout_model import LayoutModel, combined_grids, load_model
 from service.pages.model import PageContent, ReadTable, Word
 from service.pages.normalize_image import normalise, seal_boxes, timed
+from service.pages.stream import StreamTable, stream_tables
 
 INK = 160  # a page with no pixel darker than this is blank
 TABLE_MARGIN = 0.03  # inches: a detected line centred inside a table, this far from its edges, is in it
@@ -56,26 +60,43 @@ def recognize_pages(pages: Sequence[PageContent], options: PipelineOptions) -> N
         return
     engine = get_engine(options.ocr.engine, threads=options.ocr.threads)
     layout = None if options.layout.model == "off" else load_model(options.layout.model_path, options.layout.threads)
+    columns: list[float] | None = None  # of a table printed without rulings that the previous page left open
+    previous = None
     for page in todo:
-        recognize_page(page, engine, layout, always=options.layout.model == "always")
+        if previous is None or page.number != previous + 1:  # the table went on over a page that was not read
+            columns = None
+        columns = recognize_page(
+            page, engine, layout, always=options.layout.model == "always", columns=columns, steps=options.normalise
+        )
+        previous = page.number
 
 
 def recognize_page(
-    page: PageContent, engine: OcrEngine, layout: LayoutModel | None = None, always: bool = False
-) -> None:
-    """Read one bitmap page (grayscale or colour, any of the four orientations, slightly skewed, photographed)."""
+    page: PageContent,
+    engine: OcrEngine,
+    layout: LayoutModel | None = None,
+    always: bool = False,
+    columns: list[float] | None = None,
+    steps: NormaliseOptions | None = None,
+) -> list[float] | None:
+    """Read one bitmap page (grayscale or colour, any of the four orientations, slightly skewed, photographed).
+
+    ``columns``: the column boundaries of a table printed without rulings that the previous page left open (its
+    continuation at the top of this page takes them where its own rows leave a column blank); returned likewise
+    for the next page (None when no such table runs over this page's foot). ``steps``: the normalisation steps
+    (all when not given)."""
     assert page.bitmap is not None and page.dpi is not None
     dpi = page.dpi
     page.words, page.segments, page.tables, page.seals = [], [], [], []
     timings = page.timings = {}
-    flat = normalise(page.bitmap, dpi)
+    flat = normalise(page.bitmap, dpi, steps)
     timings.update(flat.timings)
     gray = flat.gray
     if gray.shape[:2] != page.bitmap.shape[:2]:  # perspective undone: the page fills the image
         page.width, page.height = gray.shape[1] * page.scale, gray.shape[0] * page.scale
     if not (gray < INK).any():
         page.bitmap = gray
-        return
+        return None
     level = timed(timings, "orient", lambda: upright(gray, engine, dpi))
     gray = level.gray
     if level.turns % 2:
@@ -85,7 +106,12 @@ def recognize_page(
         page.seals = seal_boxes(follow(flat.mask, level.turns, level.skew), dpi)
     page.segments, streaks = timed(timings, "rulings", lambda: rulings_and_streaks(binarize(gray), dpi))
     grids = timed(timings, "grids", lambda: table_grids(page.segments, bitmap_rulings(dpi)))
-    if layout is not None and (always or not grids):  # no ruled table on the page (unruled, 三线表, lost rulings)
+    stream: list[StreamTable] = []
+    if not grids and not always:  # no ruled table on the page: tables printed without inner rulings (三线表)
+        stream = timed(timings, "stream", lambda: stream_tables(gray, page.segments, dpi, columns))
+        grids = [t.grid for t in stream]
+        page.stream_tables = [g.bbox for g in grids]
+    if layout is not None and (always or not grids):  # no table found (unruled, 三线表, lost rulings)
         ruled = len(grids)
         maps = timed(timings, "layout", lambda: layout.predict(gray, dpi))
         grids = timed(timings, "grids", lambda: combined_grids(page.segments, maps, dpi))
@@ -95,7 +121,7 @@ def recognize_page(
     page.streaked = _streaked_cells(grids, streaks)
     if page.streaked:  # toner streaks of a photocopy: out of the table cells before they are read (not the text)
         gray = erase_streaks(gray, _within(streaks, page.streaked), dpi)
-    read = timed(timings, "cells", lambda: read_tables(gray, grids, engine, dpi))
+    read = timed(timings, "cells", lambda: read_tables(gray, grids, engine, dpi, split=not stream))
     page.tables = [ReadTable(g.with_cells(c.cell for c in cells), tuple(cells)) for g, cells in zip(grids, read)]
     text_quads = [q for q in level.quads if not _in_tables(q, grids, TABLE_MARGIN * dpi)]
     lines = timed(timings, "lines", lambda: engine.read_lines(gray, text_quads))
@@ -103,6 +129,8 @@ def recognize_page(
         Word(text=ln.text.strip(), box=ln.box, size=ln.box[3] - ln.box[1], confidence=ln.confidence, ocr=ln)
         for ln in lines
     ]
+    last = stream[-1] if stream else None
+    return list(last.grid.xs) if last is not None and last.zone.open_bottom else None
 
 
 def _ruled_across(grid: Grid, segments: Sequence[Segment], dpi: float) -> bool:

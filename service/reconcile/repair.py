@@ -40,6 +40,8 @@ NOT_FOUND = "not found in the scan"
 SEALED = "盖章遮挡: under a seal or stamp, the reading is in doubt"
 STREAK = "复印条纹: a copier's toner streak ran through this cell and was painted out; a digit under it may be lost"
 LAYOUT = "layout model: the table prints no rulings; its columns were inferred (a shift passes every sum)"
+UNRULED_BLANK = "无框线表格: blank where the table prints its zeros; the column was inferred from the whitespace"
+UNRULED = "无框线表格: no inner rulings printed; the column was inferred from the whitespace and no rule confirms it"
 
 
 @dataclass
@@ -183,6 +185,7 @@ def _score_and_flag(
 ) -> None:
     """One calibrated confidence per cell, the review reasons and ``needs_review``."""
     calibrate = load_calibration(cfg.calibration_file)
+    zeros = zeros_printed(cells)
     scanned = bool(reading)
     for cid, cell in cells.items():
         if cell.status == "absent" and scanned and cell.inferred_value is None and not cell.needs_review:
@@ -215,6 +218,11 @@ def _score_and_flag(
             reasons.append(STREAK)
         if placed:  # a whole table shifted by a column still satisfies every sum: only a reviewer can confirm it
             reasons.append(LAYOUT)
+        unruled = cid in reading and cell.source is not None and cell.source.unruled
+        if unruled and not holding:  # its column from the whitespace: confirmed only by a rule that holds on it
+            reasons.append(UNRULED)
+        elif unruled and cell.status == "blank" and cid.split(".")[0] in zeros:
+            reasons.append(UNRULED_BLANK)  # a rule holds on a blank as on a 0: it cannot tell a lost 0
         if cid in suspects:
             rules = sorted({eq.rule for eq in support.broken_eqs if cid in eq.lhs + eq.rhs})
             reasons.append(f"{SOURCE_FAILURE}: {', '.join(rules)}")
@@ -226,6 +234,6 @@ def _score_and_flag(
             if r not in cell.review_reasons:
                 cell.review_reasons.append(r)
         repaired = cell.status == "repaired" and cfg.review_repairs
-        structure = SEALED in reasons or LAYOUT in reasons or STREAK in reasons
+        structure = any(r in reasons for r in (SEALED, LAYOUT, STREAK, UNRULED, UNRULED_BLANK))
         if cell.confidence < cfg.review_below or cid in suspects or unchecked or repaired or structure:
             cell.needs_review = True

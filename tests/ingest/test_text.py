@@ -415,7 +415,7 @@ def test_a_few_bytes_no_encoding_reads_are_replaced_and_counted(tmp_path: Path) 
     """A UTF-8 report with one stray 0xFF byte, and the GBK one with ~1 % of its bytes garbage, read like their
     clean copies (but for the characters the bad bytes hit), the count kept in the metadata; a file of mostly
     garbage is still refused."""
-    from service.ingest.base import UNDECODABLE_KEY
+    from service.document import UNDECODABLE_KEY
     from service.pipeline import extract_document
 
     source = REPORTS / "r005" / "source.txt"
@@ -426,7 +426,9 @@ def test_a_few_bytes_no_encoding_reads_are_replaced_and_counted(tmp_path: Path) 
     one_bad.write_bytes(data[:200] + b"\xff" + data[200:])
     doc = convert(one_bad)
     assert doc.metadata[UNDECODABLE_KEY] == "1 (utf-8)"
-    assert extract_document(doc).cells == clean_cells
+    result = extract_document(doc)
+    assert result.cells == clean_cells
+    assert [d.message.split(" ", 1)[0] for d in result.deviations if d.id == "xxgk_undecodable_text"] == ["1"]
     gbk = data.decode("utf-8").encode("gb18030")
     rng = __import__("random").Random(7)
     spots = sorted(rng.sample(range(400, len(gbk)), len(gbk) // 100))
