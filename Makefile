@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 SAMPLE := datasets/dev-reports/seed/source.txt
 OUT    := out
 
-.PHONY: install install-dev demo demo-stop test lint wheel-check bench eval schema clean train train-layout robustness
+.PHONY: install install-dev demo demo-stop test lint wheel-check bench eval schema clean train train-layout robustness fuzz
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ demo-stop:  ## stop the service make demo started
 test: install-dev  ## the layer contracts (import-linter), then the whole test suite
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest
+
+fuzz: install-dev  ## every backend with 1,700 mutants of a real report each (10,200), every API endpoint with 200 inputs
+	XXGK_FUZZ_INPUTS=1700 XXGK_FUZZ_API_EXAMPLES=200 $(VENV)/bin/pytest -o addopts="" -q tests/fuzz
 
 lint: install-dev  ## ruff (lint + format), mypy and the layer contracts on service/ (CI runs it)
 	$(VENV)/bin/ruff check service

@@ -118,7 +118,10 @@ def _open_check(path: Path, data: bytes, options: PipelineOptions) -> dict[str, 
         if len(doc) > limits.max_pages:
             raise LimitExceeded(path, "max_pages", limits.max_pages, f"{len(doc)} pages")
         for i in range(len(doc)):
-            width, height = doc.get_page_size(i)
+            try:
+                width, height = doc.get_page_size(i)
+            except pypdfium2.PdfiumError as exc:
+                raise IngestError(path, f"corrupt PDF: page {i + 1} cannot be read ({exc})") from exc
             pixels = width * height * (dpi / 72) ** 2
             if pixels > limits.max_page_pixels:
                 raise LimitExceeded(

@@ -65,6 +65,8 @@ def _pdf_dpi(data: bytes, number: int) -> int:
         if not 1 <= number <= len(doc):
             raise NoPage(f"page {number} of {len(doc)}")
         width, height = doc.get_page_size(number - 1)
+    except pypdfium2.PdfiumError as exc:
+        raise NoPage(f"page {number} cannot be read ({exc})") from None
     finally:
         doc.close()
     pixels = width * height * (PDF_DPI / 72) ** 2

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import Path as Path_
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
@@ -32,6 +33,7 @@ from service.store import crud
 from service.store.orm import Report
 
 router = APIRouter(prefix="/v1", tags=["reports"])
+MAX_OFFSET = 2**31 - 1  # integers of the query past this are no rows, versions or pages of any store (422)
 MULTIPART_SLACK = 64 * 1024  # bytes of multipart framing (boundaries, part headers) allowed above the size limit
 UPLOAD_BODY = {
     "requestBody": {
@@ -177,11 +179,11 @@ def _register_upload(
 async def list_reports(
     status: schemas.JobStatus | None = None,
     agency: str | None = None,
-    year: int | None = None,
+    year: int | None = Query(None, ge=1900, le=2200),
     needs_review: bool | None = Query(None, description="true: cells to review and not yet approved"),
     coverage: schemas.CoverageStatus | None = Query(None, description="partial: cells not read; failed: no table read"),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     _: Caller = Depends(READ),
     svc: Service = Depends(service),
 ) -> schemas.ReportList:
@@ -201,7 +203,7 @@ async def list_reports(
 @router.get("/reports/{report_id}", response_model=schemas.ReportOut)
 async def get_report(
     report_id: str,
-    version: int | None = Query(None, ge=1, description="an older result version"),
+    version: int | None = Query(None, ge=1, le=MAX_OFFSET, description="an older result version"),
     _: Caller = Depends(READ),
     svc: Service = Depends(service),
 ) -> Response:
@@ -228,7 +230,12 @@ async def versions(
         200: {"content": {"image/png": {}}, "description": "the page; header X-Page-Scale: PNG pixels per bbox unit"}
     },
 )
-def page_image(report_id: str, number: int, _: Caller = Depends(READ), svc: Service = Depends(service)) -> Response:
+def page_image(
+    report_id: str,
+    number: int = Path_(..., ge=1, le=100_000),
+    _: Caller = Depends(READ),
+    svc: Service = Depends(service),
+) -> Response:
     with svc.sessions() as db:
         report = _report(db, report_id)
     cache = svc.pages_dir / report.sha256 / f"{number}.png"
@@ -404,7 +411,7 @@ async def audit(report_id: str, _: Caller = Depends(REVIEW), svc: Service = Depe
 @router.get("/review/queue", response_model=schemas.Queue, tags=["review"])
 async def review_queue(
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     _: Caller = Depends(REVIEW),
     svc: Service = Depends(service),
 ) -> schemas.Queue:
