@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import typer
@@ -221,13 +222,15 @@ app.add_typer(token_app, name="token")
 def token_create(
     role: str = typer.Option(..., help="uploader | reviewer | admin"),
     name: str | None = typer.Option(None, help="who holds it (shown in the audit log)"),
+    expires_in: float | None = typer.Option(None, "--expires-in", min=0.0, help="days until it stops working"),
     store_dir: Path | None = typer.Option(None, "--data-dir", help="store (default: $XXGK_DATA_DIR)"),
 ) -> None:
     """Create a token; prints it as the last line (it is stored only as a hash: keep it)."""
     if role not in crud.ROLES:
         raise fail(f"--role must be one of {', '.join(crud.ROLES)}")
     with store_session(database_url(data_dir(store_dir))) as s:
-        token = crud.create_token(s, role, name or role)
+        days = timedelta(days=expires_in) if expires_in is not None else None
+        token = crud.create_token(s, role, name or role, expires_in=days)
     err.print(f"token for {name or role} ({role}):")
     print(token)
 

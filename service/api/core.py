@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -94,10 +95,11 @@ class TokenCache:
             return None
         return hit[1]
 
-    def put(self, token: str, who: Caller) -> None:
+    def put(self, token: str, who: Caller, ttl: float | None = None) -> None:
+        """Remember ``who`` for ``ttl`` seconds (at most the cache's own)."""
         if len(self._items) >= self.size:
             self._items.clear()
-        self._items[token] = (time.monotonic() + self.ttl, who)
+        self._items[token] = (time.monotonic() + min(self.ttl, self.ttl if ttl is None else ttl), who)
 
     def clear(self) -> None:
         self._items.clear()
@@ -232,5 +234,6 @@ class Service:
         if row is None:
             return None
         who = Caller(row.name, row.role)
-        self.tokens.put(token, who)
+        left = None if row.expires_at is None else (crud.aware(row.expires_at) - datetime.now(UTC)).total_seconds()
+        self.tokens.put(token, who, left)  # an expiring token is not remembered past its expiry
         return who

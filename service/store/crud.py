@@ -11,7 +11,7 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, select, update
@@ -422,11 +422,13 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, role: str, name: str) -> str:
+def create_token(session: Session, role: str, name: str, expires_in: timedelta | None = None) -> str:
+    """A new token for ``name`` (stored as a hash only); ``expires_in``: it stops working after that long."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     token = "xxgk_" + secrets.token_urlsafe(24)
-    session.add(Token(name=name, role=role, token_sha256=_hash(token)))
+    expires = datetime.now(UTC) + expires_in if expires_in is not None else None
+    session.add(Token(name=name, role=role, token_sha256=_hash(token), expires_at=expires))
     session.commit()
     return token
 
@@ -435,7 +437,14 @@ def lookup_token(session: Session, token: str) -> Token | None:
     row = session.scalar(select(Token).where(Token.token_sha256 == _hash(token)))
     if row is None or row.revoked_at is not None:
         return None
+    if row.expires_at is not None and aware(row.expires_at) <= datetime.now(UTC):
+        return None
     return row
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes (stored in UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def revocations(session: Session) -> tuple[int, datetime | None]:

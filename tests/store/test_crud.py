@@ -242,3 +242,14 @@ def test_series_pairs_consecutive_years_of_one_agency_in_the_store(store):
         total = [c for c in checks if c.rule == "t3_carry_cross_report" and c.instance == "total"]
         assert [(c.status, c.years) for c in total] == [("fail", (r005.year, r005.year + 1))]
         assert crud.series(s, agency="没有这个机关") == []
+
+
+def test_a_token_stops_working_when_it_expires(store):
+    from datetime import timedelta
+
+    with store() as s:
+        lasting = crud.create_token(s, "reviewer", "long", expires_in=timedelta(days=30))
+        gone = crud.create_token(s, "reviewer", "short", expires_in=timedelta(seconds=-1))
+        forever = crud.create_token(s, "reviewer", "ever")
+        assert crud.lookup_token(s, lasting) is not None and crud.lookup_token(s, forever) is not None
+        assert crud.lookup_token(s, gone) is None

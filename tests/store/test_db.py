@@ -19,7 +19,7 @@ def test_migrations_are_idempotent_and_match_the_models(db_url):
     engine, _ = open_store(db_url)
     engine2, _ = open_store(db_url)  # a second start migrates nothing
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
     engine.dispose()
@@ -61,4 +61,26 @@ def test_a_store_is_opened_by_url_for_one_command(tmp_path):
     with opened(url) as sessions, sessions() as s:
         assert crud.list_reports(s) == ([], 0)
     with sqlite3.connect(tmp_path / "x.db") as conn:  # created and migrated when opened
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0002",)
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0003",)
+
+
+def test_migration_0003_adds_token_expiry_to_a_store_with_tokens(db_url):
+    """A store made before expiry keeps its tokens working (expires_at None); 0003 goes down and up again."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    engine = make_engine(db_url)
+
+    def to(revision: str, step=command.upgrade) -> None:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            step(cfg, revision)
+
+    to("0002")
+    with opened(db_url) as sessions, sessions() as s:
+        token = crud.create_token(s, "uploader", "before-expiry")
+    to("0002", command.downgrade)
+    to("0003")
+    engine.dispose()
+    with opened(db_url) as sessions, sessions() as s:
+        row = crud.lookup_token(s, token)
+        assert row is not None and row.expires_at is None
