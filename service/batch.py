@@ -43,11 +43,16 @@ class Item:
     path: Path
     member: str | None = None
 
-    def read(self) -> bytes:
+    def read(self, limit: int) -> bytes | None:
+        """The file's bytes, or None when it has more than ``limit`` (a member of a zip bomb is never inflated
+        past it, whatever size its archive declares)."""
         if self.member is None:
+            if self.path.stat().st_size > limit:
+                return None
             return self.path.read_bytes()
-        with zipfile.ZipFile(self.path) as zf:
-            return zf.read(self.member)
+        with zipfile.ZipFile(self.path) as zf, zf.open(self.member) as member:
+            data = member.read(limit + 1)
+        return None if len(data) > limit else data
 
 
 @dataclass
@@ -159,7 +164,7 @@ def run_batch(
         pool.recover()  # jobs an interrupted run left running
         with sessions() as s:
             for item in sorted(items, key=lambda i: -i.size):
-                _register(s, item, blobs, names, summary, retry_failed)
+                _register(s, item, blobs, names, summary, retry_failed, options.limits.max_file_mb)
             total = crud.queued(s)
         start = time.perf_counter()
         if progress:
@@ -175,10 +180,21 @@ def run_batch(
 
 
 def _register(
-    s: Session, item: Item, blobs: BlobStore, names: dict[str, str], summary: BatchSummary, retry_failed: bool
+    s: Session,
+    item: Item,
+    blobs: BlobStore,
+    names: dict[str, str],
+    summary: BatchSummary,
+    retry_failed: bool,
+    max_file_mb: int,
 ) -> None:
-    """Queue a job for ``item`` unless this pipeline version has done it (or failed on it: ``retry_failed``)."""
-    data = item.read()
+    """Queue a job for ``item`` unless this pipeline version has done it (or failed on it: ``retry_failed``); a
+    file past ``limits.max_file_mb`` (on disk, or inflated from its archive) is failed without being stored."""
+    data = item.read(max_file_mb * 1024 * 1024)
+    if data is None:
+        summary.failed += 1
+        summary.errors.append((item.name, f"over the limit limits.max_file_mb = {max_file_mb}: not read"))
+        return
     sha = hashlib.sha256(data).hexdigest()
     names[sha] = item.name
     report = crud.report_by_sha(s, sha)

@@ -52,7 +52,8 @@ def test_inputs_are_files_folders_globs_and_archives(batch_dir):
     ]
     assert missing == [str(batch_dir / "no")]
     member = next(i for i in items if i.member == "2020/r005.html")
-    assert member.read() == (DEV / "r005" / "page.html").read_bytes()
+    assert member.read(10**7) == (DEV / "r005" / "page.html").read_bytes()
+    assert member.read(100) is None  # past the limit: not read
 
 
 def test_batch_then_resume_then_export(batch_dir, tmp_path):
@@ -148,3 +149,21 @@ def _read(path, fmt):
         values = list(load_workbook(path)["cells"].values)
         return [dict(zip(values[0], row)) for row in values[1:]]
     return parquet.read_table(path).to_pylist()
+
+
+def test_a_zip_bomb_in_a_batch_is_failed_unread_and_the_rest_runs(tmp_path):
+    """An archive whose member inflates past limits.max_file_mb (a few hundred kB on disk): failed with the limit,
+    never inflated whole, never stored; the report beside it is done."""
+    options = load_options().with_changes(limits={"max_file_mb": 5})
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("huge.txt", b"0" * (60 * 1024 * 1024))
+        zf.write(DEV / "seed" / "source.txt", "seed.txt")
+    assert bomb.stat().st_size < 1024 * 1024
+    summary = run_batch([str(bomb)], sqlite_url(tmp_path / "b.db"), tmp_path / "files", options)
+    assert summary.done == 1 and summary.failed == 1
+    assert [(name.split("!")[1], error) for name, error in summary.errors] == [
+        ("huge.txt", "over the limit limits.max_file_mb = 5: not read")
+    ]
+    with opened(sqlite_url(tmp_path / "b.db")) as sessions, sessions() as s:
+        assert crud.list_reports(s)[1] == 1
