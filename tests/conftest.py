@@ -3,7 +3,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import ModuleType
 
@@ -36,7 +36,7 @@ def levenshtein(a: str, b: str) -> int:
     return prev[-1]
 
 
-@lru_cache(maxsize=None)
+@cache
 def extracted(path: str):
     from service.pipeline import extract
 
@@ -54,3 +54,22 @@ def source_of(report_id: str) -> Path:
 @pytest.fixture
 def dev_dir() -> Path:
     return DEV
+
+
+_MEASURE = (
+    "import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:]); _, st, ru = os.wait4(p.pid, 0); "
+    "print(os.waitstatus_to_exitcode(st), ru.ru_maxrss)"
+)
+
+
+def run_measured(args: list[str]) -> tuple[int, int, str]:
+    """``python args…`` in the repository root: (exit code, peak resident bytes, stderr). Measured by a small
+    fresh interpreter that starts it (a child forked from the large test process would count its pages)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, sys.executable, *args], cwd=ROOT, capture_output=True, text=True
+    )
+    code, rss = out.stdout.split()[-2:]
+    return int(code), int(rss) * 1024, out.stderr

@@ -23,11 +23,13 @@ encrypted one or one with no pages raises IngestError naming the file and the re
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pdfplumber
 import pypdfium2
 from pdfplumber.page import Page as PlumberPage
@@ -208,13 +210,18 @@ def _dedupe(chars: list[_Char]) -> list[_Char]:
 
 def _render(path: Path, data: bytes, pages: list[PageContent], dpi: int) -> None:
     """Give the pages without a text layer their bitmap (``dpi``; in colour where the page has colour: the OCR
-    stage drops red seals by it) for the OCR stage."""
-    try:
-        images = render_pages(data, [p.number for p in pages], dpi=dpi, colour=True)
-    except pypdfium2.PdfiumError as exc:
-        raise IngestError(path, f"cannot render scanned pages for OCR ({exc})") from exc
+    stage drops red seals by it) for the OCR stage: rendered when the stage reaches the page (``page.render``),
+    one at a time, not all before the first is read."""
     for page in pages:
-        page.bitmap, page.dpi, page.unit, page.scale = images[page.number], float(dpi), Unit.PIXEL, 72 / dpi
+        page.render = functools.partial(_render_one, path, data, page.number, dpi)
+        page.dpi, page.unit, page.scale = float(dpi), Unit.PIXEL, 72 / dpi
+
+
+def _render_one(path: Path, data: bytes, number: int, dpi: int) -> np.ndarray:
+    try:
+        return render_pages(data, [number], dpi=dpi, colour=True)[number]
+    except pypdfium2.PdfiumError as exc:
+        raise IngestError(path, f"cannot render scanned page {number} for OCR ({exc})") from exc
 
 
 # ---------------------------------------------------------------- ruling lines

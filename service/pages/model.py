@@ -10,6 +10,7 @@ points for a text layer, pixels for a bitmap); ``scale`` takes them to the page'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -58,6 +59,9 @@ class PageContent:
     words: list[Word] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)  # ruling segments, as drawn or as found in the bitmap
     bitmap: np.ndarray | None = None  # the page image (grayscale, or BGR colour), when read from pixels; gray once read
+    # a page rendered only when the OCR stage reaches it (a PDF's scanned page): gives its bitmap at ``dpi``; the
+    # stage drops the bitmap once the page is read, so a long scan holds one page image at a time
+    render: Callable[[], np.ndarray] | None = None
     dpi: float | None = None  # resolution of the bitmap
     tables: list[ReadTable] | None = None  # bitmap pages: ruled tables read cell by cell (OCR stage)
     turns: int = 0  # quarter turns (numpy's rot90) that made the page upright (OCR stage)

@@ -50,7 +50,7 @@ MODEL_TABLE_RULES = 1  # horizontal rules across a table the layout model found,
 
 
 def needs_ocr(page: PageContent) -> bool:
-    return not page.has_text_layer and page.bitmap is not None
+    return not page.has_text_layer and (page.bitmap is not None or page.render is not None)
 
 
 def recognize_pages(pages: Sequence[PageContent], options: PipelineOptions) -> None:
@@ -65,10 +65,14 @@ def recognize_pages(pages: Sequence[PageContent], options: PipelineOptions) -> N
     for page in todo:
         if previous is None or page.number != previous + 1:  # the table went on over a page that was not read
             columns = None
+        if page.bitmap is None and page.render is not None:
+            page.bitmap = page.render()  # rendered now, one page at a time
         columns = recognize_page(
             page, engine, layout, always=options.layout.model == "always", columns=columns, steps=options.normalise
         )
         previous = page.number
+        if page.render is not None:
+            page.bitmap = None  # read: its words, rulings and tables are what the next stages use
 
 
 def recognize_page(

@@ -241,21 +241,14 @@ def test_a_long_text_is_read_in_bounded_batches(tmp_path):
     """850 KB of real report text (three dev reports, 25 times): the windows are read BATCH_WINDOWS at a time, so
     the process stays far below the 1.84 GB that reading them all at once took, and every report's tables still
     come out (the same cells in each copy)."""
-    import os
-    import subprocess
-    import sys
-
-    from tests.conftest import DEV, ROOT
+    from tests.conftest import DEV, run_measured
 
     parts = [(DEV / r / "source.txt").read_bytes() for r in ("r005", "seed", "r010")]
     text = tmp_path / "long.txt"
     text.write_bytes(b"".join(parts) * 25)
     assert text.stat().st_size > 800_000
     out = tmp_path / "long.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "extract", str(text), "-o", str(out)], cwd=ROOT, stderr=subprocess.PIPE
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) in (0, 1), proc.stderr.read().decode() if proc.stderr else ""
-    assert usage.ru_maxrss * 1024 < 1.3 * 1024**3
+    code, peak, err = run_measured(["-m", "service.cli", "extract", str(text), "-o", str(out)])
+    assert code in (0, 1), err
+    assert peak < 1.3 * 1024**3
     assert out.stat().st_size > 0
