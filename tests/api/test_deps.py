@@ -45,6 +45,14 @@ def test_every_endpoint_checks_its_role(api, seed_report):
     assert client.get("/v1/review/queue", headers=auth(tokens, "admin")).status_code == 200
 
 
+def test_me_says_who_holds_the_token(api):
+    client, tokens = api
+    me = client.get("/v1/me", headers=auth(tokens, "reviewer"))
+    assert me.status_code == 200 and me.json() == {"name": "reviewer-1", "role": "reviewer", "local": False}
+    assert client.get("/v1/me").status_code == 401
+    assert client.get("/v1/me", headers={"Authorization": "Bearer xxgk_nope"}).status_code == 401
+
+
 def test_a_revoked_token_is_refused_at_once(api):
     """Revoked in the store (as ``xxgk token revoke`` does, from another process): refused within a second,
     although the service had the token in its cache."""

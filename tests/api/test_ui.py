@@ -80,8 +80,13 @@ def test_upload_fix_approve_in_the_browser(tmp_path):
             page = browser.new_page(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
             page.set_default_timeout(20_000)
             page.goto(f"{base}/ui/")
+            expect(page.locator("#token-form")).to_be_visible()  # no token: the login form
+            page.fill("#token-input", "xxgk_not-a-token")
+            page.click("#token-form button")
+            expect(page.get_by_test_id("toast")).to_contain_text("令牌无效")
             page.fill("#token-input", admin)  # uploads need an uploader (or admin) token
             page.click("#token-form button")
+            expect(page.get_by_test_id("who")).to_contain_text("管理员")
             expect(page.get_by_test_id("upload-form")).to_be_visible()
             page.set_input_files("[data-testid=upload-file]", str(scan))
             page.click("[data-testid=upload-submit]")
@@ -90,8 +95,10 @@ def test_upload_fix_approve_in_the_browser(tmp_path):
             expect(page.get_by_test_id("report-title")).to_be_visible(timeout=300_000)
 
             # now as the reviewer
+            page.click("#logout")
             page.fill("#token-input", reviewer)
             page.click("#token-form button")
+            expect(page.get_by_test_id("who")).to_contain_text("王审核（复核员）")
             expect(page.get_by_test_id("report-title")).to_be_visible(timeout=30_000)
             cell = page.get_by_test_id(f"cell-{CELL}")
             rule = page.locator("[data-testid=rule][data-rule=t3_balance][data-instance=total]")

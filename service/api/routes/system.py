@@ -1,4 +1,5 @@
-"""/healthz (no token: for liveness probes) and /metrics (Prometheus text format; admin)."""
+"""/healthz (no token: for liveness probes), /v1/me (who a token is: the UI's login) and /metrics (Prometheus
+text format; admin)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service import PIPELINE_VERSION, __version__
 from service.api.core import Service
-from service.api.deps import ADMIN, Caller, service
+from service.api.deps import ADMIN, Caller, caller, service
 from service.store import crud
 
 router = APIRouter(tags=["system"])
@@ -28,6 +29,12 @@ async def healthz(svc: Service = Depends(service)) -> dict[str, Any]:
         "workers": svc.cfg.workers,
         "jobs_in_flight": svc.pool.busy,
     }
+
+
+@router.get("/v1/me")
+async def me(who: Caller = Depends(caller), svc: Service = Depends(service)) -> dict[str, Any]:
+    """Who the token belongs to (401 for an unknown, revoked or expired one): the review UI's login checks it."""
+    return {"name": who.name, "role": who.role, "local": svc.cfg.local}
 
 
 @router.get("/metrics", response_class=Response)

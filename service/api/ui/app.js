@@ -43,13 +43,13 @@ function coverageBadge(r) {
 const fmtNum = (v) => (v === null || v === undefined ? "" : Number.isInteger(v) ? String(v) : String(+v.toFixed(4)));
 
 // ------------------------------------------------------------------ API
-function token() { return localStorage.getItem("xxgk-token") || ""; }
+function token() { return sessionStorage.getItem("xxgk-token") || ""; }
 async function api(path, opts = {}) {
   const headers = Object.assign({}, opts.headers || {});
   if (token()) headers.Authorization = "Bearer " + token();
   if (opts.json !== undefined) { headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(opts.json); }
   const r = await fetch(path, Object.assign({}, opts, { headers }));
-  if (r.status === 401) { toast("需要访问令牌：请在右上角填写"); $("#token-input").focus(); throw new ApiError(r.status, "未授权"); }
+  if (r.status === 401) { showLogin("请登录：填写访问令牌"); throw new ApiError(r.status, "未授权"); }
   if (!r.ok) {
     let detail = r.statusText;
     try { const b = await r.json(); detail = typeof b.detail === "string" ? b.detail : (b.detail?.message || JSON.stringify(b.detail)); } catch (e) { /* not JSON */ }
@@ -66,15 +66,43 @@ function toast(msg) {
   clearTimeout(toastTimer); toastTimer = setTimeout(() => t.classList.remove("show"), 3500);
 }
 
+// ------------------------------------------------------------------ login
+const ROLES = { uploader: "上传员", reviewer: "复核员", admin: "管理员" };
+// who holds the token kept for this tab (sessionStorage: gone with the tab); the header shows the name or the form
+async function whoAmI() {
+  const headers = token() ? { Authorization: "Bearer " + token() } : {};
+  const r = await fetch("/v1/me", { headers });
+  if (!r.ok) { showLogin(token() ? "令牌无效、已撤销或已过期：请重新登录" : ""); return null; }
+  const me = await r.json();
+  $("#token-form").hidden = true;
+  $("#who").textContent = me.local ? "本地模式" : `${me.name}（${ROLES[me.role] || me.role}）`;
+  $("#logout").hidden = me.local;
+  $("#session").hidden = false;
+  return me;
+}
+async function login(value) {
+  const r = await fetch("/v1/me", { headers: value ? { Authorization: "Bearer " + value } : {} });
+  if (!r.ok) { toast("令牌无效、已撤销或已过期"); $("#token-input").select(); return; }
+  sessionStorage.setItem("xxgk-token", value);
+  $("#token-input").value = "";
+  toast("已登录");
+  await whoAmI();
+  route();
+}
+function showLogin(message) {
+  $("#session").hidden = true;
+  $("#token-form").hidden = false;
+  $("#token-input").focus();
+  if (message) toast(message);
+}
+
 // ------------------------------------------------------------------ router
 let pollTimer = null;
 window.addEventListener("hashchange", route);
 window.addEventListener("DOMContentLoaded", () => {
-  $("#token-input").value = token();
-  $("#token-form").addEventListener("submit", (e) => {
-    e.preventDefault(); localStorage.setItem("xxgk-token", $("#token-input").value.trim()); toast("令牌已保存"); route();
-  });
-  route();
+  $("#token-form").addEventListener("submit", (e) => { e.preventDefault(); login($("#token-input").value.trim()); });
+  $("#logout").addEventListener("click", () => { sessionStorage.removeItem("xxgk-token"); showLogin("已退出"); });
+  whoAmI().then(route);
 });
 function route() {
   clearTimeout(pollTimer);
