@@ -30,7 +30,7 @@ class Provenance(BaseModel):
     # OCR table cells: the cell's box overlaps a red seal or stamp found on the page (its reading may be doubtful)
     sealed: bool = False
     layout_model: bool = False  # a scanned table cell whose boundaries the layout model drew (no printed rulings)
-    streak: bool = False  # a scanned table cell a copier's toner streak ran through (painted out before reading)
+    streak: bool = False  # a scanned table cell a copier's toner streak ran through (taken out before reading)
     # a scanned table cell of a table printed without inner rulings (三线表): its row and column were inferred from
     # the page's whitespace (pages.stream)
     unruled: bool = False

@@ -66,7 +66,7 @@ class PageContent:
     tables: list[ReadTable] | None = None  # bitmap pages: ruled tables read cell by cell (OCR stage)
     turns: int = 0  # quarter turns (numpy's rot90) that made the page upright (OCR stage)
     skew: float = 0.0  # degrees the page was levelled by (OCR stage)
-    streaked: list[BBox] = field(default_factory=list)  # table cells a toner streak ran through (painted out)
+    streaked: list[BBox] = field(default_factory=list)  # table cells a toner streak ran through (taken out)
     model_tables: list[BBox] = field(default_factory=list)  # tables the layout model found (no ruled grid there)
     stream_tables: list[BBox] = field(default_factory=list)  # tables printed without inner rulings (pages.stream)
     seals: list[BBox] = field(default_factory=list)  # red seals and stamps found (pixels of the upright page)
