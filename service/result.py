@@ -32,10 +32,8 @@ class CellSource(BaseModel):
     line: int | None = None
     sealed: bool = False  # a scanned cell under a red seal or stamp (its reading may be obscured)
     layout_model: bool = False  # a scanned cell of a table the layout model found (no printed rulings to follow)
-    streak: bool = False  # a scanned cell a toner streak ran through (taken out before reading: a stroke may go with it)
-    unruled: bool = (
-        False  # a scanned cell of a table printed without inner rulings: its column inferred from whitespace
-    )
+    streak: bool = False  # a scanned cell a toner streak ran through (taken out before reading)
+    unruled: bool = False  # a scanned cell of a table printed without inner rulings (column from the whitespace)
 
 
 class CellValue(BaseModel):
