@@ -78,8 +78,11 @@ A4_SIZE = (210 / 25.4, 297 / 25.4)  # inches
 A4 = A4_SIZE[1] / A4_SIZE[0]
 MIN_RULED = 1.0  # inches: printed lines at least this long tell how a page without a visible edge lies
 MIN_RULED_LINES = 3  # ... of each family (near-horizontal, near-vertical)
+STRAIGHT = 0.03  # inches: a long ruling farther than this (beyond its thickness) from its straight fit bows
+FRAME_REACH = 0.05  # inches: a ruling's end this close to a ruling of the other direction meets it
 MIN_SPREAD = 0.25  # the lines of a family spread over at least this share of the page
-PARALLEL = 0.0015  # slopes within this of parallel (and square) are a flat page: left to the deskew
+PARALLEL = 0.004  # a family's slopes changing less than this (0.23°) across the page: parallel
+CONVERGE = 10.0  # ... and a change of slopes must be this many times their scatter about the fit to be perspective
 SLOPE_NOISE = 0.0015  # a line's slope off its family's fit by less than this is in it
 MAX_GROWTH = 0.1  # the image a page without a visible edge is unwarped to grows by at most this on each side
 # Illumination
@@ -138,6 +141,11 @@ def normalise(image: np.ndarray, dpi: float, steps: NormaliseOptions | None = No
             gray = timed(timings, "normalise.dewarp", lambda: dewarp(gray, field_y))
             if mask is not None:
                 mask = dewarp(mask, field_y, nearest=True)
+    if on.perspective and homography is None:  # no paper edge: the printed lines, once straight
+        flat, flat_mask = gray, mask
+        gray, mask, homography = timed(
+            timings, "normalise.perspective", lambda: _ruled_perspective(flat, flat_mask, dpi)
+        )
     return Normalised(gray, mask, homography, timings)
 
 
@@ -252,13 +260,26 @@ def _perspective(
     gray: np.ndarray, mask: np.ndarray | None, dpi: float
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     quad = page_quad(gray, dpi)
-    if quad is not None:
-        homography, size = unwarp_transform(quad, dpi)
-    else:  # no paper edge in sight (the page fills the photo): the table's rulings say how the page lies
-        ruled = ruled_transform(gray, dpi)
-        if ruled is None:
-            return gray, mask, None
-        homography, size = ruled
+    if quad is None:
+        return gray, mask, None
+    homography, size = unwarp_transform(quad, dpi)
+    return _warped(gray, mask, homography, size)
+
+
+def _ruled_perspective(
+    gray: np.ndarray, mask: np.ndarray | None, dpi: float
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """No paper edge in sight (the page fills the photo): the table's rulings say how the page lies (after the
+    dewarp, so that a curled page's bowed lines are not taken for converging ones)."""
+    ruled = ruled_transform(gray, dpi)
+    if ruled is None:
+        return gray, mask, None
+    return _warped(gray, mask, *ruled)
+
+
+def _warped(
+    gray: np.ndarray, mask: np.ndarray | None, homography: np.ndarray, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     flat = cv2.warpPerspective(gray, homography, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     if mask is not None:
         mask = cv2.warpPerspective(mask, homography, size, flags=cv2.INTER_NEAREST, borderValue=0)
@@ -383,10 +404,10 @@ def ruled_transform(gray: np.ndarray, dpi: float) -> tuple[np.ndarray, tuple[int
     left_right = _family(cols, w)
     if top_bottom is None or left_right is None:
         return None
-    (t, tb), (b, bb) = top_bottom  # y = a + slope * x
-    (left, lb), (right, rb) = left_right  # x = c + slope * y
-    if max(abs(tb - bb), abs(lb - rb), abs(tb + lb), abs(bb + rb)) < PARALLEL:
-        return None  # parallel and square: flat (or only turned)
+    (t, tb), (b, bb), (rows_converge, _) = top_bottom  # y = a + slope * x
+    (left, lb), (right, rb), (cols_converge, _) = left_right  # x = c + slope * y
+    if not (rows_converge or cols_converge):
+        return None  # parallel: flat, or only turned (the deskew's work), or bowed (the dewarp's)
     quad = np.array(
         [
             _crossing(t, tb, left, lb),
@@ -424,7 +445,9 @@ def _crossing(a: float, sa: float, c: float, sc: float) -> tuple[float, float]:
 
 def _family(lines: list[tuple[float, float, float]], extent: int) -> tuple[tuple[float, float], ...] | None:
     """Lines of one family (offset, slope, weight): the slope fitted as a straight function of the offset
-    (lines meeting in one vanishing point), robustly; the first and last line of the family on that fit."""
+    (lines meeting in one vanishing point), robustly; the first and last line of the family on that fit, and
+    whether the family converges: its slopes change across the page by PARALLEL or more and by CONVERGE times
+    their own scatter about the fit (a photo's lines do; a curled page's pieces and a streak do not)."""
     arr = np.array(lines, np.float64)
     offs, slopes, weights = arr[:, 0], arr[:, 1], arr[:, 2]
     keep = np.ones(len(arr), bool)
@@ -437,18 +460,43 @@ def _family(lines: list[tuple[float, float, float]], extent: int) -> tuple[tuple
     first, last = float(offs[keep].min()), float(offs[keep].max())
     if last - first < MIN_SPREAD * extent:
         return None
-    return (first, float(k * first + m)), (last, float(k * last + m))
+    change = abs(k) * (last - first)
+    scatter = float(np.median(off[keep]))
+    converges = change >= PARALLEL and change >= CONVERGE * scatter
+    return (first, float(k * first + m)), (last, float(k * last + m)), (float(converges), change)
+
+
+Line = tuple[float, float, float, float, float]  # offset, slope, length, start, end (page pixels, along the line)
+
+
+def _framed(lines: list[Line], across: list[Line], reach: float) -> list[tuple[float, float, float]]:
+    """The lines whose both ends meet a line of the other family (within ``reach`` pixels): a table's rulings end
+    at its frame; a copier's toner streak runs on past it into the margins, text or the page's edge."""
+    out = []
+    for offset, slope, length, start, end in lines:
+        ends = 0
+        for at in (start, end):
+            pos = offset + slope * at  # where this line is, across, at that end
+            for o2, s2, _, a2, b2 in across:
+                cross = o2 + s2 * pos  # the other line's position along this one, there
+                if abs(cross - at) <= reach and a2 - reach <= pos <= b2 + reach:
+                    ends += 1
+                    break
+        if ends == 2:
+            out.append((offset, slope, length))
+    return out
 
 
 def _straight_lines(gray: np.ndarray, dpi: float) -> tuple[list[tuple[float, float, float]], ...]:
-    """The page's long near-horizontal lines (rulings and lines of text) as (y at x = 0, slope, length) and its
-    long near-vertical rulings as (x at y = 0, slope, length), page pixels."""
+    """The page's long near-horizontal rulings as (y at x = 0, slope, length) and its long near-vertical rulings
+    as (x at y = 0, slope, length), page pixels: only those whose two ends meet a ruling of the other direction (a
+    table's frame; not a toner streak)."""
     f = min(LINE_DPI / dpi, 1.0)
     small = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
     d = LINE_DPI if f < 1.0 else dpi
     block = max(int(round(0.3 * d)), 3) | 1
     ink = cv2.adaptiveThreshold(small, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 15)
-    out: list[list[tuple[float, float, float]]] = []
+    out: list[list[Line]] = []
     for vertical in (False, True):
         piece = max(int(round(RULE_PIECE * d)), 3)
         kernel = (1, piece) if vertical else (piece, 1)
@@ -461,14 +509,23 @@ def _straight_lines(gray: np.ndarray, dpi: float) -> tuple[list[tuple[float, flo
         for i in range(1, n):
             x, y, bw, bh, _ = (int(v) for v in stats[i])
             along, across = (bh, bw) if vertical else (bw, bh)
-            if along < MIN_RULED * d or across > 0.1 * along:
+            if across > 0.1 * along:
                 continue
             ys, xs = np.nonzero(labels[y : y + bh, x : x + bw] == i)
             a, b = (ys + y, xs + x) if vertical else (xs + x, ys + y)  # fit b = offset + slope * a
             slope, offset = np.polyfit(a.astype(np.float64), b.astype(np.float64), 1)
-            found.append(((offset + 0.5) / f - 0.5 - slope * (0.5 / f - 0.5), float(slope), float(along / f)))
+            if along >= MIN_RULED * d and float(np.abs(b - (offset + slope * a)).max()) > STRAIGHT * d + across:
+                continue  # a long line that bows (a curled page: the dewarp's work), not a straight ruling
+            start, end = (float(a.min()) + 0.5) / f - 0.5, (float(a.max()) + 0.5) / f - 0.5
+            page_offset = (offset + 0.5) / f - 0.5 - slope * (0.5 / f - 0.5)
+            found.append((page_offset, float(slope), float(along / f), start, end))
         out.append(found)
-    return out[0], out[1]
+    reach, least = FRAME_REACH * dpi, MIN_RULED * dpi  # every ruling frames; the long ones are fitted
+    rows, cols = out
+    return (
+        _framed([ln for ln in rows if ln[2] >= least], cols, reach),
+        _framed([ln for ln in cols if ln[2] >= least], rows, reach),
+    )
 
 
 # ---------------------------------------------------------------- illumination
