@@ -150,6 +150,24 @@ def merge_slots(
     return sorted(out)
 
 
+def slot_cells(
+    xs: list[float], ys: list[float], slots: list[Span], hcover: list[list[tuple[float, float]]]
+) -> tuple[GridCell, ...]:
+    """The cells of merged slots (``merge_slots``), each open at the top or bottom where no ruling covers it."""
+    return tuple(
+        GridCell(
+            row=r0,
+            col=c0,
+            rowspan=r1 - r0,
+            colspan=c1 - c0,
+            bbox=(float(xs[c0]), float(ys[r0]), float(xs[c1]), float(ys[r1])),
+            open_top=not covered(hcover[r0], xs[c0], xs[c1]),
+            open_bottom=not covered(hcover[r1], xs[c0], xs[c1]),
+        )
+        for r0, r1, c0, c1 in slots
+    )
+
+
 def rectangles(members: list[tuple[int, int]]) -> list[Span]:
     """A group of slots as one rectangle, or (when ruling lines are broken) one run of slots per row."""
     rows = [r for r, _ in members]

@@ -35,13 +35,12 @@ import numpy as np
 from service.document import BBox, OcrChar, OcrText, Origin
 from service.lattice import (
     Grid,
-    GridCell,
     Segment,
     boundaries,
     components,
-    covered,
     merge_slots,
     nearest,
+    slot_cells,
 )
 from service.normalize import clean
 from service.ocr.grid import GAP, MIN_TABLE_H, MIN_TABLE_W, TOL, binarize, ruling_segments
@@ -177,18 +176,7 @@ def _grid(segs: list[Segment], rulings: Rulings) -> Grid | None:
     slots = merge_slots(xs, ys, vcover, hcover)
     if len(slots) < 2:
         return None
-    cells = tuple(
-        GridCell(
-            row=r0,
-            col=c0,
-            rowspan=r1 - r0,
-            colspan=c1 - c0,
-            bbox=(float(xs[c0]), float(ys[r0]), float(xs[c1]), float(ys[r1])),
-            open_top=not covered(hcover[r0], xs[c0], xs[c1]),
-            open_bottom=not covered(hcover[r1], xs[c0], xs[c1]),
-        )
-        for r0, r1, c0, c1 in slots
-    )
+    cells = slot_cells(xs, ys, slots, hcover)
     if rulings.digits is not None:
         xs = [round(float(x), rulings.digits) for x in xs]
         ys = [round(float(y), rulings.digits) for y in ys]

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from service.lattice import Grid, GridCell, Segment, cluster, covered, merge_slots, nearest
+from service.lattice import Grid, Segment, cluster, merge_slots, nearest, slot_cells
 from service.ocr.grid import binarize
 from service.pages.layout import bitmap_rulings, join_collinear
 
@@ -498,16 +498,5 @@ def _grid(xs: list[float], ys: list[float], blocks: Sequence[Box], ruled: list[l
             ):
                 hcover[j].append((xs[c], xs[c + 1]))
     slots = merge_slots(xs, ys, vcover, hcover)
-    cells = tuple(
-        GridCell(
-            row=r0,
-            col=c0,
-            rowspan=r1 - r0,
-            colspan=c1 - c0,
-            bbox=(float(xs[c0]), float(ys[r0]), float(xs[c1]), float(ys[r1])),
-            open_top=not covered(hcover[r0], xs[c0], xs[c1]),
-            open_bottom=not covered(hcover[r1], xs[c0], xs[c1]),
-        )
-        for r0, r1, c0, c1 in slots
-    )
+    cells = slot_cells(xs, ys, slots, hcover)
     return Grid(tuple(round(float(x), 1) for x in xs), tuple(round(float(y), 1) for y in ys), cells)
