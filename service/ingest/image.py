@@ -17,6 +17,7 @@ Pillow's reason; a missing OCR engine raises IngestError naming what to install.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Iterator
@@ -49,10 +50,15 @@ class ImageBackend(PagedBackend):
 
     def read_pages(self, path: Path, data: bytes, options: PipelineOptions) -> tuple[list[PageContent], dict[str, str]]:
         frames = _frames(path, data, options.limits)
-        pages = [
-            PageContent(n, image.shape[1], image.shape[0], Unit.PIXEL, 1.0, has_text_layer=False, bitmap=image, dpi=dpi)
-            for n, (image, dpi) in enumerate(frames, 1)
-        ]
+        several = len(frames) > 1
+        pages = []
+        for n, (image, dpi) in enumerate(frames, 1):
+            height, width = image.shape[:2]
+            page = PageContent(n, width, height, Unit.PIXEL, 1.0, has_text_layer=False, bitmap=image, dpi=dpi)
+            if several:  # decoded again when the OCR stage reaches it and dropped once read: one frame in memory
+                page.bitmap = None
+                page.render = functools.partial(_decode_frame, path, data, n - 1)
+            pages.append(page)
         metadata = {
             "page_count": str(len(pages)),
             "ocr_engine": options.ocr.engine,
@@ -62,8 +68,11 @@ class ImageBackend(PagedBackend):
 
 
 def _frames(path: Path, data: bytes, limits: LimitsOptions) -> list[tuple[np.ndarray, float]]:
-    """Every frame as an array (grayscale, or BGR for a colour frame) with its resolution; their number and each
-    one's size checked against ``limits`` before it is decoded."""
+    """Every frame with its resolution, their number and each one's size checked against ``limits`` before it is
+    decoded. Each frame is decoded here (a corrupt one is an IngestError now, not halfway through the reading), but
+    of a file of several frames only the first frame's pixels are kept (an empty array of the frame's shape stands
+    for the others: ``_decode_frame`` decodes them again one at a time), so that a 300-page TIFF never holds more
+    than one page."""
     try:
         with _strict_decoding(), Image.open(io.BytesIO(data)) as image:
             kind = image.format or "image"
@@ -80,7 +89,10 @@ def _frames(path: Path, data: bytes, limits: LimitsOptions) -> list[tuple[np.nda
                         limits.max_page_pixels,
                         f"frame {n} is {width} x {height} pixels",
                     )
-                frames.append(_frame(frame))
+                pixels, dpi = _frame(frame)
+                if n > 1:
+                    pixels = np.empty((pixels.shape[0], pixels.shape[1], 0), dtype=np.uint8)  # the shape only
+                frames.append((pixels, dpi))
     except UnidentifiedImageError as exc:
         raise IngestError(path, "not an image Pillow can read (expected PNG, JPEG or TIFF)") from exc
     except Image.DecompressionBombError as exc:  # Pillow's own guard, at open: far past ours
@@ -92,6 +104,16 @@ def _frames(path: Path, data: bytes, limits: LimitsOptions) -> list[tuple[np.nda
     if not frames:
         raise IngestError(path, f"{kind} file has no image frames")
     return frames
+
+
+def _decode_frame(path: Path, data: bytes, index: int) -> np.ndarray:
+    """Frame ``index`` (from 0) decoded again, when the OCR stage reaches its page."""
+    try:
+        with _strict_decoding(), Image.open(io.BytesIO(data)) as image:
+            image.seek(index)
+            return _frame(image)[0]
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise IngestError(path, f"cannot decode image frame {index + 1} ({exc})") from exc
 
 
 @contextmanager
