@@ -12,6 +12,7 @@ batch`` runs it in its own thread until the queue is empty (:meth:`WorkerPool.dr
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import multiprocessing
@@ -47,6 +48,7 @@ WORKER_DIED = "the worker process died (killed or out of memory)"
 Outcome = Callable[[crud.Claimed, Result | None, str | None], None]
 
 _worker_options: PipelineOptions | None = None  # in a worker process: the options init_worker received
+_worker_cgroup: MemoryCgroup | None = None  # in a worker process: its memory cgroup, where Linux gave one
 
 
 def threads_per_worker(workers: int) -> int:
@@ -67,6 +69,9 @@ def init_worker(options: PipelineOptions) -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(options.ocr.threads)
     die_with_parent()
+    global _worker_cgroup
+    ceiling = int(options.limits.max_job_memory_mb * CGROUP_HEADROOM) * 1024 * 1024
+    _worker_cgroup = MemoryCgroup.create(f"{CGROUP_PREFIX}{os.getpid()}", ceiling)
 
 
 PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -118,6 +123,8 @@ def run_job(blob: str, filename: str, verdict: str | None = None) -> Result:
     limits = _worker_options.limits
     guard = JobGuard.running()
     guard.arm(verdict, limits.job_seconds, limits.max_job_memory_mb)
+    if verdict and _worker_cgroup is not None:  # where the pool looks when the kernel kills this worker
+        Path(verdict + CGROUP_NOTE).write_text(f"{_worker_cgroup.version} {_worker_cgroup.path}", encoding="utf-8")
     try:
         return extract_file(
             blob, filename, _worker_options, on_pages=lambda n: guard.extend(n * limits.job_seconds_per_page)
@@ -197,6 +204,111 @@ def _resident_pages() -> int:
         return int(Path("/proc/self/statm").read_text().split()[1])
     except (OSError, IndexError, ValueError):  # not Linux: the memory is not watched
         return 0
+
+
+CGROUP_HEADROOM = 1.25  # the kernel's ceiling over limits.max_job_memory_mb (the watchdog names a slow climb first)
+CGROUP_PREFIX = "xxgk-worker-"
+CGROUP_NOTE = ".cgroup"  # beside a job's verdict file: the cgroup of the worker that runs it
+
+
+class MemoryCgroup:
+    """A memory cgroup of one worker process, where Linux lets this process make one (root, or a delegated
+    hierarchy; cgroup v1 or v2): the kernel's own ceiling on the worker's memory, which also stops a spike between
+    two looks of the watchdog (the kernel kills the worker; the pool sees the kill counted here and fails the job
+    with the memory limit's name). Elsewhere ``create`` gives None and the watchdog alone guards the memory."""
+
+    def __init__(self, path: Path, version: int) -> None:
+        self.path, self.version = path, version
+
+    @classmethod
+    def create(cls, name: str, limit_bytes: int) -> MemoryCgroup | None:
+        """A new cgroup ``name`` beside this process's own, limited to ``limit_bytes``, with this process in it."""
+        found = _own_memory_cgroup()
+        if found is None:
+            return None
+        base, version = found
+        path = base / name
+        try:
+            path.mkdir(exist_ok=True)
+            if version == 2:
+                (path / "memory.max").write_text(str(limit_bytes))
+                (path / "memory.swap.max").write_text("0")
+            else:
+                (path / "memory.limit_in_bytes").write_text(str(limit_bytes))
+            (path / "cgroup.procs").write_text(str(os.getpid()))
+        except OSError as exc:  # not ours to change (no privilege, no delegation, controller not enabled)
+            log.debug("no memory cgroup for the worker (%s): the watchdog alone guards its memory", exc)
+            with contextlib.suppress(OSError):
+                path.rmdir()
+            return None
+        return cls(path, version)
+
+    def oom_kills(self) -> int:
+        """Processes of this cgroup the kernel killed for passing its ceiling."""
+        name = "memory.events" if self.version == 2 else "memory.oom_control"
+        try:
+            for line in (self.path / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        except (OSError, ValueError):
+            return 0
+        return 0
+
+    def limit_mb(self) -> int:
+        name = "memory.max" if self.version == 2 else "memory.limit_in_bytes"
+        try:
+            return int((self.path / name).read_text().strip()) // 1024 // 1024
+        except (OSError, ValueError):
+            return 0
+
+    def remove(self) -> None:
+        """Remove it once its process has ended (a cgroup with a process in it stays)."""
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
+
+    @staticmethod
+    def sweep() -> None:
+        """Remove the empty cgroups of workers that have ended (this process's siblings named CGROUP_PREFIX…)."""
+        found = _own_memory_cgroup()
+        if found is None:
+            return
+        with contextlib.suppress(OSError):
+            for path in found[0].glob(CGROUP_PREFIX + "*"):
+                with contextlib.suppress(OSError):
+                    if not (path / "cgroup.procs").read_text().strip():
+                        path.rmdir()
+
+
+def _own_memory_cgroup() -> tuple[Path, int] | None:
+    """The folder of this process's cgroup in the memory controller's hierarchy, and the cgroup version."""
+    try:
+        groups = Path("/proc/self/cgroup").read_text().splitlines()
+        mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    for line in groups:
+        _, controllers, own = line.split(":", 2)
+        version = 2 if controllers == "" else 1
+        if version == 1 and "memory" not in controllers.split(","):
+            continue
+        for mount in mounts:
+            fields = mount.split()
+            dash = fields.index("-")
+            fstype, options = fields[dash + 1], fields[dash + 3].split(",")
+            if (version == 1 and fstype == "cgroup" and "memory" in options) or (version == 2 and fstype == "cgroup2"):
+                root, point = fields[3], fields[4]
+                relative = own[len(root) :] if own.startswith(root) and root != "/" else own
+                folder = Path(point) / relative.lstrip("/")
+                if version == 2:
+                    try:
+                        if "memory" not in (folder / "cgroup.controllers").read_text().split():
+                            continue
+                    except OSError:
+                        continue
+                if folder.is_dir():
+                    return folder, version
+    return None
 
 
 MAX_ERROR = 2000  # characters of an error kept with a report (the whole traceback goes to the log, once)
@@ -281,6 +393,7 @@ class WorkerPool:
         if self._executor is not None:
             self._executor.shutdown(wait=wait, cancel_futures=not wait)
         shutil.rmtree(self._verdicts, ignore_errors=True)
+        MemoryCgroup.sweep()
 
     def notify(self) -> None:
         """A job was queued: look now instead of at the next poll."""
@@ -328,6 +441,7 @@ class WorkerPool:
                     return
 
     def _new_executor(self) -> ProcessPoolExecutor:
+        MemoryCgroup.sweep()  # the cgroups of workers that have ended
         return ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
@@ -362,10 +476,8 @@ class WorkerPool:
         if future.cancelled() or self._stop.is_set():
             return  # stopping: the job stays running in the store and is queued again at the next start
         exc = future.exception()
-        verdict = self._verdict(job)
-        if isinstance(exc, BrokenProcessPool) and verdict.exists():  # its watchdog ended it: failed, not retried
-            reason = cap(verdict.read_text(encoding="utf-8"))
-            verdict.unlink(missing_ok=True)
+        reason = self._ended_by_guard(job, broken=isinstance(exc, BrokenProcessPool))
+        if reason is not None:  # its watchdog or the kernel's memory ceiling ended it: failed, not retried
             try:
                 with self.sessions() as s:
                     crud.fail(s, job.job_id, reason)
@@ -397,6 +509,31 @@ class WorkerPool:
                 "job %s (%s) failed: %s%s", job.job_id, job.filename, describe(exc), "\n" + trace if trace else ""
             )
             self._tell(job, None, describe(exc))
+
+    def _ended_by_guard(self, job: crud.Claimed, broken: bool) -> str | None:
+        """Why the worker that died running ``job`` (``broken``) was ended by a guard: its watchdog's verdict, or
+        the kernel's memory cgroup (a kill counted there); None for any other death (queued again) and for a job
+        that ended normally. The job's verdict and cgroup note are removed."""
+        verdict = self._verdict(job)
+        note = Path(str(verdict) + CGROUP_NOTE)
+        reason = None
+        if not broken:
+            pass
+        elif verdict.exists():
+            reason = cap(verdict.read_text(encoding="utf-8"))
+        elif note.exists():
+            version, _, path = note.read_text(encoding="utf-8").partition(" ")
+            group = MemoryCgroup(Path(path), int(version))
+            if group.oom_kills():
+                limit = self.options.limits.max_job_memory_mb
+                reason = (
+                    f"over the limit limits.max_job_memory_mb = {limit}: the kernel stopped the job at its "
+                    f"memory cgroup's ceiling ({group.limit_mb()} MB)"
+                )
+                group.remove()
+        verdict.unlink(missing_ok=True)
+        note.unlink(missing_ok=True)
+        return reason
 
     def _requeue(self, job: crud.Claimed, why: str) -> None:
         """Queue a job whose run broke off again, or fail it after MAX_ATTEMPTS (then it is an outcome)."""

@@ -7,13 +7,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from service.jobs import WorkerPool, extract_file, threads_per_worker, worker_options
+from service.jobs import CGROUP_NOTE, MemoryCgroup, WorkerPool, extract_file, threads_per_worker, worker_options
 from service.options import load_options
 from service.result import Result
 from service.store import BlobStore, crud, opened, sqlite_url
@@ -261,3 +263,90 @@ def test_a_job_past_its_memory_or_time_fails_at_once_and_the_queue_moves_on(stor
         pool.stop(wait=True)
     with sessions() as s:
         assert crud.get_report(s, then).status == "done"
+
+
+def _cgroups_here() -> bool:
+    """Whether this machine lets a process make itself a memory cgroup (root or a delegated hierarchy)."""
+    probe = (
+        "import os; from service.jobs import MemoryCgroup as M; g = M.create(f'xxgk-probe-{os.getpid()}', 1 << 30); "
+        "print(g and g.path, g and g.version)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    path, version = out.stdout.split() if out.returncode == 0 else ("None", "None")
+    if path == "None":
+        return False
+    MemoryCgroup(Path(path), int(version)).remove()
+    return True
+
+
+needs_cgroups = pytest.mark.skipif(not _cgroups_here(), reason="no memory cgroup can be made here")
+
+
+@needs_cgroups
+def test_the_kernel_kills_a_process_past_its_memory_cgroup_and_the_kill_is_counted():
+    script = (
+        "import os, sys; from service.jobs import MemoryCgroup as M; "
+        "g = M.create(f'xxgk-test-{os.getpid()}', 64 << 20); print(g.version, g.path, flush=True); "
+        "held = [bytearray(16 << 20) for _ in range(20)]; print('survived', flush=True)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    version, path = out.stdout.split("\n")[0].split(" ", 1)
+    group = MemoryCgroup(Path(path), int(version))
+    try:
+        assert out.returncode == -signal.SIGKILL and "survived" not in out.stdout
+        assert group.oom_kills() == 1 and group.limit_mb() == 64
+    finally:
+        group.remove()
+    assert not group.path.exists()
+
+
+@needs_cgroups
+def test_a_worker_stopped_by_the_kernel_at_its_memory_ceiling_fails_its_job_at_once(store):
+    """The kernel's ceiling catches what the watchdog's looks every quarter second can miss: the worker's cgroup
+    lowered to just above what it holds while it reads a scan, the kernel kills it; the job fails on its first
+    try naming the memory limit, and the next job runs in a fresh worker."""
+    sessions, blobs = store
+    scan = (ROOT / "datasets" / "scans" / "seed-moderate-200dpi.pdf").read_bytes()
+    first = queue_file(sessions, blobs, scan, "scan.pdf")
+    heard: list[tuple[str, str | None]] = []
+    pool = WorkerPool(
+        sessions,
+        blobs,
+        load_options(environ={}),
+        workers=1,
+        threads=1,
+        on_outcome=lambda j, r, e: heard.append((j.report_id, e)),
+    )
+    pool.start()
+    try:
+        deadline = time.time() + 60
+        group = None
+        while group is None and time.time() < deadline:
+            with sessions() as s:
+                running = crud.get_report(s, first).status == "running"
+            notes = list(pool._verdicts.glob("*" + CGROUP_NOTE))
+            if running and notes:
+                version, _, path = notes[0].read_text().partition(" ")
+                group = MemoryCgroup(Path(path), int(version))
+            time.sleep(0.2)
+        assert group is not None, "the worker never reported its cgroup"
+        time.sleep(1.0)  # reading the scan
+        usage = int((group.path / ("memory.current" if group.version == 2 else "memory.usage_in_bytes")).read_text())
+        (group.path / ("memory.max" if group.version == 2 else "memory.limit_in_bytes")).write_text(
+            str(usage + (2 << 20))
+        )
+        while not heard and time.time() < deadline:
+            time.sleep(0.2)
+        then = queue_file(sessions, blobs, (DEV / "seed" / "source.txt").read_bytes(), "seed.txt")
+        pool.notify()
+        while len(heard) < 2 and time.time() < deadline + 60:
+            time.sleep(0.2)
+    finally:
+        pool.stop(wait=True)
+    assert heard[0][0] == first and "the kernel stopped the job" in (heard[0][1] or ""), heard
+    assert "limits.max_job_memory_mb = 3072" in (heard[0][1] or "")
+    with sessions() as s:
+        report = crud.get_report(s, first)
+        assert report.status == "failed" and report.jobs[-1].attempts == 1
+        assert crud.get_report(s, then).status == "done"
+    assert not group.path.exists()  # removed once its worker was gone
