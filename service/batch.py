@@ -13,7 +13,7 @@ import glob
 import hashlib
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +24,8 @@ from service.jobs import WorkerPool
 from service.options import PipelineOptions
 from service.reconcile.cross import SeriesCheck
 from service.result import Result
-from service.store import BlobStore, crud, opened
+from service.store import crud, opened
+from service.store.blobs import Blobs, LocalBlobs, file_sha256
 
 Progress = Callable[[int, int, int, float], None]  # (files done, files in all, pages, seconds)
 
@@ -114,9 +115,10 @@ def expand(inputs: list[str]) -> tuple[list[Item], list[str]]:
 def run_batch(
     inputs: list[str],
     url: str,
-    files_dir: Path,
+    files_dir: Path | Blobs,
     options: PipelineOptions,
     *,
+    blob_env: Mapping[str, str] | None = None,
     workers: int = 1,
     threads: int = 1,
     retry_failed: bool = False,
@@ -128,7 +130,7 @@ def run_batch(
     the latency of one upload). The largest files are queued first, so that no long scan is left for the end.
 
     ``progress(done_files, total_files, pages, seconds)`` is called after each file (for a progress bar)."""
-    blobs = BlobStore(files_dir)
+    blobs = files_dir if isinstance(files_dir, Blobs) else LocalBlobs(files_dir)
     items, missing = expand(inputs)
     summary = BatchSummary(files=len(items), not_found=missing)
     names: dict[str, str] = {}  # sha256 -> the name the summary shows
@@ -155,6 +157,7 @@ def run_batch(
             sessions,
             blobs,
             options,
+            blob_env=blob_env,
             workers=workers,
             threads=threads,
             queue_ahead=workers,
@@ -164,7 +167,7 @@ def run_batch(
         pool.recover()  # jobs an interrupted run left running
         with sessions() as s:
             for item in sorted(items, key=lambda i: -i.size):
-                _register(s, item, blobs, names, summary, retry_failed, options.limits.max_file_mb)
+                register_item(s, item, blobs, names, summary, retry_failed, options.limits.max_file_mb)
             total = crud.queued(s)
         start = time.perf_counter()
         if progress:
@@ -179,10 +182,10 @@ def run_batch(
     return summary
 
 
-def _register(
+def register_item(
     s: Session,
     item: Item,
-    blobs: BlobStore,
+    blobs: Blobs,
     names: dict[str, str],
     summary: BatchSummary,
     retry_failed: bool,
@@ -190,12 +193,15 @@ def _register(
 ) -> None:
     """Queue a job for ``item`` unless this pipeline version has done it (or failed on it: ``retry_failed``); a
     file past ``limits.max_file_mb`` (on disk, or inflated from its archive) is failed without being stored."""
-    data = item.read(max_file_mb * 1024 * 1024)
-    if data is None:
+    limit = max_file_mb * 1024 * 1024
+    data = item.read(limit) if item.member is not None else None  # an archive's member: inflated, bounded
+    if (data is None and item.member is not None) or (item.member is None and item.path.stat().st_size > limit):
         summary.failed += 1
         summary.errors.append((item.name, f"over the limit limits.max_file_mb = {max_file_mb}: not read"))
         return
-    sha = hashlib.sha256(data).hexdigest()
+    # a file on disk is hashed and stored streamed (never whole in memory); a member from the bytes read
+    sha = hashlib.sha256(data).hexdigest() if data is not None else file_sha256(item.path)
+    size = len(data) if data is not None else item.path.stat().st_size
     names[sha] = item.name
     report = crud.report_by_sha(s, sha)
     if (
@@ -209,10 +215,11 @@ def _register(
             summary.failed += 1
         summary.note_coverage(item.name, report.coverage, report.coverage_reasons)
         return
-    blobs.put(data)
+    stored = blobs.put(data) if data is not None else blobs.put_file(item.path)
+    if stored != sha:  # the file changed between the two reads: register what was stored
+        sha, names[stored] = stored, item.name
+        report = crud.report_by_sha(s, sha)
     if report is None:
-        crud.register(
-            s, sha, Path(item.member or item.path).name, len(data), actor="batch", role="admin", source="batch"
-        )
+        crud.register(s, sha, Path(item.member or item.path).name, size, actor="batch", role="admin", source="batch")
     elif report.status in ("done", "failed"):  # done by an older pipeline, or failed and retried
         crud.requeue(s, report)

@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import typer
@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from service.api.app import create_app
 from service.api.core import LOOPBACK, ServiceConfig
-from service.batch import run_batch
+from service.batch import BatchSummary, run_batch
+from service.cluster import ClusterSummary, run_ray_batch
 from service.evaluate import discover, evaluate_folder
 from service.export import FORMATS, SHAPES, ReportMeta, long_rows, wide_row, write_rows
 from service.ingest import IngestError
@@ -29,7 +30,8 @@ from service.pipeline import extract
 from service.reconcile.cross import cross_report_checks
 from service.report import print_report
 from service.result import Result
-from service.store import BlobStore, crud, data_dir, database_url, opened, sqlite_url
+from service.store import crud, data_dir, database_url, opened, sqlite_url
+from service.store.blobs import BlobError, blob_env, open_blobs, s3_settings
 
 app = typer.Typer(
     help="xxgk: read 政府信息公开工作年度报告 into schema cells and check the table rules.",
@@ -205,7 +207,7 @@ def serve_cmd(
 
 def _preload(cfg: ServiceConfig, files: list[Path]) -> None:
     data = data_dir(cfg.data_dir)
-    blobs = BlobStore(data)
+    blobs = open_blobs(cfg.blob_url or data, cfg.blob_env, s3_settings((cfg.options or load_options()).blobs))
     with store_session(database_url(data, cfg.database_url)) as s:
         for f in files:
             if not f.is_file():
@@ -223,16 +225,45 @@ def token_create(
     role: str = typer.Option(..., help="uploader | reviewer | admin"),
     name: str | None = typer.Option(None, help="who holds it (shown in the audit log)"),
     expires_in: float | None = typer.Option(None, "--expires-in", min=0.0, help="days until it stops working"),
+    agency: list[str] | None = typer.Option(
+        None,
+        "--agency",
+        help="bind it to an agency (repeat for more): it sees only reports whose agency as extracted is one of "
+        "them, and those uploaded with tokens bound to them; without: every report",
+    ),
     store_dir: Path | None = typer.Option(None, "--data-dir", help="store (default: $XXGK_DATA_DIR)"),
 ) -> None:
     """Create a token; prints it as the last line (it is stored only as a hash: keep it)."""
     if role not in crud.ROLES:
         raise fail(f"--role must be one of {', '.join(crud.ROLES)}")
+    if agency is not None and not all(crud.agency_key(a) for a in agency):
+        raise fail("--agency needs an agency's name")
     with store_session(database_url(data_dir(store_dir))) as s:
         days = timedelta(days=expires_in) if expires_in is not None else None
-        token = crud.create_token(s, role, name or role, expires_in=days)
-    err.print(f"token for {name or role} ({role}):")
+        token = crud.create_token(s, role, name or role, expires_in=days, agencies=agency or None)
+    bound = f", bound to {'、'.join(agency)}" if agency else ""
+    err.print(f"token for {escape(name or role)} ({role}{escape(bound)}):")
     print(token)
+
+
+@token_app.command("list")
+def token_list(
+    store_dir: Path | None = typer.Option(None, "--data-dir", help="store (default: $XXGK_DATA_DIR)"),
+) -> None:
+    """The tokens of the store: holder, role, the agencies each is bound to, when made, expiring, revoked."""
+    with store_session(database_url(data_dir(store_dir))) as s:
+        rows = crud.list_tokens(s)
+    table = Table("name", "role", "agencies", "created", "expires", "revoked")
+
+    def day(moment: datetime | None) -> str:
+        return "" if moment is None else crud.aware(moment).strftime("%Y-%m-%d %H:%M")
+
+    for row in rows:
+        agencies = "(every report)" if row.agencies is None else "、".join(row.agencies)
+        table.add_row(
+            escape(row.name), row.role, escape(agencies), day(row.created_at), day(row.expires_at), day(row.revoked_at)
+        )
+    console.print(table)
 
 
 @token_app.command("revoke")
@@ -270,9 +301,22 @@ def batch_cmd(
     files_dir: Path | None = typer.Option(
         None, "--files-dir", help="where the files are kept (default: <db>.files beside the database)"
     ),
+    blobs_url: str | None = typer.Option(
+        None,
+        "--blobs",
+        help="the blob store: s3://bucket/prefix (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, … configure it) or a folder; "
+        "default: XXGK_BLOB_URL, else --files-dir",
+    ),
+    on_ray: bool = typer.Option(False, "--ray", help="read on a Ray cluster's actors (docs/cluster.md)"),
+    address: str | None = typer.Option(
+        None, "--address", help="the Ray cluster (HOST:PORT); default: RAY_ADDRESS, else a Ray started for the run"
+    ),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="run files that failed before again"),
 ) -> None:
     """Digitize many reports into one store. Resumable: a file already done by this pipeline version is skipped.
+
+    With --ray the documents are read by the actors of a Ray cluster (the same pipeline; the files staged in the
+    blob store, which every node must reach: S3 for a real cluster), progress per document.
 
     Exit code 0 when no file failed, 1 when some failed (listed), 2 when an input matches nothing. Files read only
     in part (coverage partial or failed: cells not read, flagged for review) are listed with the reasons and
@@ -287,6 +331,15 @@ def batch_cmd(
         TextColumn("ETA"),
         TimeRemainingColumn(),
     ]
+    env = blob_env(os.environ)
+    options = load_options()
+    try:
+        where = blobs_url or os.environ.get("XXGK_BLOB_URL") or _files_dir(db, files_dir)
+        blobs = open_blobs(where, env, s3_settings(options.blobs))
+        blobs.check()
+    except BlobError as exc:
+        raise fail(str(exc)) from None
+    summary: BatchSummary
     with Progress(*columns, console=err, transient=False) as bar:
         task = bar.add_task("extracting", total=None, rate="")
 
@@ -294,22 +347,40 @@ def batch_cmd(
             rate = f"{pages / seconds:.2f} pages/s" if seconds > 0 else ""
             bar.update(task, completed=done, total=total, rate=rate)
 
-        summary = run_batch(
-            inputs,
-            _store_url(db),
-            _files_dir(db, files_dir),
-            load_options(),
-            workers=workers,
-            threads=threads,
-            retry_failed=retry_failed,
-            progress=show,
-        )
+        if on_ray:
+            summary = run_ray_batch(
+                inputs,
+                _store_url(db),
+                blobs,
+                env,
+                options,
+                address=address,
+                retry_failed=retry_failed,
+                progress=show,
+            )
+        else:
+            summary = run_batch(
+                inputs,
+                _store_url(db),
+                blobs,
+                options,
+                blob_env=env,
+                workers=workers,
+                threads=threads,
+                retry_failed=retry_failed,
+                progress=show,
+            )
     rate = f", {summary.pages / summary.seconds:.2f} pages/s" if summary.seconds else ""
     console.print(
         f"{summary.files} files: {summary.done} extracted, {summary.skipped} skipped (done before), "
         f"{summary.failed} failed, {len(summary.incomplete)} incomplete; "
         f"{summary.pages} pages in {summary.seconds:.1f} s{rate}"
     )
+    if isinstance(summary, ClusterSummary) and summary.actors:
+        console.print(
+            f"on the cluster: {summary.actors} actors (models loaded once each: {summary.loads} loads), "
+            f"{summary.retried} attempts beyond the first"
+        )
     for name, error in summary.errors:
         console.print(f"  [red]failed[/red] {escape(name)}: {escape(error)}")
     for name, coverage, reasons in summary.incomplete:

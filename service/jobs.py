@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -38,7 +38,7 @@ from service.options import PipelineOptions
 from service.pipeline import extract_document
 from service.result import Result
 from service.store import crud
-from service.store.blobs import BlobStore
+from service.store.blobs import Blobs, open_blobs, s3_settings
 
 log = logging.getLogger("xxgk.jobs")
 
@@ -115,9 +115,12 @@ def extract_file(
     return result
 
 
-def run_job(blob: str, filename: str, verdict: str | None = None) -> Result:
-    """What a worker process runs for a job: :func:`extract_file` with the options :func:`init_worker` kept, under
-    the job's watchdog (``verdict``: where it writes why it ended the job, if it does)."""
+def run_job(
+    blob_url: str, blob_env: Mapping[str, str], sha256: str, filename: str, verdict: str | None = None
+) -> Result:
+    """What a worker process runs for a job: :func:`extract_file` of the blob ``sha256`` of the store at
+    ``blob_url`` (a local file of it: the store's own, or a copy fetched from S3 for the job) with the options
+    :func:`init_worker` kept, under the job's watchdog (``verdict``: where it writes why it ended the job)."""
     if _worker_options is None:
         raise RuntimeError("run_job runs in a worker process that init_worker set up")
     limits = _worker_options.limits
@@ -126,9 +129,10 @@ def run_job(blob: str, filename: str, verdict: str | None = None) -> Result:
     if verdict and _worker_cgroup is not None:  # where the pool looks when the kernel kills this worker
         Path(verdict + CGROUP_NOTE).write_text(f"{_worker_cgroup.version} {_worker_cgroup.path}", encoding="utf-8")
     try:
-        return extract_file(
-            blob, filename, _worker_options, on_pages=lambda n: guard.extend(n * limits.job_seconds_per_page)
-        )
+        with open_blobs(blob_url, blob_env, s3_settings(_worker_options.blobs)).local_file(sha256) as blob:
+            return extract_file(
+                blob, filename, _worker_options, on_pages=lambda n: guard.extend(n * limits.job_seconds_per_page)
+            )
     finally:
         guard.disarm()
 
@@ -153,6 +157,7 @@ class JobGuard:
         self._seconds = 0.0
         self._memory = 0
         self._armed = False
+        self._on_verdict: Callable[[str], None] | None = None
         threading.Thread(target=self._watch, name="job-guard", daemon=True).start()
 
     @classmethod
@@ -161,9 +166,14 @@ class JobGuard:
             cls._instance = JobGuard()
         return cls._instance
 
-    def arm(self, verdict: str | None, seconds: float, memory_mb: int) -> None:
+    def arm(
+        self, verdict: str | None, seconds: float, memory_mb: int, on_verdict: Callable[[str], None] | None = None
+    ) -> None:
+        """Watch a job from now: ``verdict`` (a file) gets the reason when it ends the job, and ``on_verdict`` hears
+        it first (a cluster's actor stores it as the job's failure itself: nobody reads its files)."""
         with self._lock:
             self._verdict, self._seconds, self._memory = verdict, float(seconds), memory_mb * 1024 * 1024
+            self._on_verdict = on_verdict
             self._deadline = time.monotonic() + seconds
             self._armed = True
 
@@ -194,6 +204,11 @@ class JobGuard:
                     reason = f"over the job's time: {self._seconds:.0f} s (limits.job_seconds + job_seconds_per_page)"
                 if reason is None:
                     continue
+                if self._on_verdict is not None:
+                    try:
+                        self._on_verdict(reason)
+                    except Exception:  # the process ends all the same; the job is retried, then failed
+                        log.exception("recording the watchdog's verdict failed")
                 if self._verdict:
                     Path(self._verdict).write_text(reason, encoding="utf-8")
             os._exit(GUARD_EXIT)
@@ -337,9 +352,10 @@ class WorkerPool:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        blobs: BlobStore,
+        blobs: Blobs,
         options: PipelineOptions,
         *,
+        blob_env: Mapping[str, str] | None = None,
         workers: int = 1,
         threads: int,
         queue_ahead: int = 0,
@@ -349,6 +365,7 @@ class WorkerPool:
     ) -> None:
         self.sessions = sessions
         self.blobs = blobs
+        self.blob_env = dict(blob_env or {})  # what reopens an S3 store in the workers
         self.workers = max(1, workers)
         self.options = worker_options(options, threads)
         self.capacity = self.workers + max(0, queue_ahead)
@@ -453,7 +470,7 @@ class WorkerPool:
         return self._verdicts / f"{job.job_id}.txt"
 
     def _submit(self, job: crud.Claimed) -> None:
-        args = (str(self.blobs.path(job.sha256)), job.filename, str(self._verdict(job)))
+        args = (self.blobs.url, self.blob_env, job.sha256, job.filename, str(self._verdict(job)))
         if self._executor is None:
             self._executor = self._new_executor()
         try:

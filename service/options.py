@@ -101,8 +101,32 @@ class ReconcileOptions(_Section):
         return resolve(self.calibration_file)
 
 
+class ClusterOptions(_Section):
+    """Where jobs run: worker processes of this machine, or the actors of a Ray cluster (``xxgk batch --ray``, the
+    service with ``XXGK_ENGINE=ray``), and how each actor is sized."""
+
+    engine: Literal["local", "ray"]  # the service's jobs: local worker processes, or the Ray cluster's actors
+    address: str  # the Ray cluster (HOST:PORT, ray://…); empty: RAY_ADDRESS, else a Ray started for the run
+    actors: int  # actors of the pool; 0: as many as the cluster's CPUs allow, spare_cpus left free
+    cpus_per_actor: float
+    memory_per_actor_mb: int  # reserved per actor on its node (>= limits.max_job_memory_mb)
+    spare_cpus: float  # CPUs left to the driver and Ray's own work when actors = 0
+    recycle_rss_mb: int  # an actor holding more than this after a document restarts before its next one (0: never)
+
+
+class BlobsOptions(_Section):
+    """How long the S3 blob store is waited for (service/store/blobs.py): an unreachable or stalled endpoint is an
+    error after about ``attempts`` x the timeout, never a hang."""
+
+    connect_timeout_s: float  # to open a connection to the endpoint
+    request_timeout_s: float  # a request receiving less than 1 byte/s for this long ends
+    attempts: int  # tries per request (the AWS standard retry strategy, with backoff)
+
+
 class PipelineOptions(_Section):
     limits: LimitsOptions
+    cluster: ClusterOptions
+    blobs: BlobsOptions
     ocr: OcrOptions
     normalise: NormaliseOptions
     layout: LayoutOptions

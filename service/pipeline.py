@@ -9,7 +9,9 @@ from service.assemble import assemble
 from service.coverage import coverage, explained_cells, flag_unread
 from service.document import Document
 from service.ingest import load_document
+from service.ocr.base import OcrUnavailable, get_engine, loaded_engines
 from service.options import PipelineOptions, load_options
+from service.pages.layout_model import load_model
 from service.reconcile.repair import reconcile_cells
 from service.reconcile.text_checks import text_vs_table
 from service.result import DocumentInfo, Result
@@ -25,6 +27,28 @@ def extract(path: str | Path, options: PipelineOptions | None = None) -> Result:
     ``options``: the pipeline's options (``load_options()`` when not given: configs/pipeline.yaml + environment)."""
     options = options or load_options()
     return extract_document(load_document(path, options), options)
+
+
+def warm_up(options: PipelineOptions) -> int:
+    """Load now the models a run with ``options`` uses (OCR engine, layout model, classifier), once per process: a
+    pool's worker or a cluster's actor does it when it starts, not in its first document. Returns
+    :func:`models_loaded`."""
+    try:
+        get_engine(options.ocr.engine, threads=options.ocr.threads)
+    except OcrUnavailable:  # a text-only installation: scans fail with that reason when they come
+        pass
+    if options.layout.model != "off":
+        load_model(options.layout.model_path, options.layout.threads)
+    cfg = options.classifier
+    if cfg.enabled:
+        get_tagger(str(cfg.model_path), cfg.engine, cfg.threads)
+    return models_loaded()
+
+
+def models_loaded() -> int:
+    """How many times this process has loaded a model (OCR engines, layout model, classifier): after
+    :func:`warm_up` it stays put however many documents are read."""
+    return loaded_engines() + load_model.cache_info().misses + get_tagger.cache_info().misses
 
 
 def understand(doc: Document, options: PipelineOptions) -> Tagging | None:

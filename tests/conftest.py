@@ -9,6 +9,8 @@ from types import ModuleType
 
 import pytest
 
+from tests.s3server import s3_server  # noqa: F401  (a real S3 server on the loopback, for any test that asks)
+
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "datasets" / "dev-reports"
 REPORT_IDS = sorted(p.name for p in DEV.iterdir() if (p / "cells.json").exists())

@@ -77,3 +77,25 @@ def test_tokens_are_created_and_revoked_in_the_store(tmp_path):
 def test_serve_refuses_local_mode_off_loopback(tmp_path):
     r = runner.invoke(app, ["serve", "--local", "--host", "0.0.0.0", "--data-dir", str(tmp_path)])
     assert r.exit_code == 2 and "--local serves without tokens: only on a loopback address, not 0.0.0.0" in r.output
+
+
+def test_a_token_is_bound_to_agencies_and_listed_with_them(tmp_path):
+    store = ["--data-dir", str(tmp_path)]
+    made = runner.invoke(
+        app,
+        ["token", "create", "--role", "reviewer", "--name", "沪审核", "--agency", "上海市人民政府办公厅"]
+        + ["--agency", "平潭综合实验区", *store],
+    )
+    assert made.exit_code == 0, made.output
+    assert "bound to 上海市人民政府办公厅、平潭综合实验区" in made.stderr
+    token = made.stdout.strip().splitlines()[-1]
+    assert runner.invoke(app, ["token", "create", "--role", "admin", "--name", "总管", *store]).exit_code == 0
+    with opened(sqlite_url(tmp_path / "xxgk.db")) as sessions, sessions() as s:
+        assert crud.lookup_token(s, token).agencies == ["上海市人民政府办公厅", "平潭综合实验区"]
+    listing = runner.invoke(app, ["token", "list", *store], env={"COLUMNS": "200"})
+    assert listing.exit_code == 0, listing.output
+    rows = [line for line in listing.stdout.splitlines() if "沪审核" in line or "总管" in line]
+    assert len(rows) == 2 and "reviewer" in rows[0] and "上海市人民政府办公厅、平潭综合实验区" in rows[0]
+    assert "admin" in rows[1] and "(every report)" in rows[1]
+    empty = runner.invoke(app, ["token", "create", "--role", "reviewer", "--agency", " ", *store])
+    assert empty.exit_code == 2 and "--agency needs an agency's name" in empty.output

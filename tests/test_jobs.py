@@ -18,7 +18,7 @@ import pytest
 from service.jobs import CGROUP_NOTE, MemoryCgroup, WorkerPool, extract_file, threads_per_worker, worker_options
 from service.options import load_options
 from service.result import Result
-from service.store import BlobStore, crud, opened, sqlite_url
+from service.store import LocalBlobs, crud, opened, sqlite_url
 from tests.api.server import free_port, kill, start
 from tests.conftest import DEV, ROOT, extracted
 
@@ -28,10 +28,10 @@ R005 = DEV / "r005" / "page.html"
 @pytest.fixture
 def store(tmp_path):
     with opened(sqlite_url(tmp_path / "jobs.db")) as sessions:
-        yield sessions, BlobStore(tmp_path)
+        yield sessions, LocalBlobs(tmp_path)
 
 
-def queue_file(sessions, blobs: BlobStore, data: bytes, name: str) -> str:
+def queue_file(sessions, blobs: LocalBlobs, data: bytes, name: str) -> str:
     with sessions() as s:
         report, _ = crud.register(s, blobs.put(data), name, len(data), actor="test", role="admin")
         return report.id

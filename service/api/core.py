@@ -9,7 +9,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -22,10 +22,12 @@ from sqlalchemy import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.cluster import RayJobRunner
 from service.jobs import WorkerPool, die_with_parent, threads_per_worker
 from service.options import PipelineOptions, load_options
 from service.pages import NoPage, render_page
-from service.store import BlobStore, crud, data_dir, database_url, open_store
+from service.store import crud, data_dir, database_url, open_store
+from service.store.blobs import S3Settings, blob_env, open_blobs, s3_settings
 from service.store.db import make_async_engine
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -49,6 +51,12 @@ class ServiceConfig:
     read_threads: int = field(default_factory=lambda: int(os.environ.get("XXGK_READ_THREADS", "2")))
     start_workers: bool = True
     options: PipelineOptions | None = None  # the pipeline's options; None: configs/pipeline.yaml + environment
+    # where uploads are kept: s3://bucket/prefix (the AWS variables configure it) or a folder; None: the data dir
+    blob_url: str | None = field(default_factory=lambda: os.environ.get("XXGK_BLOB_URL") or None)
+    blob_env: dict[str, str] = field(default_factory=lambda: blob_env(os.environ))
+    # who runs the jobs: "local" (worker processes), "ray" (the actors of the Ray cluster at RAY_ADDRESS or
+    # cluster.address); empty: the options' cluster.engine
+    engine: str = field(default_factory=lambda: os.environ.get("XXGK_ENGINE", ""))
 
 
 @dataclass
@@ -73,8 +81,15 @@ class Metrics:
 
 @dataclass(frozen=True)
 class Caller:
+    """Who calls: a token's holder and role, and the agencies it is bound to (None: unbound, every report)."""
+
     name: str
     role: str
+    agencies: tuple[str, ...] | None = None
+    scope: crud.Scope = field(init=False)  # the agencies as reports are matched on them (crud.scope_of)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scope", crud.scope_of(self.agencies))
 
 
 RENDER_WAIT = 60.0  # seconds a page image may take to render
@@ -141,6 +156,14 @@ def read_path(choice: str, url: str) -> str:
     return choice
 
 
+def render_blob(
+    blob_url: str, env: Mapping[str, str], s3: S3Settings, sha256: str, filename: str, number: int
+) -> tuple[bytes, float]:
+    """What the render worker runs: a page image of the stored file (a local copy where the store is S3)."""
+    with open_blobs(blob_url, env, s3).local_file(sha256) as path:
+        return render_page(path, filename, number)
+
+
 class Service:
     def __init__(self, cfg: ServiceConfig) -> None:
         self.cfg = cfg
@@ -150,7 +173,8 @@ class Service:
         self.engine: Engine
         self.sessions: sessionmaker[Session]
         self.engine, self.sessions = open_store(self.url)
-        self.blobs = BlobStore(self.data)
+        self.s3 = s3_settings(self.options.blobs)
+        self.blobs = open_blobs(cfg.blob_url or self.data, cfg.blob_env, self.s3)
         self.pages_dir = self.data / "pages"
         # page images for review are decoded in a worker process of their own (one; it dies with the server), never
         # in the API process: a huge page cannot take the server's memory
@@ -167,9 +191,21 @@ class Service:
         self.async_sessions = (
             async_sessionmaker(self.async_engine, expire_on_commit=False) if self.async_engine is not None else None
         )
-        self.pool = WorkerPool(
-            self.sessions, self.blobs, self.options, workers=cfg.workers, threads=threads_per_worker(cfg.workers)
-        )
+        engine = cfg.engine or self.options.cluster.engine
+        if engine not in ("local", "ray"):
+            raise ValueError(f"XXGK_ENGINE={engine!r}: expected local or ray")
+        self.pool: WorkerPool | RayJobRunner
+        if engine == "ray":  # the jobs table stays the source of truth; the cluster's actors run the jobs
+            self.pool = RayJobRunner(self.sessions, self.url, self.blobs, cfg.blob_env, self.options)
+        else:
+            self.pool = WorkerPool(
+                self.sessions,
+                self.blobs,
+                self.options,
+                blob_env=cfg.blob_env,
+                workers=cfg.workers,
+                threads=threads_per_worker(cfg.workers),
+            )
 
     def start(self) -> None:
         if self.cfg.start_workers:
@@ -183,7 +219,10 @@ class Service:
                 1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
             )
         try:
-            return self._render_pool.submit(render_page, self.blobs.path(sha256), filename, number).result(RENDER_WAIT)
+            job = self._render_pool.submit(
+                render_blob, self.blobs.url, self.cfg.blob_env, self.s3, sha256, filename, number
+            )
+            return job.result(RENDER_WAIT)
         except BrokenProcessPool:  # the renderer died (out of memory): a new one for the next page
             self._render_pool = None
             raise NoPage(f"page {number} could not be rendered") from None
@@ -233,7 +272,7 @@ class Service:
         row = await self.read(crud.lookup_token, token)
         if row is None:
             return None
-        who = Caller(row.name, row.role)
+        who = Caller(row.name, row.role, None if row.agencies is None else tuple(row.agencies))
         left = None if row.expires_at is None else (crud.aware(row.expires_at) - datetime.now(UTC)).total_seconds()
         self.tokens.put(token, who, left)  # an expiring token is not remembered past its expiry
         return who

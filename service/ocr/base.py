@@ -133,6 +133,11 @@ def as_crop(crop: Crop | np.ndarray) -> Crop:
 _cache: dict[tuple[str, int], OcrEngine] = {}
 
 
+def loaded_engines() -> int:
+    """OCR engines this process has created (each once per name and thread count)."""
+    return len(_cache)
+
+
 def get_engine(name: str = DEFAULT_ENGINE, *, threads: int = 1) -> OcrEngine:
     """The named engine (created once per process and thread count); OcrUnavailable if it cannot run."""
     spec = ENGINES.get(name)

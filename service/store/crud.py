@@ -1,6 +1,12 @@
 """Operations on the store: register uploads, run the job queue, keep result versions, corrections, approvals,
 the review queue and tokens. Every function takes a SQLAlchemy session and commits what it changes.
 
+Tenancy: a token may be bound to agencies (``Token.agencies``); its **scope** (:func:`scope_of`: their agency keys)
+then limits every read and write to the reports it may see (:func:`visible`): those whose extracted agency is one of
+them, and those uploaded by a token bound to one of them (``report_uploads``; before extraction the agency is
+unknown). A report outside the scope is answered as one that does not exist (NotFound). Scope ``None``: every
+report (an unbound token, local mode, the command line).
+
 Results go in and come out as :class:`~service.result.Result`; the JSON column of ``result_versions`` is the only
 place they are JSON."""
 
@@ -8,13 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, func, or_, select, true, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +31,7 @@ from service import PIPELINE_VERSION
 from service.reconcile.cross import SeriesCheck, cross_report_checks
 from service.result import CellValue, Check, Result
 from service.review import apply_correction
-from service.store.orm import AuditEntry, Cell, Job, Report, ResultVersion, Token, utcnow
+from service.store.orm import AuditEntry, Cell, Extraction, Job, Report, ReportUpload, ResultVersion, Token, utcnow
 
 ROLES = ("uploader", "reviewer", "admin")
 MAX_ATTEMPTS = 3  # a job interrupted this many times (crash, kill) fails instead of looping
@@ -42,6 +51,35 @@ class Conflict(Exception):
     pass
 
 
+class Unavailable(Exception):
+    """A bound caller uploaded the bytes of a report it may not see (another agency's): it is not told which."""
+
+
+# ------------------------------------------------------------------ tenancy
+
+Scope = tuple[str, ...] | None  # the agency keys a caller is bound to; None: every report
+
+
+def agency_key(name: str) -> str:
+    """An agency's name as tokens and reports are matched on it: NFKC (full-width letters, digits and brackets to
+    their plain forms), no whitespace, casefolded — "XX市 XX区人民政府办公室" and "XX市XX区人民政府办公室" are one."""
+    return "".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+def scope_of(agencies: Iterable[str] | None) -> Scope:
+    """The scope of a token bound to ``agencies`` (None: unbound)."""
+    return None if agencies is None else tuple(sorted({agency_key(a) for a in agencies}))
+
+
+def visible(scope: Scope) -> ColumnElement[bool]:
+    """The condition on ``Report`` of the reports a caller with ``scope`` sees: its agencies' (as extracted) and
+    those uploaded for them."""
+    if scope is None:
+        return true()
+    uploaded = select(ReportUpload.report_id).where(ReportUpload.agency_key.in_(scope))
+    return or_(Report.agency_key.in_(scope), Report.id.in_(uploaded))
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -50,14 +88,29 @@ def new_id() -> str:
 
 
 def register(
-    session: Session, sha256: str, filename: str, size: int, *, actor: str, role: str, source: str = "upload"
+    session: Session,
+    sha256: str,
+    filename: str,
+    size: int,
+    *,
+    actor: str,
+    role: str,
+    source: str = "upload",
+    scope: Scope = None,
 ) -> tuple[Report, bool]:
-    """The report of a file (by content): an existing one, or a new one with a queued job. Returns (report, new)."""
+    """The report of a file (by content): an existing one, or a new one with a queued job. Returns (report, new).
+
+    ``scope``: the uploader's (a bound token's): a new report is recorded as uploaded for its agencies; the bytes
+    of a report it may not see raise Unavailable (one report per content: it is not given another agency's
+    report, its corrections and its log, nor told which report it is)."""
     existing = report_by_sha(session, sha256)
     if existing is not None:
+        if not _sees(session, existing.id, scope):
+            raise Unavailable("this file is in the store for another agency")
         return existing, False
     report = Report(id=new_id(), sha256=sha256, filename=filename, size=size, status="queued", source=source)
     session.add(report)
+    session.add_all(ReportUpload(report_id=report.id, agency_key=key) for key in scope or ())
     session.add(Job(id=new_id(), report_id=report.id, status="queued"))
     session.add(
         AuditEntry(
@@ -75,8 +128,16 @@ def register(
         earlier = report_by_sha(session, sha256)
         if earlier is None:
             raise
+        if not _sees(session, earlier.id, scope):
+            raise Unavailable("this file is in the store for another agency") from None
         return earlier, False
     return report, True
+
+
+def _sees(session: Session, report_id: str, scope: Scope) -> bool:
+    if scope is None:
+        return True
+    return session.scalar(select(Report.id).where(Report.id == report_id, visible(scope))) is not None
 
 
 def requeue(session: Session, report: Report) -> Job:
@@ -89,10 +150,11 @@ def requeue(session: Session, report: Report) -> Job:
     return job
 
 
-def retry(session: Session, report_id: str, *, actor: str, role: str) -> Job:
-    """Run a failed report again (a new queued job; the audit log says who asked). Raises NotFound, or Conflict
-    when the report has not failed (queued, running or done: nothing to retry; two retries at once: one wins)."""
-    report = get_report(session, report_id)
+def retry(session: Session, report_id: str, *, actor: str, role: str, scope: Scope = None) -> Job:
+    """Run a failed report again (a new queued job; the audit log says who asked). Raises NotFound (also for a
+    report outside ``scope``), or Conflict when the report has not failed (queued, running or done: nothing to
+    retry; two retries at once: one wins)."""
+    report = get_report(session, report_id, scope)
     taken = session.execute(
         update(Report)
         .where(Report.id == report_id, Report.status == "failed")
@@ -161,18 +223,95 @@ def recover(session: Session) -> int:
     return len(jobs)
 
 
-def complete(session: Session, job_id: str, result: Result, *, actor: str = "machine") -> Report:
-    """Store the machine extraction as result version 1 (or the next version after a re-run)."""
+def complete(session: Session, job_id: str, result: Result, *, actor: str = "machine") -> Report | None:
+    """Store the machine extraction as result version 1 (or the next version after a re-run by a newer pipeline).
+
+    Once per file content and pipeline version, whatever runs it (an ``extractions`` row inserted with ON CONFLICT
+    DO NOTHING in the same transaction): an attempt that finds the row there (a cluster retried the document) marks
+    its job done and stores nothing; returns None then."""
     job = session.get_one(Job, job_id)
     report = job.report
+    if not _first_extraction(session, report, result.pipeline_version, report.version + 1, job_id):
+        job.status, job.finished_at, job.error = "done", utcnow(), None
+        if report.status != "done":
+            report.status, report.error = "done", None
+        session.commit()
+        return None
     _write_version(session, report, result, report.version + 1, "machine", actor)
     report.status, report.error = "done", None
     report.pipeline_version = result.pipeline_version
     report.format, report.agency, report.year = result.format, result.agency, result.year
+    report.agency_key = agency_key(result.agency) if result.agency else None
     report.pages = result.document.pages
     job.status, job.finished_at, job.error = "done", utcnow(), None
     session.commit()
     return report
+
+
+def _first_extraction(session: Session, report: Report, pipeline_version: str, version: int, job_id: str) -> bool:
+    """Insert the extraction row of (the report's content, ``pipeline_version``) unless there is one; whether this
+    call inserted it (the caller's transaction then stores the result)."""
+    values = {
+        "sha256": report.sha256,
+        "pipeline_version": pipeline_version,
+        "report_id": report.id,
+        "version": version,
+        "job_id": job_id,
+        "created_at": utcnow(),
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(Extraction)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["sha256", "pipeline_version"])
+        .returning(Extraction.sha256)
+    )
+    return session.execute(statement).first() is not None  # a row back: this call inserted it (psycopg: rowcount -1)
+
+
+def start(session: Session, job_id: str, worker: str = "") -> bool:
+    """Mark a job running for an attempt that was handed it (a cluster's actor: queued, or running when its earlier
+    attempt died with its node): one more attempt, where it runs. False when there is nothing to run (done or
+    failed by an earlier attempt), and after MAX_ATTEMPTS (then the job is failed with that reason)."""
+    taken = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(("queued", "running")))
+        .values(status="running", started_at=utcnow(), attempts=Job.attempts + 1, worker=worker or None)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], taken).rowcount != 1:
+        session.rollback()
+        return False
+    job = session.get_one(Job, job_id)
+    session.refresh(job)
+    if job.attempts > MAX_ATTEMPTS:
+        _set_failed(job, f"interrupted {job.attempts - 1} times (the worker crashed or its node was lost)")
+        session.commit()
+        return False
+    job.report.status, job.report.error = "running", None
+    session.commit()
+    return True
+
+
+def queued_jobs(session: Session) -> list[Claimed]:
+    """Every queued job, oldest first (a cluster's driver hands them all to its actors)."""
+    rows = session.execute(
+        select(Job.id, Job.report_id, Report.sha256, Report.filename)
+        .join(Report, Report.id == Job.report_id)
+        .where(Job.status == "queued")
+        .order_by(Job.created_at, Job.id)
+    ).all()
+    return [Claimed(row.id, row.report_id, row.sha256, row.filename) for row in rows]
+
+
+def extra_attempts(session: Session, job_ids: Iterable[str]) -> int:
+    """Attempts beyond the first of these jobs (documents run again after a worker or node was lost)."""
+    ids, total = list(job_ids), 0
+    for at in range(0, len(ids), 500):
+        chunk = ids[at : at + 500]
+        total += int(session.scalar(select(func.sum(Job.attempts - 1)).where(Job.id.in_(chunk), Job.attempts > 1)) or 0)
+    return total
 
 
 def fail(session: Session, job_id: str, error: str) -> None:
@@ -238,8 +377,13 @@ def versions_of(session: Session, report_id: str) -> list[ResultVersion]:
     )
 
 
-def get_report(session: Session, report_id: str) -> Report:
-    report = session.get(Report, report_id)
+def get_report(session: Session, report_id: str, scope: Scope = None) -> Report:
+    """The report ``report_id``; NotFound when there is none or when it is outside ``scope`` (the same answer: a
+    bound caller cannot tell another agency's report from none)."""
+    if scope is None:
+        report = session.get(Report, report_id)
+    else:
+        report = session.scalar(select(Report).where(Report.id == report_id, visible(scope)))
     if report is None:
         raise NotFound(f"no report {report_id}")
     return report
@@ -255,8 +399,9 @@ def list_reports(
     coverage: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    scope: Scope = None,
 ) -> tuple[list[Report], int]:
-    q = select(Report)
+    q = select(Report).where(visible(scope))
     if status:
         q = q.where(Report.status == status)
     if coverage:
@@ -274,12 +419,15 @@ def list_reports(
     return list(rows), int(total or 0)
 
 
-def review_queue(session: Session, limit: int = 50, offset: int = 0) -> tuple[list[tuple[Cell, Report]], int]:
-    """Cells needing review in reports not yet approved, least confident first (unread cells have confidence 0)."""
+def review_queue(
+    session: Session, limit: int = 50, offset: int = 0, scope: Scope = None
+) -> tuple[list[tuple[Cell, Report]], int]:
+    """Cells needing review in reports not yet approved (within ``scope``), least confident first (unread cells
+    have confidence 0)."""
     q = (
         select(Cell, Report)
         .join(Report, Report.id == Cell.report_id)
-        .where(Cell.needs_review.is_(True), Report.approved_at.is_(None), Report.status == "done")
+        .where(Cell.needs_review.is_(True), Report.approved_at.is_(None), Report.status == "done", visible(scope))
     )
     total = session.scalar(select(func.count()).select_from(q.subquery()))
     rows = session.execute(
@@ -321,12 +469,13 @@ def correct(
     *,
     actor: str,
     role: str,
+    scope: Scope = None,
 ) -> tuple[CellValue, Result]:
     """A reviewer's value for one cell: a new result version with the checks re-run. Returns (cell, result).
 
-    Raises NotFound (no report, no result, no such cell), StaleVersion (``expected_version`` is not the cell's
-    version: someone else changed it), Conflict (the report is approved)."""
-    report = get_report(session, report_id)
+    Raises NotFound (no report or one outside ``scope``, no result, no such cell), StaleVersion
+    (``expected_version`` is not the cell's version: someone else changed it), Conflict (the report is approved)."""
+    report = get_report(session, report_id, scope)
     if report.approved_at is not None:
         raise Conflict("the report is approved; corrections are closed")
     result = result_of(session, report_id)
@@ -368,17 +517,22 @@ def correct(
     return cell, result
 
 
-def preview(session: Session, report_id: str, cell_id: str, value: int | float | None) -> list[Check]:
+def preview(
+    session: Session, report_id: str, cell_id: str, value: int | float | None, scope: Scope = None
+) -> list[Check]:
     """The checks as they would be with ``cell_id`` set to ``value``; nothing is written (the UI's rule panel
-    follows a value as it is typed)."""
+    follows a value as it is typed). NotFound for a report outside ``scope``."""
+    get_report(session, report_id, scope)
     current = result_of(session, report_id)
     if current is None or cell_id not in current.cells:
         raise NotFound(f"no cell {cell_id} in report {report_id}")
     return apply_correction(current, cell_id, value, actor="preview").checks
 
 
-def approve(session: Session, report_id: str, *, actor: str, role: str, reason: str | None = None) -> Report:
-    report = get_report(session, report_id)
+def approve(
+    session: Session, report_id: str, *, actor: str, role: str, reason: str | None = None, scope: Scope = None
+) -> Report:
+    report = get_report(session, report_id, scope)
     if report.status != "done":
         raise Conflict(f"the report is {report.status}, not done")
     if report.approved_at is not None:
@@ -398,10 +552,12 @@ def approve(session: Session, report_id: str, *, actor: str, role: str, reason: 
     return report
 
 
-def series(session: Session, agency: str | None = None) -> list[SeriesCheck]:
-    """Checks across the years of each agency over the reports done in the store (上年结转 = last year's
-    结转下年度; table 2's 现行有效件数 carry): heuristic findings."""
-    q = select(Report).where(Report.status == "done", Report.agency.is_not(None), Report.year.is_not(None))
+def series(session: Session, agency: str | None = None, scope: Scope = None) -> list[SeriesCheck]:
+    """Checks across the years of each agency over the reports done in the store (within ``scope``; 上年结转 =
+    last year's 结转下年度; table 2's 现行有效件数 carry): heuristic findings."""
+    q = select(Report).where(
+        Report.status == "done", Report.agency.is_not(None), Report.year.is_not(None), visible(scope)
+    )
     if agency:
         q = q.where(Report.agency.contains(agency))
     results = [result_of(session, r.id) for r in session.scalars(q).all()]
@@ -422,15 +578,31 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, role: str, name: str, expires_in: timedelta | None = None) -> str:
-    """A new token for ``name`` (stored as a hash only); ``expires_in``: it stops working after that long."""
+def create_token(
+    session: Session,
+    role: str,
+    name: str,
+    expires_in: timedelta | None = None,
+    agencies: Iterable[str] | None = None,
+) -> str:
+    """A new token for ``name`` (stored as a hash only); ``expires_in``: it stops working after that long;
+    ``agencies``: it sees only the reports of these agencies (and those it or another token of them uploaded);
+    None: every report."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    bound = None if agencies is None else list(dict.fromkeys(a.strip() for a in agencies))
+    if bound is not None and (not bound or not all(agency_key(a) for a in bound)):
+        raise ValueError("an agency's name is empty: bind a token to named agencies (or to none: every report)")
     token = "xxgk_" + secrets.token_urlsafe(24)
     expires = datetime.now(UTC) + expires_in if expires_in is not None else None
-    session.add(Token(name=name, role=role, token_sha256=_hash(token), expires_at=expires))
+    session.add(Token(name=name, role=role, token_sha256=_hash(token), expires_at=expires, agencies=bound))
     session.commit()
     return token
+
+
+def list_tokens(session: Session) -> list[Token]:
+    """Every token (revoked and expired ones too), oldest first."""
+    return list(session.scalars(select(Token).order_by(Token.created_at, Token.id)))
 
 
 def lookup_token(session: Session, token: str) -> Token | None:
@@ -468,6 +640,8 @@ def recover_one(session: Session, job_id: str, why: str) -> str | None:
     error it failed with, None when it is queued again."""
     job = session.get_one(Job, job_id)
     error = None
+    if job.status != "running":  # it ended after all (its outcome was stored before the worker was lost)
+        return job.error if job.status == "failed" else None
     if job.attempts >= MAX_ATTEMPTS:
         error = f"{why} ({job.attempts} attempts)"
         _set_failed(job, error)

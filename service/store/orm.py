@@ -35,6 +35,8 @@ class Report(Base):
     pipeline_version: Mapped[str | None] = mapped_column(String(32), default=None)
     format: Mapped[str | None] = mapped_column(String(8), default=None)
     agency: Mapped[str | None] = mapped_column(String(300), default=None, index=True)
+    # the agency as tokens are bound to it (crud.agency_key: NFKC, no whitespace, casefolded): who sees the report
+    agency_key: Mapped[str | None] = mapped_column(String(300), default=None, index=True)
     year: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     pages: Mapped[int | None] = mapped_column(Integer, default=None)
     needs_review: Mapped[int] = mapped_column(Integer, default=0)  # cells flagged in the newest version
@@ -51,6 +53,16 @@ class Report(Base):
     jobs: Mapped[list[Job]] = relationship(back_populates="report", order_by="Job.created_at")
 
 
+class ReportUpload(Base):
+    """The agencies a report was uploaded for (the agencies of the bound token that uploaded it, as agency keys):
+    their tokens see it from the upload on, whatever agency its extraction reads (or before it has read one)."""
+
+    __tablename__ = "report_uploads"
+
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"), primary_key=True)
+    agency_key: Mapped[str] = mapped_column(String(300), primary_key=True, index=True)
+
+
 class Job(Base):
     __tablename__ = "jobs"
 
@@ -62,10 +74,26 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    worker: Mapped[str | None] = mapped_column(String(200), default=None)  # where its last attempt ran (node:pid)
 
     report: Mapped[Report] = relationship(back_populates="jobs")
 
     __table_args__ = (Index("ix_jobs_status_created", "status", "created_at"),)
+
+
+class Extraction(Base):
+    """One machine reading of a file (its content) by one pipeline version, whatever ran it and however often: the
+    attempt that inserts this row stores its result; another (a cluster's retried document) finds it and stores
+    nothing (``INSERT … ON CONFLICT DO NOTHING``)."""
+
+    __tablename__ = "extractions"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pipeline_version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)  # the result version it stored
+    job_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class ResultVersion(Base):
@@ -127,3 +155,5 @@ class Token(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)  # None: never
+    # the agencies the token is bound to (names as given); None: every report (unbound)
+    agencies: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True), default=None)

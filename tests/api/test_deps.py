@@ -48,7 +48,8 @@ def test_every_endpoint_checks_its_role(api, seed_report):
 def test_me_says_who_holds_the_token(api):
     client, tokens = api
     me = client.get("/v1/me", headers=auth(tokens, "reviewer"))
-    assert me.status_code == 200 and me.json() == {"name": "reviewer-1", "role": "reviewer", "local": False}
+    assert me.status_code == 200
+    assert me.json() == {"name": "reviewer-1", "role": "reviewer", "local": False, "agencies": None}
     assert client.get("/v1/me").status_code == 401
     assert client.get("/v1/me", headers={"Authorization": "Bearer xxgk_nope"}).status_code == 401
 

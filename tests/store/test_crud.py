@@ -7,13 +7,13 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from service.result import Result
 from service.store import crud
-from service.store.orm import ResultVersion
+from service.store.orm import Job, ResultVersion
 from tests.conftest import DEV, extracted
 from tests.store.helpers import SEED, without_table4
 
@@ -253,3 +253,123 @@ def test_a_token_stops_working_when_it_expires(store):
         forever = crud.create_token(s, "reviewer", "ever")
         assert crud.lookup_token(s, lasting) is not None and crud.lookup_token(s, forever) is not None
         assert crud.lookup_token(s, gone) is None
+
+
+SHANGHAI, PINGTAN = "上海市人民政府办公厅", "平潭综合实验区"  # the agencies extraction reads in r003 and r005
+
+
+@pytest.fixture(scope="module")
+def two_agencies() -> tuple[Result, Result]:
+    """Two real reports of two agencies as the pipeline reads them (r003: SHANGHAI, r005: PINGTAN)."""
+    shanghai, pingtan = extracted(str(DEV / "r003" / "source.html")), extracted(str(DEV / "r005" / "source.txt"))
+    assert (shanghai.agency, pingtan.agency) == (SHANGHAI, PINGTAN)
+    return shanghai, pingtan
+
+
+def test_agency_names_match_whatever_their_spacing_and_width():
+    assert crud.agency_key("上海市 人民政府\u3000办公厅") == crud.agency_key(SHANGHAI)
+    assert crud.agency_key("ＸＸ市（试点）Ａ") == crud.agency_key("XX市(试点)a")  # NFKC, casefolded
+    assert crud.agency_key("上海市人民政府") != crud.agency_key(SHANGHAI)  # a part of a name is another agency
+    assert crud.scope_of(None) is None and crud.scope_of([PINGTAN, " 平潭综合实验区 "]) == (PINGTAN,)
+
+
+def test_a_bound_scope_sees_its_agencies_reports_and_its_uploads_only(store, two_agencies):
+    shanghai_result, pingtan_result = two_agencies
+    sh, pt, both = crud.scope_of([SHANGHAI]), crud.scope_of(["平潭 综合实验区"]), crud.scope_of([SHANGHAI, PINGTAN])
+    with store() as s:
+        # uploaded by a token bound to Shanghai: Shanghai sees it before it is read, Pingtan does not
+        mine, new = crud.register(s, "a" * 64, "r003.html", 10, actor="sh-up", role="uploader", scope=sh)
+        assert new and crud.get_report(s, mine.id, sh).id == mine.id
+        with pytest.raises(crud.NotFound, match=f"^no report {mine.id}$"):  # as a report that does not exist
+            crud.get_report(s, mine.id, pt)
+        assert [r.id for r in crud.list_reports(s, scope=sh)[0]] == [mine.id] and crud.list_reports(s, scope=pt)[1] == 0
+        crud.complete(s, crud.claim(s).job_id, shanghai_result)
+        # uploaded by an unbound token, read as Pingtan's: Pingtan (bound with a space in the name) sees it
+        theirs, _ = crud.register(s, "b" * 64, "r005.txt", 10, actor="admin", role="admin")
+        crud.complete(s, crud.claim(s).job_id, pingtan_result)
+        assert theirs.agency_key == crud.agency_key(PINGTAN)
+        # uploaded by a token bound to Shanghai, read as Pingtan's: both see it (the uploader brought the bytes)
+        brought, _ = crud.register(s, "c" * 64, "pt-copy.txt", 10, actor="sh-up", role="uploader", scope=sh)
+        crud.complete(s, crud.claim(s).job_id, pingtan_result)
+
+        def ids(scope):
+            return sorted(r.id for r in crud.list_reports(s, scope=scope)[0])
+
+        assert ids(sh) == sorted([mine.id, brought.id]) and ids(pt) == sorted([theirs.id, brought.id])
+        assert ids(both) == ids(None) == sorted([mine.id, theirs.id, brought.id])
+        assert crud.list_reports(s, scope=pt)[1] == 2 and crud.list_reports(s, scope=())[1] == 0
+        assert {r.id for _, r in crud.review_queue(s, limit=500, scope=sh)[0]} <= {mine.id, brought.id}
+        assert {r.id for _, r in crud.review_queue(s, limit=500, scope=pt)[0]} == {theirs.id, brought.id}
+        nxt = pingtan_result.model_copy(deep=True)  # Pingtan's next year: a pair of years for the series checks
+        nxt.year = pingtan_result.year + 1
+        crud.register(s, "d" * 64, "r005-next.txt", 10, actor="admin", role="admin")
+        crud.complete(s, crud.claim(s).job_id, nxt)
+        pairs = {c.years for c in crud.series(s, scope=pt)}
+        assert pairs == {(pingtan_result.year, nxt.year)} and {c.years for c in crud.series(s)} == pairs
+        assert crud.series(s, scope=sh) == crud.series(s, scope=()) == []  # Shanghai sees one Pingtan year only
+
+        # every operation on a report names it within the scope: another agency's is NotFound, nothing written
+        cid = "t3.new_received.natural_person"
+        cell = pingtan_result.cells[cid]
+        with pytest.raises(crud.NotFound):
+            crud.correct(s, theirs.id, cid, 1, cell.version, None, actor="sh", role="reviewer", scope=sh)
+        with pytest.raises(crud.NotFound):
+            crud.preview(s, theirs.id, cid, 1, sh)
+        with pytest.raises(crud.NotFound):
+            crud.approve(s, theirs.id, actor="sh", role="reviewer", scope=sh)
+        with pytest.raises(crud.NotFound):
+            crud.retry(s, theirs.id, actor="sh", role="reviewer", scope=sh)
+        assert theirs.version == 1 and theirs.approved_at is None
+        assert [a.action for a in crud.audit_log(s, theirs.id)] == ["upload"]
+        crud.correct(s, theirs.id, cid, cell.value + 1, cell.version, None, actor="pt", role="reviewer", scope=pt)
+        assert crud.approve(s, theirs.id, actor="pt", role="reviewer", scope=pt).approved_at is not None
+
+        # the same bytes again: a duplicate for whoever sees the report; a bound token that does not is refused
+        # without being told which report it is
+        assert crud.register(s, "b" * 64, "again.txt", 10, actor="pt", role="uploader", scope=pt) == (theirs, False)
+        assert crud.register(s, "b" * 64, "again.txt", 10, actor="a", role="admin") == (theirs, False)
+        with pytest.raises(crud.Unavailable):
+            crud.register(s, "b" * 64, "again.txt", 10, actor="sh", role="uploader", scope=sh)
+        assert crud.list_reports(s)[1] == 4 and crud.audit_log(s, theirs.id)[-1].actor == "pt"
+
+
+def test_a_token_bound_to_agencies_keeps_them(store):
+    with store() as s:
+        bound = crud.create_token(s, "reviewer", "sh", agencies=[SHANGHAI, f" {SHANGHAI} ", PINGTAN])
+        free = crud.create_token(s, "reviewer", "all")
+        assert crud.lookup_token(s, bound).agencies == [SHANGHAI, PINGTAN]
+        assert crud.lookup_token(s, free).agencies is None
+        for empty in ([], [" "]):
+            with pytest.raises(ValueError, match="agency's name is empty"):
+                crud.create_token(s, "reviewer", "nobody", agencies=empty)
+        assert [(t.name, t.agencies) for t in crud.list_tokens(s)] == [("sh", [SHANGHAI, PINGTAN]), ("all", None)]
+
+
+def test_a_document_read_twice_is_stored_once(store):
+    """Two attempts at one job (a cluster's actor lost with its node after it stored, then the job retried): the
+    second finds the (content, pipeline version) extraction and stores nothing; the job is done, one machine result."""
+    result = extracted(str(DEV / "seed" / "source.txt"))
+    with store() as s:
+        report, _ = crud.register(s, "c" * 64, "seed.txt", 10, actor="t", role="admin")
+        job_id = report.jobs[-1].id
+        assert crud.start(s, job_id, worker="node-a:1")
+        assert crud.complete(s, job_id, result) is not None
+        assert crud.start(s, job_id, worker="node-b:2") is False  # done: nothing to run
+        s.execute(update(Job).where(Job.id == job_id).values(status="running"))  # as if the retry had begun
+        s.commit()
+        assert crud.complete(s, job_id, result) is None  # stored before: nothing stored again
+        versions = crud.versions_of(s, report.id)
+        assert [(v.version, v.kind) for v in versions] == [(1, "machine")]
+        assert crud.get_report(s, report.id).status == "done"
+        assert s.get_one(Job, job_id).status == "done"
+
+
+def test_a_job_started_past_its_attempts_fails_with_the_reason(store):
+    with store() as s:
+        report, _ = crud.register(s, "d" * 64, "scan.pdf", 10, actor="t", role="admin")
+        job_id = report.jobs[-1].id
+        assert [crud.start(s, job_id, worker=f"n:{k}") for k in range(crud.MAX_ATTEMPTS + 1)] == [True] * 3 + [False]
+        job = s.get_one(Job, job_id)
+        s.refresh(job)
+        assert job.status == "failed" and "interrupted 3 times" in (job.error or "") and job.worker == "n:3"
+        assert crud.queued_jobs(s) == [] and crud.extra_attempts(s, [job_id]) == 3

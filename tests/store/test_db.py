@@ -9,18 +9,22 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from service.store import crud, open_store, opened
 from service.store.db import MIGRATIONS, make_engine, sqlite_url
 from service.store.orm import Base
 
+HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()  # the newest revision (one head: no branches)
+
 
 def test_migrations_are_idempotent_and_match_the_models(db_url):
+    assert HEAD is not None and HEAD >= "0004"
     engine, _ = open_store(db_url)
     engine2, _ = open_store(db_url)  # a second start migrates nothing
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
     engine.dispose()
@@ -69,7 +73,7 @@ def test_a_store_is_opened_by_url_for_one_command(tmp_path):
     with opened(url) as sessions, sessions() as s:
         assert crud.list_reports(s) == ([], 0)
     with sqlite3.connect(tmp_path / "x.db") as conn:  # created and migrated when opened
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0003",)
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (HEAD,)
 
 
 def test_migration_0003_adds_token_expiry_to_a_store_with_tokens(db_url):
@@ -93,3 +97,73 @@ def test_migration_0003_adds_token_expiry_to_a_store_with_tokens(db_url):
     with opened(db_url) as sessions, sessions() as s:  # migrates to head when opened
         row = crud.lookup_token(s, token)
         assert row is not None and row.expires_at is None
+
+
+def test_migration_0004_adds_tenancy_to_a_store_with_reports_and_tokens(db_url):
+    """A store made before tenancy: its tokens stay unbound (every report), its reports read before keep their
+    agency, now matched by key (a token bound to that agency sees them); 0004 goes down and up again."""
+    engine = make_engine(db_url)
+    to = migrator(engine)
+
+    to("0003")
+    token = "xxgk_made-before-tenancy"
+    with engine.begin() as conn:  # a report read and a token as a store of revision 0003 holds them
+        conn.execute(
+            text(
+                "INSERT INTO reports (id, sha256, filename, size, status, source, agency, year, needs_review, "
+                "failing_checks, version, created_at, updated_at) VALUES ('r1', 'abc', 'old.txt', 1, 'done', "
+                "'upload', '上海市 人民政府办公厅', 2019, 0, 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tokens (name, role, token_sha256, created_at) "
+                "VALUES ('before-tenancy', 'reviewer', :h, CURRENT_TIMESTAMP)"
+            ),
+            {"h": hashlib.sha256(token.encode()).hexdigest()},
+        )
+    to("0004")
+    to("0003", command.downgrade)
+    to("0004")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT agency_key FROM reports WHERE id = 'r1'")).scalar() == "上海市人民政府办公厅"
+    engine.dispose()
+    with opened(db_url) as sessions, sessions() as s:
+        row = crud.lookup_token(s, token)
+        assert row is not None and row.agencies is None
+        assert crud.get_report(s, "r1", crud.scope_of(["上海市人民政府办公厅"])).filename == "old.txt"
+        assert crud.list_reports(s, scope=crud.scope_of(["平潭综合实验区"]))[1] == 0
+
+
+def test_migration_0005_records_the_extractions_a_store_already_holds(db_url):
+    """A store made before extractions: each done report's machine result is recorded as its (content, pipeline
+    version) extraction, so a cluster run that finds it stores nothing again; a report not done gets none; 0005 goes
+    down and up again."""
+    engine = make_engine(db_url)
+    to = migrator(engine)
+    to("0004")
+    with engine.begin() as conn:
+        for rid, sha, status, version in (("r1", "a" * 64, "done", 2), ("r2", "b" * 64, "failed", 0)):
+            conn.execute(
+                text(
+                    "INSERT INTO reports (id, sha256, filename, size, status, source, pipeline_version, needs_review, "
+                    "failing_checks, version, created_at, updated_at) VALUES (:id, :sha, 'f.txt', 1, :st, 'upload', "
+                    "'2.4', 0, 0, :v, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"id": rid, "sha": sha, "st": status, "v": version},
+            )
+        for version, kind in ((1, "machine"), (2, "correction")):
+            conn.execute(
+                text(
+                    "INSERT INTO result_versions (report_id, version, kind, result, created_by, created_at) "
+                    "VALUES ('r1', :v, :k, '{}', 'machine', CURRENT_TIMESTAMP)"
+                ),
+                {"v": version, "k": kind},
+            )
+    to("0005")
+    to("0004", command.downgrade)
+    to("0005")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT sha256, pipeline_version, report_id, version FROM extractions")).all()
+        assert [tuple(r) for r in rows] == [("a" * 64, "2.4", "r1", 1)]  # the machine's version, not the correction
+    engine.dispose()

@@ -4,7 +4,12 @@ The event loop never waits on the database. The reads (a report, the list, versi
 queue) are coroutines that hand their work to ``Service.read``: on PostgreSQL the asyncio engine (asyncpg) awaits
 the queries, on SQLite a small thread pool of its own runs them (the faster way on each; bench_service A/B in the
 README). Uploads, corrections, approvals, exports, facts and page images write, re-run the checks or render: plain
-functions, which FastAPI runs on its thread pool, each with its own session."""
+functions, which FastAPI runs on its thread pool, each with its own session.
+
+Tenancy: every route that names a report looks it up within the caller's scope (``_report(db, id, who)``, or the
+crud function given ``scope=who.scope``): a report of another agency is answered 404 "no report …", exactly as one
+that does not exist; the lists (reports, review queue, series) hold only the caller's reports. A bound uploader
+sending the bytes of a report it may not see gets 409 without the report's id (crud.register)."""
 
 from __future__ import annotations
 
@@ -61,16 +66,19 @@ class TooLarge(Exception):
     """The upload passed the size limit while it streamed in."""
 
 
-def _report(db: Session, report_id: str) -> Report:
+def _report(db: Session, report_id: str, who: Caller) -> Report:
+    """The report ``report_id`` as ``who`` may see it: 404 when there is none or it is another agency's."""
     try:
-        return crud.get_report(db, report_id)
+        return crud.get_report(db, report_id, who.scope)
     except crud.NotFound as e:
         raise HTTPException(404, str(e)) from None
 
 
-def _read_report(db: Session, report_id: str, version: int | None, cache: ResultCache) -> tuple[Report, bytes]:
+def _read_report(
+    db: Session, report_id: str, version: int | None, cache: ResultCache, who: Caller
+) -> tuple[Report, bytes]:
     """A report and the JSON of a result version (the newest by default; ``null`` when there is none yet)."""
-    report = _report(db, report_id)
+    report = _report(db, report_id, who)
     wanted = version or report.version
     if version and version > report.version:
         raise HTTPException(404, f"report {report_id} has no result version {version}")
@@ -97,6 +105,7 @@ def _newest(db: Session, report: Report) -> Result:
     response_model=schemas.Uploaded,
     responses={
         200: {"model": schemas.Uploaded, "description": "a file already uploaded: its report"},
+        409: {"description": "a bound token sent the bytes of another agency's report"},
         413: {"description": "too large"},
         415: {"description": "not a report file"},
     },
@@ -165,7 +174,13 @@ def _register_upload(
         raise HTTPException(415, f"{name}: {e.reason}") from None
     sha = svc.blobs.put(data)
     with svc.sessions() as db:
-        report, new = crud.register(db, sha, name, len(data), actor=who.name, role=who.role)
+        try:
+            report, new = crud.register(db, sha, name, len(data), actor=who.name, role=who.role, scope=who.scope)
+        except crud.Unavailable:
+            svc.metrics.uploads.labels("rejected").inc()
+            raise HTTPException(
+                409, f"{name}: this file is already in the store for another agency (an unbound token can read it)"
+            ) from None
         job = report.jobs[-1].id if new and report.jobs else None
     svc.metrics.uploads.labels("new" if new else "duplicate").inc()
     if new:
@@ -184,11 +199,12 @@ async def list_reports(
     coverage: schemas.CoverageStatus | None = Query(None, description="partial: cells not read; failed: no table read"),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    _: Caller = Depends(READ),
+    who: Caller = Depends(READ),
     svc: Service = Depends(service),
 ) -> schemas.ReportList:
     rows, total = await svc.read(
         crud.list_reports,
+        scope=who.scope,
         status=status,
         agency=agency,
         year=year,
@@ -204,20 +220,20 @@ async def list_reports(
 async def get_report(
     report_id: str,
     version: int | None = Query(None, ge=1, le=MAX_OFFSET, description="an older result version"),
-    _: Caller = Depends(READ),
+    who: Caller = Depends(READ),
     svc: Service = Depends(service),
 ) -> Response:
-    report, body = await svc.read(_read_report, report_id, version, svc.results)
+    report, body = await svc.read(_read_report, report_id, version, svc.results, who)
     head = schemas.ReportSummary.of(report).model_dump_json().encode()
     return Response(head[:-1] + b',"result":' + body + b"}", media_type="application/json")
 
 
 @router.get("/reports/{report_id}/versions", response_model=list[schemas.VersionOut])
 async def versions(
-    report_id: str, _: Caller = Depends(READ), svc: Service = Depends(service)
+    report_id: str, who: Caller = Depends(READ), svc: Service = Depends(service)
 ) -> list[schemas.VersionOut]:
     def read(db: Session) -> list[schemas.VersionOut]:
-        _report(db, report_id)
+        _report(db, report_id, who)
         return [schemas.VersionOut.model_validate(v) for v in crud.versions_of(db, report_id)]
 
     return await svc.read(read)
@@ -233,11 +249,11 @@ async def versions(
 def page_image(
     report_id: str,
     number: int = Path_(..., ge=1, le=100_000),
-    _: Caller = Depends(READ),
+    who: Caller = Depends(READ),
     svc: Service = Depends(service),
 ) -> Response:
     with svc.sessions() as db:
-        report = _report(db, report_id)
+        report = _report(db, report_id, who)
     cache = svc.pages_dir / report.sha256 / f"{number}.png"
     scale_file = cache.with_suffix(".scale")
     if cache.exists() and scale_file.exists():
@@ -259,7 +275,7 @@ def page_image(
 def facts_html(
     report_id: str,
     fragment: bool = Query(False, description="markup only, for embedding"),
-    _: Caller = Depends(READ),
+    who: Caller = Depends(READ),
     svc: Service = Depends(service),
 ) -> Response:
     """The newest result's narrative facts rendered by displaCy (the spaCy fact component's labels): each
@@ -269,7 +285,7 @@ def facts_html(
     from service.understand.spacy_facts import render_result_facts  # noqa: PLC0415
 
     with svc.sessions() as db:
-        result = _newest(db, _report(db, report_id))
+        result = _newest(db, _report(db, report_id, who))
     return Response(render_result_facts(result, page=not fragment), media_type="text/html; charset=utf-8")
 
 
@@ -281,13 +297,13 @@ EXPORT_TYPES = {
 
 
 @router.get("/reports/{report_id}/export.{fmt}", response_class=Response)
-def export(report_id: str, fmt: str, _: Caller = Depends(READ), svc: Service = Depends(service)) -> Response:
+def export(report_id: str, fmt: str, who: Caller = Depends(READ), svc: Service = Depends(service)) -> Response:
     """The newest result: ``json`` (the output contract), ``csv`` (one row per cell), ``xlsx`` (cells, checks,
     facts)."""
-    if fmt not in EXPORT_TYPES:
-        raise HTTPException(404, f"export formats: {', '.join(EXPORT_TYPES)}")
     with svc.sessions() as db:
-        report = _report(db, report_id)
+        report = _report(db, report_id, who)  # first: another agency's report is "no report", whatever the format
+        if fmt not in EXPORT_TYPES:
+            raise HTTPException(404, f"export formats: {', '.join(EXPORT_TYPES)}")
         result = _newest(db, report)
     meta = ReportMeta.of(report)
     if fmt == "json":
@@ -324,7 +340,15 @@ def correct_cell(
     with svc.sessions() as db:
         try:
             cell, result = crud.correct(
-                db, report_id, cell_id, body.value, body.expected_version, body.reason, actor=who.name, role=who.role
+                db,
+                report_id,
+                cell_id,
+                body.value,
+                body.expected_version,
+                body.reason,
+                actor=who.name,
+                role=who.role,
+                scope=who.scope,
             )
         except crud.NotFound as e:
             raise HTTPException(404, str(e)) from None
@@ -337,7 +361,7 @@ def correct_cell(
             raise HTTPException(409, str(e)) from None
         except InvalidValue as e:
             raise HTTPException(422, str(e)) from None
-        report = _report(db, report_id)
+        report = _report(db, report_id, who)
     svc.metrics.corrections.labels("applied").inc()
     return schemas.CorrectionOut(
         cell_id=cell_id,
@@ -351,12 +375,12 @@ def correct_cell(
 
 @router.post("/reports/{report_id}/cells/{cell_id}/preview", response_model=list[Check])
 def preview_cell(
-    report_id: str, cell_id: str, body: schemas.Preview, _: Caller = Depends(REVIEW), svc: Service = Depends(service)
+    report_id: str, cell_id: str, body: schemas.Preview, who: Caller = Depends(REVIEW), svc: Service = Depends(service)
 ) -> list[Check]:
     """The checks as they would be with this value (nothing is stored): the rule panel while a value is typed."""
     with svc.sessions() as db:
         try:
-            return crud.preview(db, report_id, cell_id, body.value)
+            return crud.preview(db, report_id, cell_id, body.value, who.scope)
         except crud.NotFound as e:
             raise HTTPException(404, str(e)) from None
         except InvalidValue as e:
@@ -372,7 +396,9 @@ def approve(
 ) -> schemas.ReportSummary:
     with svc.sessions() as db:
         try:
-            report = crud.approve(db, report_id, actor=who.name, role=who.role, reason=body.reason if body else None)
+            report = crud.approve(
+                db, report_id, actor=who.name, role=who.role, reason=body.reason if body else None, scope=who.scope
+            )
         except crud.NotFound as e:
             raise HTTPException(404, str(e)) from None
         except crud.Conflict as e:
@@ -390,7 +416,7 @@ def retry(report_id: str, who: Caller = Depends(REVIEW), svc: Service = Depends(
     """Run a failed report again (after a fix to the pipeline or its limits): a new job, the report queued."""
     with svc.sessions() as db:
         try:
-            job = crud.retry(db, report_id, actor=who.name, role=who.role)
+            job = crud.retry(db, report_id, actor=who.name, role=who.role, scope=who.scope)
         except crud.NotFound as e:
             raise HTTPException(404, str(e)) from None
         except crud.Conflict as e:
@@ -400,9 +426,11 @@ def retry(report_id: str, who: Caller = Depends(REVIEW), svc: Service = Depends(
 
 
 @router.get("/reports/{report_id}/audit", response_model=list[schemas.AuditOut])
-async def audit(report_id: str, _: Caller = Depends(REVIEW), svc: Service = Depends(service)) -> list[schemas.AuditOut]:
+async def audit(
+    report_id: str, who: Caller = Depends(REVIEW), svc: Service = Depends(service)
+) -> list[schemas.AuditOut]:
     def read(db: Session) -> list[schemas.AuditOut]:
-        _report(db, report_id)
+        _report(db, report_id, who)
         return [schemas.AuditOut.model_validate(a) for a in crud.audit_log(db, report_id)]
 
     return await svc.read(read)
@@ -412,25 +440,25 @@ async def audit(report_id: str, _: Caller = Depends(REVIEW), svc: Service = Depe
 async def review_queue(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    _: Caller = Depends(REVIEW),
+    who: Caller = Depends(REVIEW),
     svc: Service = Depends(service),
 ) -> schemas.Queue:
     """Cells needing review across reports not yet approved, least confident first: the cells a partial report
     did not read come first (confidence 0, the first reason "not read: …")."""
-    rows, total = await svc.read(crud.review_queue, limit, offset)
+    rows, total = await svc.read(crud.review_queue, limit, offset, who.scope)
     return schemas.Queue(total=total, items=[schemas.QueueItem.of(c, r) for c, r in rows])
 
 
 @router.get("/series", tags=["review"], response_model=list[SeriesCheck])
 def series(
     agency: str | None = Query(None, description="part of the agency's name"),
-    _: Caller = Depends(READ),
+    who: Caller = Depends(READ),
     svc: Service = Depends(service),
 ) -> list[SeriesCheck]:
     """Checks across the years of one agency over the reports in the store: what report Y says was carried over
     from last year equals what report Y-1 carried forward, per applicant column; table 2's 现行有效件数 carry."""
     with svc.sessions() as db:
-        return crud.series(db, agency)
+        return crud.series(db, agency, who.scope)
 
 
 @router.get("/schema/{fmt}", tags=["schema"])

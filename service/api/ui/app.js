@@ -75,7 +75,9 @@ async function whoAmI() {
   if (!r.ok) { showLogin(token() ? "令牌无效、已撤销或已过期：请重新登录" : ""); return null; }
   const me = await r.json();
   $("#token-form").hidden = true;
-  $("#who").textContent = me.local ? "本地模式" : `${me.name}（${ROLES[me.role] || me.role}）`;
+  // a token bound to agencies sees only their reports: say which
+  const bound = me.agencies ? ` · ${me.agencies.join("、")}` : "";
+  $("#who").textContent = me.local ? "本地模式" : `${me.name}（${ROLES[me.role] || me.role}）${bound}`;
   $("#logout").hidden = me.local;
   $("#session").hidden = false;
   return me;
