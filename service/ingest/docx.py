@@ -115,7 +115,16 @@ def _open_body(path: Path, data: bytes, limits: LimitsOptions) -> _Opened:
     except ValueError as exc:  # python-docx: main part of another content type (.docm, .dotx)
         detail = str(exc).rpartition(", ")[2]
         raise IngestError(path, f"unsupported Word package (macro-enabled or template?): {detail}") from exc
-    except (KeyError, zipfile.BadZipFile, zlib.error, EOFError, etree.XMLSyntaxError, PackageNotFoundError) as exc:
+    except (
+        KeyError,
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        etree.XMLSyntaxError,
+        PackageNotFoundError,
+        AttributeError,  # a part of the wrong kind where python-docx expects another (a .rels without Relationships)
+        TypeError,
+    ) as exc:
         raise IngestError(path, f"corrupt .docx: {type(exc).__name__}: {exc}") from exc
     return _Opened(document, document.element.body)
 

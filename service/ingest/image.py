@@ -99,7 +99,7 @@ def _frames(path: Path, data: bytes, limits: LimitsOptions) -> list[tuple[np.nda
         size = re.search(r"\((\d+) pixels\)", str(exc))
         found = f"an image of {size.group(1)} pixels" if size else "an image too large to read safely"
         raise LimitExceeded(path, "max_page_pixels", limits.max_page_pixels, found) from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, TypeError) as exc:  # TypeError: a TIFF without dimensions
         raise IngestError(path, f"corrupt or truncated image ({exc})") from exc
     if not frames:
         raise IngestError(path, f"{kind} file has no image frames")
@@ -112,7 +112,7 @@ def _decode_frame(path: Path, data: bytes, index: int) -> np.ndarray:
         with _strict_decoding(), Image.open(io.BytesIO(data)) as image:
             image.seek(index)
             return _frame(image)[0]
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, TypeError) as exc:
         raise IngestError(path, f"cannot decode image frame {index + 1} ({exc})") from exc
 
 

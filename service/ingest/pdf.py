@@ -133,11 +133,15 @@ def _open_check(path: Path, data: bytes, options: PipelineOptions) -> dict[str, 
                     f"page {i + 1} is {width / 72:.0f} x {height / 72:.0f} in: "
                     f"{pixels / 1e6:.0f} M pixels at {dpi} dpi",
                 )
-        info = doc.get_metadata_dict(skip_empty=True)
+        info = {}
+        for key in ("Title", "Creator", "Producer"):
+            try:
+                info[key] = doc.get_metadata_value(key)
+            except UnicodeDecodeError:  # not valid UTF-16 (an unpaired surrogate, found by fuzzing): left out
+                info[key] = ""
     finally:
         doc.close()
-    keys = ("Title", "Creator", "Producer")
-    return {f"pdf_{k.lower()}": clean(info[k]) for k in keys if clean(info.get(k, ""))}
+    return {f"pdf_{k.lower()}": clean(v) for k, v in info.items() if clean(v)}
 
 
 def _read_pages(path: Path, data: bytes) -> list[_RawPage]:

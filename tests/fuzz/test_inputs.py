@@ -5,32 +5,23 @@ the test suite: a short slice)."""
 
 from __future__ import annotations
 
-import io
+import hashlib
+import json
 import os
+from datetime import timedelta
+from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image
 
-from service.ingest import IngestError, load_document
-from service.ocr.render import render_pages
-from service.options import load_options
-from service.pipeline import extract_document
 from tests.conftest import DEV, ROOT
+from tests.fuzz.seeds import OPTIONS, read, scan_crop
 
 INPUTS = int(os.environ.get("XXGK_FUZZ_INPUTS", "12"))
-OPTIONS = load_options().with_changes(classifier={"facts": False})
-
-
-def _scan_crop() -> bytes:
-    """A crop of the seed's scan (table 3's first rows, at 100 dpi) as PNG: an image cheap to read by OCR."""
-    page = render_pages(ROOT / "datasets" / "scans" / "seed-moderate-200dpi.pdf", [2], dpi=100)[2]
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(page[100:400, 50:780])).save(buf, format="PNG")
-    return buf.getvalue()
-
+TALLY = os.environ.get("XXGK_FUZZ_TALLY")  # a file for what was run (tests.fuzz.campaign reads it)
+CRASHES = os.environ.get("XXGK_FUZZ_CRASHES")  # a folder for the crashing inputs (else the test's own)
+HANG = timedelta(seconds=OPTIONS.limits.job_seconds)  # an input read no faster than a job's time is a hang
 
 SEEDS = {
     "pdf": (DEV / "r001" / "source.pdf").read_bytes(),
@@ -38,7 +29,7 @@ SEEDS = {
     "html": (DEV / "r003" / "source.html").read_bytes(),
     "txt": (DEV / "seed" / "source.txt").read_bytes(),
     "md": (DEV / "r013" / "source.md").read_bytes(),
-    "png": _scan_crop(),
+    "png": scan_crop(),
 }
 OTHER = (DEV / "r005" / "source.txt").read_bytes()
 
@@ -70,18 +61,30 @@ def mutants(draw: st.DrawFn, seed: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("suffix", list(SEEDS))
-def test_a_mutant_of_a_report_is_read_or_refused_clearly(suffix: str, tmp_path_factory: pytest.TempPathFactory):
+def test_a_mutant_of_a_report_is_read_or_refused_clearly(suffix: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     folder = tmp_path_factory.mktemp(f"fuzz-{suffix}")
+    crashes = Path(CRASHES) if CRASHES else folder
+    tally = {"inputs": 0, "read": 0, "refused": 0}
 
     @given(data=mutants(SEEDS[suffix]))
-    @settings(max_examples=INPUTS, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    def read(data: bytes) -> None:
+    @settings(max_examples=INPUTS, deadline=HANG, suppress_health_check=list(HealthCheck), database=None)
+    def read_mutant(data: bytes) -> None:
         path = folder / f"mutant.{suffix}"
         path.write_bytes(data)
+        tally["inputs"] += 1
         try:
-            doc = load_document(path, OPTIONS)
-        except IngestError:
-            return
-        extract_document(doc, OPTIONS)  # anything it raises is a crash: the test fails with the input
+            tally["read" if read(path) else "refused"] += 1
+        except Exception as exc:  # a crash: the test fails with it; the input is kept (hypothesis' own repr is cut)
+            crashes.mkdir(parents=True, exist_ok=True)
+            saved = crashes / f"{suffix}-hypothesis-{hashlib.sha1(data).hexdigest()[:16]}.{suffix}"
+            saved.write_bytes(data)
+            exc.add_note(f"xxgk-fuzz: backend {suffix} crashed on the input saved in {saved} ({len(data)} bytes)")
+            raise
 
-    read()
+    try:
+        read_mutant()
+    finally:
+        if TALLY:
+            with open(TALLY, "w") as out:
+                json.dump(tally, out)
+    assert tally["inputs"] >= INPUTS
