@@ -10,7 +10,7 @@
 Files in a local folder by default (every simulated node is this machine); ``--s3`` to stage them in a SeaweedFS
 started for the run (as the tests do). Results in a SQLite file, or ``--db URL`` (PostgreSQL).
 
-    .venv/bin/python benchmarks/bench_ray.py [--docs 40] [--long 500] [--scans] [--s3]
+    .venv/bin/python benchmarks/bench_ray.py [--docs 40] [--long 500] [--scans] [--s3] [--nodes 1 2 4 8]
 """
 
 from __future__ import annotations
@@ -108,12 +108,13 @@ def main() -> None:
     ap.add_argument("--scans", action="store_true", help="the dev scans first in the throughput runs")
     ap.add_argument("--s3", action="store_true", help="blobs in a SeaweedFS started for the run")
     ap.add_argument("--db", default=None, help="database URL (default: a SQLite file per run)")
+    ap.add_argument("--nodes", type=int, nargs="+", default=[1, 2], help="one-CPU nodes of each throughput run")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-ray-") as tmp:
         work = Path(tmp)
         files = distinct_copies(work / "docs", args.docs, args.scans)
         rates = {}
-        for nodes in (1, 2):
+        for nodes in args.nodes:
             out = run(nodes, files, work / f"n{nodes}", args.db, args.s3, False)
             s = out["summary"]
             rates[nodes] = out["steady"]
@@ -122,7 +123,13 @@ def main() -> None:
                 f"start = {s.done / out['seconds']:.2f} documents/s; steady {out['steady']:.2f} documents/s; "
                 f"actors {s.actors}, model loads per actor {sorted(set(s.pids.values()))}, failed {s.failed}"
             )
-        print(f"speed-up 2 nodes / 1 node (steady documents/s): {rates[2] / rates[1]:.2f}x (target >= 1.3)")
+        first = args.nodes[0]
+        for nodes in args.nodes[1:]:
+            speedup = rates[nodes] / rates[first]
+            print(
+                f"speed-up {nodes} nodes / {first}: {speedup:.2f}x, efficiency {speedup / (nodes / first):.2f} "
+                "(targets: 2 / 1 >= 1.3x here; >= 0.8 per added actor on a machine with more cores)"
+            )
         if args.long:
             files = distinct_copies(work / "long", args.long, False)
             out = run(2, files, work / "long-run", args.db, args.s3, True)

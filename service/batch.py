@@ -1,8 +1,10 @@
 """Bulk digitization: many files into one store, resumable, in worker processes (``xxgk batch``).
 
 Inputs are files, folders (searched recursively for report files), glob patterns and zip archives (their
-report files). Every file is registered by content (sha256); a file already done by this pipeline version is
-skipped, so a second run over the same inputs does nothing and an interrupted run picks up where it stopped.
+report files). Every file is registered by content (sha256); a file already done is skipped, so a second run over
+the same inputs does nothing and an interrupted run picks up where it stopped. A file done by another pipeline
+version or classifier model (``pipeline_version`` 2.3, or 2.4+tagger.<id>) keeps its stored result unless
+``--reprocess-older`` asks for it to be read again.
 Per-file errors are recorded in the store (the report's status ``failed`` and its error) and summarised, and so
 are the files read only in part (coverage ``partial`` or ``failed``: cells not read, flagged for review).
 """
@@ -26,6 +28,7 @@ from service.reconcile.cross import SeriesCheck
 from service.result import Result
 from service.store import crud, opened
 from service.store.blobs import Blobs, LocalBlobs, file_sha256
+from service.understand.classifier import pipeline_version
 
 Progress = Callable[[int, int, int, float], None]  # (files done, files in all, pages, seconds)
 
@@ -123,14 +126,17 @@ def run_batch(
     threads: int = 1,
     retry_failed: bool = False,
     progress: Progress | None = None,
+    reprocess_older: bool = False,
 ) -> BatchSummary:
     """Extract every report file of ``inputs`` into the store at ``url`` with ``workers`` processes of
     ``threads`` inference threads each (bulk runs scale by processes: one single-threaded worker per core
     gets more through than threads inside one worker; the service's workers take cores / workers threads for
     the latency of one upload). The largest files are queued first, so that no long scan is left for the end.
 
-    ``progress(done_files, total_files, pages, seconds)`` is called after each file (for a progress bar)."""
+    ``progress(done_files, total_files, pages, seconds)`` is called after each file (for a progress bar).
+    ``reprocess_older``: read again the reports done by another pipeline version or classifier model."""
     blobs = files_dir if isinstance(files_dir, Blobs) else LocalBlobs(files_dir)
+    version = pipeline_version(options.classifier)
     items, missing = expand(inputs)
     summary = BatchSummary(files=len(items), not_found=missing)
     names: dict[str, str] = {}  # sha256 -> the name the summary shows
@@ -167,7 +173,17 @@ def run_batch(
         pool.recover()  # jobs an interrupted run left running
         with sessions() as s:
             for item in sorted(items, key=lambda i: -i.size):
-                register_item(s, item, blobs, names, summary, retry_failed, options.limits.max_file_mb)
+                register_item(
+                    s,
+                    item,
+                    blobs,
+                    names,
+                    summary,
+                    retry_failed,
+                    options.limits.max_file_mb,
+                    reprocess_older=reprocess_older,
+                    version=version,
+                )
             total = crud.queued(s)
         start = time.perf_counter()
         if progress:
@@ -190,9 +206,17 @@ def register_item(
     summary: BatchSummary,
     retry_failed: bool,
     max_file_mb: int,
+    *,
+    reprocess_older: bool = False,
+    version: str = PIPELINE_VERSION,
 ) -> None:
-    """Queue a job for ``item`` unless this pipeline version has done it (or failed on it: ``retry_failed``); a
-    file past ``limits.max_file_mb`` (on disk, or inflated from its archive) is failed without being stored."""
+    """Queue a job for ``item`` unless it is done (or failed on: ``retry_failed``); a file past
+    ``limits.max_file_mb`` (on disk, or inflated from its archive) is failed without being stored.
+
+    ``version``: the pipeline version this run stamps (``service.understand.classifier.pipeline_version`` of the
+    options: ``2.4``, or ``2.4+tagger.<id>`` with a retrained classifier). A report done by another version (an
+    older pipeline or another model) is read again only with ``reprocess_older``; otherwise it is skipped and its
+    stored result stands."""
     limit = max_file_mb * 1024 * 1024
     data = item.read(limit) if item.member is not None else None  # an archive's member: inflated, bounded
     if (data is None and item.member is not None) or (item.member is None and item.path.stat().st_size > limit):
@@ -206,8 +230,8 @@ def register_item(
     report = crud.report_by_sha(s, sha)
     if (
         report is not None
-        and report.pipeline_version == PIPELINE_VERSION
         and (report.status == "done" or (report.status == "failed" and not retry_failed))
+        and (report.pipeline_version == version or not reprocess_older)
     ):
         summary.skipped += 1
         if report.status == "failed":
@@ -221,5 +245,5 @@ def register_item(
         report = crud.report_by_sha(s, sha)
     if report is None:
         crud.register(s, sha, Path(item.member or item.path).name, size, actor="batch", role="admin", source="batch")
-    elif report.status in ("done", "failed"):  # done by an older pipeline, or failed and retried
+    elif report.status in ("done", "failed"):  # done by another pipeline (--reprocess-older), or failed and retried
         crud.requeue(s, report)

@@ -1,9 +1,11 @@
-"""Command line: xxgk extract | check | series | eval | serve | token | batch | export."""
+"""Command line: xxgk extract | check | series | eval | serve | token | batch | export | train."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -22,7 +24,7 @@ from service.api.core import LOOPBACK, ServiceConfig
 from service.batch import BatchSummary, run_batch
 from service.cluster import ClusterSummary, run_ray_batch
 from service.evaluate import discover, evaluate_folder
-from service.export import FORMATS, SHAPES, ReportMeta, long_rows, wide_row, write_rows
+from service.export import FORMATS, SHAPES, ReportMeta, long_rows, wide_row, write_rows, write_training
 from service.ingest import IngestError
 from service.jobs import describe
 from service.options import PipelineOptions, load_options
@@ -44,6 +46,7 @@ console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
+TRAINING_ROOT = Path(__file__).resolve().parents[1]  # the checkout: training/ beside service/ (xxgk train)
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> typer.Exit:
@@ -312,8 +315,14 @@ def batch_cmd(
         None, "--address", help="the Ray cluster (HOST:PORT); default: RAY_ADDRESS, else a Ray started for the run"
     ),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="run files that failed before again"),
+    reprocess_older: bool = typer.Option(
+        False,
+        "--reprocess-older",
+        help="read again the reports done by another pipeline version or classifier model (default: keep them)",
+    ),
 ) -> None:
-    """Digitize many reports into one store. Resumable: a file already done by this pipeline version is skipped.
+    """Digitize many reports into one store. Resumable: a file already done is skipped (one done by another pipeline
+    version or classifier model too, unless --reprocess-older).
 
     With --ray the documents are read by the actors of a Ray cluster (the same pipeline; the files staged in the
     blob store, which every node must reach: S3 for a real cluster), progress per document.
@@ -356,6 +365,7 @@ def batch_cmd(
                 options,
                 address=address,
                 retry_failed=retry_failed,
+                reprocess_older=reprocess_older,
                 progress=show,
             )
         else:
@@ -369,6 +379,7 @@ def batch_cmd(
                 threads=threads,
                 retry_failed=retry_failed,
                 progress=show,
+                reprocess_older=reprocess_older,
             )
     rate = f", {summary.pages / summary.seconds:.2f} pages/s" if summary.seconds else ""
     console.print(
@@ -403,20 +414,53 @@ def batch_cmd(
 
 @app.command("export")
 def export_cmd(
-    output: Path = typer.Option(..., "-o", "--output", help="file to write (.csv, .xlsx, .jsonl, .parquet)"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="file to write (.csv, .xlsx, .jsonl, .parquet)"),
     db: str = typer.Option("results.db", "--db", help="SQLite file, or a database URL"),
     fmt: str | None = typer.Option(None, "--format", help="csv | xlsx | jsonl | parquet (default: from -o)"),
     shape: str = typer.Option("long", "--shape", help="long: a row per report × cell; wide: a row per report"),
     approved_only: bool = typer.Option(False, "--approved-only", help="only reports a reviewer approved"),
+    training: Path | None = typer.Option(
+        None,
+        "--training",
+        help="write every approved report as the classifier's training examples and Label Studio tasks to this folder",
+    ),
+    files_dir: Path | None = typer.Option(
+        None, "--files-dir", help="--training: where the files are kept (default: <db>.files beside the database)"
+    ),
 ) -> None:
-    """Export the newest result of every report in a store."""
+    """Export the newest result of every report in a store; with --training, the approved reports as training
+    data (examples/<report>.json, examples.jsonl, crops/ of OCR'd cells, labelstudio.json + labelstudio.xml)."""
+    if "://" not in db and not Path(db).exists():
+        raise fail(f"{db}: no such database")
+    if training is not None:
+        options = load_options()
+        try:
+            blobs = open_blobs(
+                os.environ.get("XXGK_BLOB_URL") or _files_dir(db, files_dir),
+                blob_env(os.environ),
+                s3_settings(options.blobs),
+            )
+        except BlobError as exc:
+            raise fail(str(exc)) from None
+        with store_session(_store_url(db)) as s:
+            approved = [(ReportMeta.of(r), res) for r, res in crud.newest_results(s, approved_only=True)]
+        done = write_training(training, approved, blobs, options)
+        console.print(
+            f"wrote {done.reports} approved reports to {escape(str(training))}: {done.segments} segments, "
+            f"{done.labelled} labelled ({done.from_corrections} where the approved reading differs from the "
+            f"classifier's), {done.crops} cell crops; Label Studio tasks in labelstudio.json"
+        )
+        for name, why in done.skipped:
+            console.print(f"  [yellow]skipped[/yellow] {escape(name)}: {escape(why)}")
+        if output is None:
+            return
+    if output is None:
+        raise fail("give -o FILE (a table of results) or --training FOLDER (training data)")
     fmt = fmt or output.suffix.lstrip(".").lower()
     if fmt not in FORMATS or shape not in SHAPES:
         raise fail(
             f"--format one of {', '.join(FORMATS)} (got {fmt!r}); --shape one of {', '.join(SHAPES)} (got {shape!r})"
         )
-    if "://" not in db and not Path(db).exists():
-        raise fail(f"{db}: no such database")
     rows = []
     reports = 0
     with store_session(_store_url(db)) as s:
@@ -426,6 +470,50 @@ def export_cmd(
             reports += 1
     n = write_rows(rows, output, fmt)
     console.print(f"wrote {n} rows ({reports} reports, {shape}) to {escape(str(output))}")
+
+
+@app.command("train")
+def train_cmd(
+    source: str = typer.Option(
+        ..., "--from", help="a store (SQLite file or URL: its approved reports) or an `export --training` folder"
+    ),
+    out: Path | None = typer.Option(None, "-o", "--out", help="model folder to write (default: models/tagger-<id>)"),
+    steps: int = typer.Option(60, "--steps", help="fine-tuning steps (batches of 16 windows)"),
+    synthetic_docs: int = typer.Option(40, "--synthetic-docs", help="fresh synthetic reports mixed in"),
+    files_dir: Path | None = typer.Option(
+        None, "--files-dir", help="a store's files (default: <db>.files beside the database)"
+    ),
+    evaluate: bool = typer.Option(True, "--eval/--no-eval", help="score the dev reports with the new model"),
+) -> None:
+    """Fine-tune the shipped tagger (models/tagger) on the reviewed reports mixed with synthetic ones: a new model
+    folder with its card, the examples it saw and its dev-report score; switch to it with classifier.model_dir."""
+    options = load_options()
+    folder = Path(source)
+    with tempfile.TemporaryDirectory(prefix="xxgk-train-") as tmp:
+        if not folder.is_dir():
+            if "://" not in source and not folder.exists():
+                raise fail(f"{source}: no such database or folder")
+            try:
+                blobs = open_blobs(
+                    os.environ.get("XXGK_BLOB_URL") or _files_dir(source, files_dir),
+                    blob_env(os.environ),
+                    s3_settings(options.blobs),
+                )
+            except BlobError as exc:
+                raise fail(str(exc)) from None
+            with store_session(_store_url(source)) as s:
+                approved = [(ReportMeta.of(r), res) for r, res in crud.newest_results(s, approved_only=True)]
+            if not approved:
+                raise fail(f"{source}: no approved report to learn from")
+            folder = Path(tmp)
+            write_training(folder, approved, blobs, options)
+        # training needs torch (the .[train] extra) and the checkout's training/ package: a process of its own,
+        # so that the other commands never load either
+        command = [sys.executable, "-m", "training.finetune", "--from", str(folder), "--steps", str(steps)]
+        command += ["--synthetic-docs", str(synthetic_docs)] + ([] if evaluate else ["--no-eval"])
+        command += ["--out", str(out)] if out is not None else []
+        code = subprocess.run(command, cwd=TRAINING_ROOT, check=False).returncode
+    raise typer.Exit(code)
 
 
 def main() -> None:  # pragma: no cover

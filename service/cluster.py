@@ -14,7 +14,11 @@ failed and skips it).
 A batch (:func:`run_ray_batch`): the driver registers every input by content (``blobs/<sha256>`` in the blob store, a
 report and a queued job in the database), drops what this pipeline version has done (by content hash, never by
 file name), and streams the queued jobs through Ray Data: one row per document, ``map_batches`` on an actor pool
-(``ActorPoolStrategy``), a batch of one document. A node that dies takes its actors' documents with it: Ray starts
+(``ActorPoolStrategy``), a batch of one document. A long scan (``cluster.fan_out_pages`` pages or more to read by OCR)
+is fanned out: a row per page first (any actor reads it on its own and keeps it: a blob, a ``page_readings`` row),
+then its document's row joins them (``load_document(..., known=…)``: a page that needed the columns of a table the
+page before it left open is read again there), so a long scan is read by all actors at once and progress is per
+page. A node that dies takes its actors' documents with it: Ray starts
 the actors again elsewhere and retries their documents (each such retry is one more attempt of the job; past
 ``crud.MAX_ATTEMPTS`` it is failed). A driver killed mid-run leaves jobs ``running``: the next run queues them again
 and reads nothing already stored.
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import threading
 import time
 import traceback
@@ -38,16 +43,33 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.batch import BatchSummary, Progress, expand, register_item
-from service.jobs import JobGuard, describe, extract_file, worker_options
+from service.ingest import IngestError, pages_to_read, read_one_page
+from service.jobs import JobGuard, describe, extract_file, named_as, worker_options
 from service.options import ClusterOptions, PipelineOptions
+from service.pages import PageContent
 from service.pipeline import models_loaded, warm_up
 from service.store import crud, opened
 from service.store.blobs import Blobs, open_blobs, s3_settings
 from service.store.db import make_engine, session_factory
+from service.understand.classifier import pipeline_version
 
 log = logging.getLogger("xxgk.cluster")
 
-STATUS = ("job_id", "report_id", "sha256", "status", "pages", "seconds", "error", "pid", "node", "loads", "rss_mb")
+STATUS = (
+    "job_id",
+    "report_id",
+    "sha256",
+    "kind",
+    "page",
+    "status",
+    "pages",
+    "seconds",
+    "error",
+    "pid",
+    "node",
+    "loads",
+    "rss_mb",
+)
 
 
 def ray_init(address: str | None) -> None:
@@ -107,13 +129,85 @@ class ExtractActor:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         self._recycle_if_grown()
-        rows = [
-            self.process(str(job), str(report), str(sha), str(name))
-            for job, report, sha, name in zip(
-                batch["job_id"], batch["report_id"], batch["sha256"], batch["filename"], strict=True
-            )
-        ]
+        rows = []
+        for job, report, sha, name, kind, page in zip(
+            batch["job_id"],
+            batch["report_id"],
+            batch["sha256"],
+            batch["filename"],
+            batch["kind"],
+            batch["page"],
+            strict=True,
+        ):
+            if kind == "page":
+                rows.append(self.read_page(str(job), str(report), str(sha), str(name), int(page)))
+            else:
+                rows.append(self.process(str(job), str(report), str(sha), str(name)))
         return {key: [row[key] for row in rows] for key in STATUS}
+
+    def _row(self, job_id: str, report_id: str, sha256: str, kind: str = "document", page: int = 0) -> dict[str, Any]:
+        return {
+            "job_id": job_id,
+            "report_id": report_id,
+            "sha256": sha256,
+            "kind": kind,
+            "page": page,
+            "status": "skipped",
+            "pages": 0,
+            "seconds": 0.0,
+            "error": "",
+            "pid": self.pid,
+            "node": self.node,
+            "loads": self.loads,
+            "rss_mb": 0,
+        }
+
+    def read_page(self, job_id: str, report_id: str, sha256: str, filename: str, page: int) -> dict[str, Any]:
+        """Read one page of a long scan by OCR and keep it (a blob, recorded in ``page_readings``) for the actor that
+        will read the document; nothing when the job has ended or the page was read before (a retried task). A page
+        that cannot be read here (an error, its time or memory) is recorded as such: the document's reading reads it
+        itself and says what is wrong."""
+        row = self._row(job_id, report_id, sha256, "page", page)
+        start = time.perf_counter()
+        try:
+            with self.sessions() as s:
+                if crud.job_status(s, job_id) not in ("queued", "running") or page in crud.pages_read(s, sha256):
+                    return row
+            limits = self.options.limits
+            guard = JobGuard.running()
+
+            def not_here(reason: str) -> None:
+                with self.sessions() as s:
+                    crud.record_page(s, sha256, page, None, reason)
+
+            guard.arm(None, limits.job_seconds_per_page + limits.job_seconds, limits.max_job_memory_mb, not_here)
+            try:
+                with self.blobs.local_file(sha256) as path, named_as(path, filename) as link:
+                    read = read_one_page(link, page, self.options)
+                blob = self.blobs.put(pickle.dumps(read)) if read is not None else None
+                with self.sessions() as s:
+                    crud.record_page(s, sha256, page, blob, None if read is not None else "nothing to read")
+                row.update(status="page", pages=1)
+            except IngestError as exc:
+                not_here(describe(exc))
+                row.update(status="page-failed", error=describe(exc))
+            finally:
+                guard.disarm()
+        except Exception as exc:  # the database or the blob store failed us: the document's reading reads the page
+            log.error("job %s page %d: %s", job_id, page, traceback.format_exc())
+            row.update(status="error", error=describe(exc))
+        row.update(seconds=time.perf_counter() - start, loads=models_loaded(), rss_mb=_rss_bytes() // 2**20)
+        return row
+
+    def _known_pages(self, sha256: str) -> dict[int, PageContent]:
+        """The pages of this file read on their own (a long scan fanned out): what the join takes as read."""
+        with self.sessions() as s:
+            stored = crud.pages_read(s, sha256)
+        known = {}
+        for page, blob in stored.items():
+            if blob:
+                known[page] = pickle.loads(self.blobs.get(blob))  # our own, content-checked by its hash
+        return known
 
     def _recycle_if_grown(self) -> None:
         """An actor that holds more than ``recycle_rss_mb`` after a document (memory creep over a long run: a leak,
@@ -132,19 +226,7 @@ class ExtractActor:
     def process(self, job_id: str, report_id: str, sha256: str, filename: str, claimed: bool = False) -> dict[str, Any]:
         """Read the job's document and store its outcome (``claimed``: the caller already marked the job running).
         A job done or failed by an earlier attempt is skipped."""
-        row: dict[str, Any] = {
-            "job_id": job_id,
-            "report_id": report_id,
-            "sha256": sha256,
-            "status": "skipped",
-            "pages": 0,
-            "seconds": 0.0,
-            "error": "",
-            "pid": self.pid,
-            "node": self.node,
-            "loads": self.loads,
-            "rss_mb": 0,
-        }
+        row = self._row(job_id, report_id, sha256)
         start = time.perf_counter()
         try:
             if not claimed:
@@ -177,9 +259,14 @@ class ExtractActor:
 
         guard.arm(None, limits.job_seconds, limits.max_job_memory_mb, on_verdict=failed_by_guard)
         try:
+            known = self._known_pages(sha256)
             with self.blobs.local_file(sha256) as path:
                 result = extract_file(
-                    path, filename, self.options, on_pages=lambda n: guard.extend(n * limits.job_seconds_per_page)
+                    path,
+                    filename,
+                    self.options,
+                    on_pages=lambda n: guard.extend(n * limits.job_seconds_per_page),
+                    known=known,
                 )
             return result, ""
         except Exception as exc:
@@ -197,6 +284,7 @@ class ClusterSummary(BatchSummary):
     actors: int = 0  # actor processes that read at least one document
     loads: int = 0  # model loads of those actors together (each loads its models once)
     retried: int = 0  # attempts beyond the first of this run's jobs (documents a dead node took with it)
+    page_tasks: int = 0  # pages of long scans read a page per task (then joined into their documents)
     pids: dict[int, int] = field(default_factory=dict)  # actor process -> its model loads
 
 
@@ -209,6 +297,7 @@ def run_ray_batch(
     *,
     address: str | None = None,
     retry_failed: bool = False,
+    reprocess_older: bool = False,
     progress: Progress | None = None,
     on_row: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> ClusterSummary:
@@ -226,11 +315,23 @@ def run_ray_batch(
         with sessions() as s:
             crud.recover(s)  # jobs an interrupted run left running
             for item in sorted(items, key=lambda i: -i.size):
-                register_item(s, item, blobs, names, summary, retry_failed, options.limits.max_file_mb)
+                register_item(
+                    s,
+                    item,
+                    blobs,
+                    names,
+                    summary,
+                    retry_failed,
+                    options.limits.max_file_mb,
+                    reprocess_older=reprocess_older,
+                    version=pipeline_version(options.classifier),
+                )
             work = crud.queued_jobs(s)
+        fanned = _fan_out(work, blobs, options, sessions)
+        total = len(work) + sum(len(pages) for pages in fanned.values())
         start = time.perf_counter()
         if progress:
-            progress(0, len(work), 0, 0.0)
+            progress(0, total, 0, 0.0)
         if work:
             ray_init(address or options.cluster.address)
             context = ray.data.DataContext.get_current()
@@ -238,9 +339,7 @@ def run_ray_batch(
             context.enable_progress_bars = False  # the driver shows its own
             cfg = options.cluster
             actors = min(actor_count(cfg), len(work))
-            rows = [
-                {"job_id": j.job_id, "report_id": j.report_id, "sha256": j.sha256, "filename": j.filename} for j in work
-            ]
+            rows = _rows(work, fanned)
             dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
             statuses = dataset.map_batches(
                 ExtractActor,
@@ -257,14 +356,16 @@ def run_ray_batch(
                 num_cpus=cfg.cpus_per_actor,
                 memory=cfg.memory_per_actor_mb * 2**20,
             )
-            finished = 0
+            finished, pages = 0, 0
             for row in statuses.iter_rows():
                 finished += 1
                 _count(summary, row, names)
+                # pages as they are read: a page task's page, else a document's pages unless read a page per task
+                pages += int(row["pages"]) if row["kind"] == "page" or row["job_id"] not in fanned else 0
                 if on_row is not None:
                     on_row(row)
                 if progress:
-                    progress(finished, len(work), summary.pages, time.perf_counter() - start)
+                    progress(finished, total, pages, time.perf_counter() - start)
             with sessions() as s:
                 summary.retried = crud.extra_attempts(s, [j.job_id for j in work])
         summary.seconds = time.perf_counter() - start
@@ -274,7 +375,53 @@ def run_ray_batch(
     return summary
 
 
+def _fan_out(
+    work: list[crud.Claimed], blobs: Blobs, options: PipelineOptions, sessions: sessionmaker[Session]
+) -> dict[str, list[int]]:
+    """job -> the pages to read a page per task: a file with at least ``cluster.fan_out_pages`` pages to read by OCR
+    (a long scan), less those read before by this pipeline version (a run started again)."""
+    least = options.cluster.fan_out_pages
+    if least <= 0:
+        return {}
+    fanned = {}
+    for job in work:
+        if blobs.size(job.sha256) < least * 10_000:  # no scan of that many pages is this small: not opened
+            continue
+        with blobs.local_file(job.sha256) as path, named_as(path, job.filename) as link:
+            pages = pages_to_read(link, options)
+        if len(pages) >= least:
+            with sessions() as s:
+                done = crud.pages_read(s, job.sha256)
+            fanned[job.job_id] = [p for p in pages if p not in done]
+    return fanned
+
+
+def _rows(work: list[crud.Claimed], fanned: Mapping[str, list[int]]) -> list[dict[str, Any]]:
+    """The dataset: the pages of the long scans first (every actor reads them at once), then the documents, the long
+    scans' last (their pages are read by then; a page still being read when its document starts is read again
+    there: the result is the same)."""
+
+    def row(job: crud.Claimed, kind: str, page: int) -> dict[str, Any]:
+        return {
+            "job_id": job.job_id,
+            "report_id": job.report_id,
+            "sha256": job.sha256,
+            "filename": job.filename,
+            "kind": kind,
+            "page": page,
+        }
+
+    pages = [row(job, "page", n) for job in work for n in fanned.get(job.job_id, [])]
+    documents = sorted(work, key=lambda job: job.job_id in fanned)
+    return pages + [row(job, "document", 0) for job in documents]
+
+
 def _count(summary: ClusterSummary, row: Mapping[str, Any], names: Mapping[str, str]) -> None:
+    if row["kind"] == "page":
+        summary.page_tasks += 1
+        if row["status"] in ("page", "page-failed"):
+            summary.pids.setdefault(int(row["pid"]), int(row["loads"]))
+        return
     name = names.get(str(row["sha256"]), str(row["sha256"]))
     status = row["status"]
     if status == "done":

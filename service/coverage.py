@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from service.messages import codes_of, not_read, reason, set_reasons
 from service.result import CellValue, Coverage, Deviation, TableCoverage
 from service.schema import FormatSchema
 
@@ -37,12 +38,19 @@ def flag_unread(cells: Mapping[str, CellValue], expected: Iterable[str], explain
         cell = cells.get(cid)
         if cell is None or cell.status != "absent" or cid in explained:
             continue
-        reason = cell.review_reasons[0] if cell.review_reasons else "not found in the document"
-        if not reason.startswith(NOT_READ):
-            reason = f"{NOT_READ}: {reason}"
+        codes = codes_of(cell)
+        first = codes[0] if codes else reason("not_found_in_document")
         n += not cell.needs_review
         cell.needs_review = True
-        cell.review_reasons = [reason, *cell.review_reasons[1:]]
+        if first is None or None in codes:  # a reason outside the catalogue (tests/test_messages.py: none is)
+            text = cell.review_reasons[0]
+            cell.review_reasons = [
+                text if text.startswith(NOT_READ) else f"{NOT_READ}: {text}",
+                *cell.review_reasons[1:],
+            ]
+            cell.review_codes = []
+            continue
+        set_reasons(cell, [not_read(first), *[c for c in codes[1:] if c is not None]])
     return n
 
 

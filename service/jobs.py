@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.ingest import IngestError, load_document
 from service.options import PipelineOptions
+from service.pages import PageContent
 from service.pipeline import extract_document
 from service.result import Result
 from service.store import crud
@@ -97,15 +98,18 @@ def safe_name(filename: str) -> str:
 
 
 def extract_file(
-    blob: str | Path, filename: str, options: PipelineOptions, on_pages: Callable[[int], None] | None = None
+    blob: str | Path,
+    filename: str,
+    options: PipelineOptions,
+    on_pages: Callable[[int], None] | None = None,
+    known: Mapping[int, PageContent] | None = None,
 ) -> Result:
     """Extract the stored file ``blob`` as if it were named ``filename`` (backends look at the extension); the
     result names ``filename`` as its document. Raises IngestError for files that cannot be read. ``on_pages``
-    hears the number of pages once the file is read (the job's watchdog gives it time by them)."""
-    with tempfile.TemporaryDirectory(prefix="xxgk-job-") as tmp:
-        link = Path(tmp) / safe_name(filename)
-        os.symlink(blob, link)
-        doc = load_document(link, options)
+    hears the number of pages once the file is read (the job's watchdog gives it time by them); ``known``: pages
+    the OCR stage read elsewhere (a cluster's actors, a page each)."""
+    with named_as(blob, filename) as link:
+        doc = load_document(link, options, known=known)
         if on_pages is not None:
             on_pages(len(doc.pages))
         result = extract_document(doc, options)
@@ -113,6 +117,15 @@ def extract_file(
     for cell in result.cells.values():
         cell.ocr = None  # in-process only (not in the output): it does not travel back to the pool
     return result
+
+
+@contextlib.contextmanager
+def named_as(blob: str | Path, filename: str) -> Iterator[Path]:
+    """The stored file ``blob`` under the name it was uploaded with (a link in a folder of its own, for the block)."""
+    with tempfile.TemporaryDirectory(prefix="xxgk-job-") as tmp:
+        link = Path(tmp) / safe_name(filename)
+        os.symlink(blob, link)
+        yield link
 
 
 def run_job(

@@ -112,6 +112,9 @@ class ClusterOptions(_Section):
     memory_per_actor_mb: int  # reserved per actor on its node (>= limits.max_job_memory_mb)
     spare_cpus: float  # CPUs left to the driver and Ray's own work when actors = 0
     recycle_rss_mb: int  # an actor holding more than this after a document restarts before its next one (0: never)
+    fan_out_pages: (
+        int  # a file with at least this many pages to read by OCR is read a page per task, then joined (0: never)
+    )
 
 
 class BlobsOptions(_Section):

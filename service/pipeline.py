@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from service import PIPELINE_VERSION
 from service.assemble import assemble
 from service.coverage import coverage, explained_cells, flag_unread
 from service.document import Document
 from service.ingest import load_document
+from service.messages import add_reason
 from service.ocr.base import OcrUnavailable, get_engine, loaded_engines
 from service.options import PipelineOptions, load_options
 from service.pages.layout_model import load_model
@@ -17,7 +17,7 @@ from service.reconcile.text_checks import text_vs_table
 from service.result import DocumentInfo, Result
 from service.rules import run_checks
 from service.schema import load_format
-from service.understand.classifier import Tagging, get_tagger
+from service.understand.classifier import Tagging, get_tagger, pipeline_version
 from service.understand.facts import extract_facts
 
 
@@ -81,11 +81,11 @@ def extract_document(doc: Document, options: PipelineOptions | None = None) -> R
             cell = asm.cells.get(cid)
             if cell is not None and cell.status in ("absent", "inferred") and not cell.needs_review:
                 cell.needs_review = True
-                cell.review_reasons.append(dev.id)
+                add_reason(cell, "deviation", unique=False, id=dev.id)
     explained = explained_cells(asm.deviations, asm.explained)
     flag_unread(asm.cells, schema.cell_ids(), explained)
     return Result(
-        pipeline_version=PIPELINE_VERSION,
+        pipeline_version=pipeline_version(options.classifier),  # the model's id too where it is not the shipped one
         document=DocumentInfo(path=doc.path, sha256=doc.sha256, kind=doc.kind, pages=len(doc.pages)),
         format=asm.format.format,
         format_reason=asm.format.reason,

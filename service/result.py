@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from service.document import BBox, OcrText, Origin
 
-SCHEMA_VERSION = "1.2"  # 1.1: cell version, status corrected; 1.2: coverage
+SCHEMA_VERSION = "1.3"  # 1.1: cell version, status corrected; 1.2: coverage; 1.3: review_codes
 
 CellStatus = Literal[
     "read",  # printed value, read as is
@@ -36,6 +36,14 @@ class CellSource(BaseModel):
     unruled: bool = False  # a scanned cell of a table printed without inner rulings (column from the whitespace)
 
 
+class ReasonCode(BaseModel):
+    """A review reason as a stable code and its parameters (configs/messages/reasons.yaml has its English and
+    Chinese templates): what a client translates; ``review_reasons`` keeps the English text."""
+
+    code: str
+    params: dict[str, str | int | float] = Field(default_factory=dict)
+
+
 class CellValue(BaseModel):
     value: int | float | None = None
     raw: str | None = None
@@ -43,6 +51,8 @@ class CellValue(BaseModel):
     confidence: float = 1.0
     needs_review: bool = False
     review_reasons: list[str] = Field(default_factory=list)
+    # the same reasons, one for one, as codes with parameters (empty in results written before schema 1.3)
+    review_codes: list[ReasonCode] = Field(default_factory=list)
     source: CellSource | None = None
     unit: str | None = None
     note: str | None = None  # note printed inside the cell, e.g. 其中修订16件

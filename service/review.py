@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 
 from service.coverage import NOT_READ, coverage
+from service.messages import add_reason, english, set_reasons
+from service.messages import reason as reason_code
 from service.reconcile.repair import SOURCE_FAILURE
 from service.reconcile.text_checks import text_vs_table
 from service.result import Result
@@ -59,7 +61,7 @@ def checked_value(result: Result, cell_id: str, value: object) -> int | float | 
     return value
 
 
-RELEASED = "released: the rule holds after a correction"
+RELEASED = english("released")
 
 
 def recheck(result: Result) -> None:
@@ -90,7 +92,12 @@ def apply_correction(
     cell.status = "corrected"
     cell.confidence = 1.0
     cell.needs_review = False
-    cell.review_reasons = [f"corrected by {actor}" + (f": {reason}" if reason else "")]
+    why = (
+        reason_code("corrected_because", actor=actor, reason=reason)
+        if reason
+        else reason_code("corrected", actor=actor)
+    )
+    set_reasons(cell, [why])
     cell.inferred_value = None
     cell.version += 1
     recheck(result)
@@ -100,7 +107,7 @@ def apply_correction(
             continue
         if other.review_reasons and all(r.startswith(SOURCE_FAILURE) for r in other.review_reasons):
             other.needs_review = False  # flagged only as a suspect of a rule that now holds
-            other.review_reasons.append(RELEASED)
+            add_reason(other, "released", unique=False)
     recount_coverage(result)
     return result
 

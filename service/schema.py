@@ -12,6 +12,7 @@ from service.normalize import clean
 from service.resources import read_yaml
 
 FORMATS = ("2019", "2021")
+DEFAULT_FORMAT = "2021"  # the current format: labels of a report whose format is not known yet
 
 
 class _Model(BaseModel):
@@ -191,3 +192,109 @@ def detect_format(text: str, year: int | None) -> FormatDecision:
         fmt = "2021"
         reason = "no markers and no year; assumed the current (2021) format"
     return FormatDecision(format=fmt, reason=reason, markers_2019=found["2019"], markers_2021=found["2021"])
+
+
+# ---- printed labels: a cell as the reviewer finds it on the page
+
+
+class PrintedLabel(BaseModel):
+    """A cell's row and column as the format prints them: ``row`` the printed row label with its numbering path
+    (三（三）2.其他法律行政法规禁止公开), ``column`` the printed column label (商业企业); ``number`` the numbering path
+    alone (三（三）2; t2/t4: the row label), ``short`` the numbering with the row's own words (三（七）总计; top-level
+    rows: 一), for equations."""
+
+    table: str  # 表二, 表三, 表四
+    row: str
+    column: str
+    column_group: str | None = None  # 法人或其他组织 over 商业企业 … 其他; 行政诉讼 over its two groups
+    number: str
+    short: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.row} × {self.column}"
+
+
+_TABLE_NAMES = {"t2": "表二", "t3": "表三", "t4": "表四"}
+
+
+def _bare(row: T3Row) -> str:
+    """A table-3 row's label without its own numbering (（七）总计 → 总计)."""
+    if row.number and row.label.startswith(row.number):
+        return row.label[len(row.number) :].lstrip("、.．")
+    return row.label
+
+
+def _t3_row_labels(schema: FormatSchema) -> dict[str, tuple[str, str, str]]:
+    """Per table-3 row id: (printed label with its numbering path, numbering path, short form)."""
+    rows = {r.id: r for r in schema.t3_rows()}
+    out: dict[str, tuple[str, str, str]] = {}
+    for r in rows.values():
+        path: list[str] = []
+        parent = rows.get(r.parent) if r.parent else None
+        while parent is not None:
+            path.insert(0, parent.number or "")
+            parent = rows.get(parent.parent) if parent.parent else None
+        prefix = "".join(path)
+        number = prefix + (r.number or "")
+        short = number if r.level == 0 else number + _bare(r)
+        out[r.id] = (prefix + r.label, number, short)
+    for d in schema.tables["t3"].get("derived_rows", []) or []:
+        if isinstance(d, dict) and d.get("id") and d["id"] not in out:
+            name = str(d.get("label", d["id"]))
+            out[str(d["id"])] = (name, name, name)
+    return out
+
+
+@cache
+def printed_labels(fmt: str) -> dict[str, PrintedLabel]:
+    """Every cell id of the format (and the derived table-3 cells the rules name) → its printed labels."""
+    schema = load_format(fmt)
+    out: dict[str, PrintedLabel] = {}
+    for block in schema.t2_blocks():
+        for t2row in block.rows:
+            label = f"{block.label} {t2row.label}"
+            for col in block.columns:
+                out[f"t2.{block.id}.{t2row.id}.{col.id}"] = PrintedLabel(
+                    table="表二", row=label, column=col.label, number=label, short=label
+                )
+    rows = _t3_row_labels(schema)
+    groups = {g["id"]: g["label"] for g in schema.tables["t3"].get("column_groups", [])}
+    columns = [(c.id, c.label, groups.get(c.group) if c.group else None) for c in schema.t3_columns()]
+    columns += [(g, label, None) for g, label in groups.items() if g != "applicant"]  # derived subtotal column
+    for rid, (row_text, number, short) in rows.items():
+        for cid, label, group in columns:
+            out[f"t3.{rid}.{cid}"] = PrintedLabel(
+                table="表三", row=row_text, column=label, column_group=group, number=number, short=short
+            )
+    for c in schema.tables["t4"]["cells"]:
+        group, sup = c["group_label"], c.get("super_group_label") or c["group_label"]
+        name = group if sup == group else f"{sup} {group}"
+        out[c["id"]] = PrintedLabel(
+            table="表四",
+            row=name,
+            column=c["label"],
+            column_group=None if sup == group else sup,
+            number=name,
+            short=name,
+        )
+    return out
+
+
+def cell_label(fmt: str, cell_id: str) -> PrintedLabel | None:
+    """The printed labels of one cell of format ``fmt`` (None: not a cell of the format)."""
+    return printed_labels(fmt).get(cell_id)
+
+
+def row_label(fmt: str, row_id: str) -> str | None:
+    """The printed label of a row id (t3.granted, granted, t2.art20_1.regulations, t4.review); None if unknown."""
+    key = row_id if row_id.startswith(("t2.", "t3.", "t4.")) else f"t3.{row_id}"
+    for cid, label in printed_labels(fmt).items():
+        if cid.rsplit(".", 1)[0] == key:
+            return label.row
+    return None
+
+
+def table_name(table: str) -> str:
+    """表二/表三/表四 for t2/t3/t4."""
+    return _TABLE_NAMES.get(table, table)

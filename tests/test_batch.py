@@ -8,17 +8,21 @@ import json
 import shutil
 import zipfile
 
+import jsonschema
 import pytest
 from openpyxl import load_workbook
 from pyarrow import parquet
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from service.batch import expand, run_batch
 from service.cli import app
 from service.options import load_options
 from service.store import crud, opened, sqlite_url
-from tests.conftest import DEV
+from service.store.orm import Extraction
+from tests.conftest import DEV, ROOT
 from tests.store.helpers import without_table4
+from tests.test_export import LS_SCHEMA  # derived from Label Studio's documented examples
 
 runner = CliRunner()
 
@@ -167,3 +171,70 @@ def test_a_zip_bomb_in_a_batch_is_failed_unread_and_the_rest_runs(tmp_path):
     ]
     with opened(sqlite_url(tmp_path / "b.db")) as sessions, sessions() as s:
         assert crud.list_reports(s)[1] == 1
+
+
+def test_a_report_done_by_another_pipeline_is_read_again_only_with_reprocess_older(tmp_path):
+    """A report stored by an older pipeline (or another classifier model: 2.4+tagger.<id>) stands until
+    --reprocess-older asks for it; then it is read again and stamped with this run's version."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(DEV / "seed" / "source.txt", inbox / "seed.txt")
+    db = tmp_path / "older.db"
+    assert runner.invoke(app, ["batch", str(inbox), "--db", str(db), "--workers", "1"]).exit_code == 0
+    with opened(sqlite_url(db)) as sessions, sessions() as s:
+        report = crud.list_reports(s)[0][0]
+        assert report.pipeline_version == "2.4" and report.version == 1
+        older = "2.4+tagger.0123456789ab"  # as if read with a retrained model
+        report.pipeline_version = older
+        s.execute(update(Extraction).where(Extraction.report_id == report.id).values(pipeline_version=older))
+        s.commit()
+    kept = runner.invoke(app, ["batch", str(inbox), "--db", str(db), "--workers", "1"])
+    assert "1 files: 0 extracted, 1 skipped (done before)" in kept.output, kept.output
+    again = runner.invoke(app, ["batch", str(inbox), "--db", str(db), "--workers", "1", "--reprocess-older"])
+    assert again.exit_code == 0 and "1 files: 1 extracted, 0 skipped (done before)" in again.output, again.output
+    with opened(sqlite_url(db)) as sessions, sessions() as s:
+        report = crud.list_reports(s)[0][0]
+        assert report.pipeline_version == "2.4" and report.version == 2  # a new machine version, this pipeline's
+    third = runner.invoke(app, ["batch", str(inbox), "--db", str(db), "--workers", "1", "--reprocess-older"])
+    assert "1 files: 0 extracted, 1 skipped (done before)" in third.output  # done by this version: nothing to do
+
+
+def test_export_training_writes_examples_crops_and_label_studio_tasks_then_train_learns_from_the_store(tmp_path):
+    """Two reports into a store (a scan and a web page), only one approved: ``export --training`` writes the
+    approved one as an example (with the crops of its OCR'd cells) and a Label Studio task of the documented
+    structure; ``train --from`` the store fine-tunes a model folder from it."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(ROOT / "datasets" / "scans" / "seed-moderate-200dpi.pdf", inbox / "seed-scan.pdf")
+    shutil.copy(DEV / "r005" / "page.html", inbox / "r005.html")
+    db = tmp_path / "loop.db"
+    assert runner.invoke(app, ["batch", str(inbox), "--db", str(db), "--workers", "1"]).exit_code == 0
+    with opened(sqlite_url(db)) as sessions, sessions() as s:
+        scan = next(r for r in crud.list_reports(s)[0] if r.filename == "seed-scan.pdf")
+        crud.approve(s, scan.id, actor="rev", role="reviewer")
+    out = tmp_path / "training"
+    r = runner.invoke(app, ["export", "--db", str(db), "--training", str(out)])
+    assert r.exit_code == 0, r.output
+    assert f"wrote 1 approved reports to {out}" in r.output
+    listing = [json.loads(line) for line in (out / "examples.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [x["filename"] for x in listing] == ["seed-scan.pdf"]
+    example = json.loads((out / listing[0]["example"]).read_text(encoding="utf-8"))
+    assert sum(s["label"] == "val" for s in example["segments"]) > 150 and example["crops"]
+    crop = out / next(iter(example["crops"].values()))
+    assert crop.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    tasks = json.loads((out / "labelstudio.json").read_text(encoding="utf-8"))
+    jsonschema.validate(tasks, LS_SCHEMA)
+    config = (out / "labelstudio.xml").read_text(encoding="utf-8")
+    assert '<Labels name="label" toName="text">' in config and '<Text name="text" value="$text"/>' in config
+    assert all(
+        f'<Label value="{lab}"/>' in config
+        for r in tasks[0]["annotations"][0]["result"]
+        for lab in r["value"]["labels"]
+    )
+    model = tmp_path / "tagger-t"
+    r = runner.invoke(
+        app, ["train", "--from", str(db), "-o", str(model), "--steps", "1", "--synthetic-docs", "1", "--no-eval"]
+    )
+    assert r.exit_code == 0, r.output
+    seen = json.loads((model / "examples.json").read_text(encoding="utf-8"))
+    assert [e["filename"] for e in seen] == ["seed-scan.pdf"] and (model / "model.int8.onnx").is_file()

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pypdfium2
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
@@ -31,7 +32,6 @@ from service import PIPELINE_VERSION
 from service.batch import run_batch
 from service.cluster import ClusterSummary, RayJobRunner, run_ray_batch
 from service.options import load_options
-from service.pipeline import models_loaded, warm_up
 from service.store import crud, opened
 from service.store.blobs import open_blobs
 from service.store.db import make_engine, session_factory
@@ -79,6 +79,10 @@ def cluster() -> Iterator[object]:
         head.shutdown()
 
 
+def _scan_files(scans: list[str]) -> list[Path]:
+    return [p for s in scans for p in (sorted(Path(s).glob("*.pdf")) if Path(s).is_dir() else [Path(s)])]
+
+
 def _database(tmp_path: Path) -> str:
     """PostgreSQL where the tests have one (CI), else a SQLite file (every simulated node is this machine)."""
     return fresh_database("postgresql" if PG_URL else "sqlite", tmp_path)
@@ -111,13 +115,43 @@ def test_the_dev_reports_and_their_scans_read_on_three_nodes_as_on_one_machine(
     s3_server: S3Server,
     tmp_path: Path,
 ):
-    inputs = [str(DEV), *([str(SCANS)] if FULL else [str(p) for p in SOME_SCANS])]
+    """Read on the cluster with every scan of 3 pages or more fanned out a page per task and joined (among them a
+    scan whose table printed without rulings goes on over a page: its page read again at the join), and on one
+    machine page after page: the same results."""
+    unruled = tmp_path / "unruled"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "datasets.scansim",
+            "--preset",
+            "unruled",
+            "-o",
+            str(unruled),
+            str(DEV / "r001/source.pdf"),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    scans = [str(SCANS)] if FULL else [str(p) for p in SOME_SCANS]
+    inputs = [str(DEV), *scans, str(unruled)]
     local_url = f"sqlite:///{tmp_path / 'local.db'}"
     local = run_batch(inputs, local_url, tmp_path / "local-files", OPTIONS, workers=2)
-    assert local.failed == 0 and local.done == local.files >= 10
+    assert local.failed == 0 and local.done == local.files >= 11
 
     url, blobs = _database(tmp_path), open_blobs(s3_server.url("same"), s3_server.env)
-    summary = run_ray_batch(inputs, url, blobs, s3_server.env, OPTIONS, address=cluster.address)
+    fanning = OPTIONS.with_changes(cluster={"fan_out_pages": 3})
+    pages_seen: list[tuple[str, int]] = []
+    summary = run_ray_batch(
+        inputs,
+        url,
+        blobs,
+        s3_server.env,
+        fanning,
+        address=cluster.address,
+        on_row=lambda row: pages_seen.append((str(row["sha256"]), int(row["page"]))) if row["kind"] == "page" else None,
+    )
     assert (summary.files, summary.done, summary.failed, summary.pages) == (
         local.files,
         local.done,
@@ -126,12 +160,14 @@ def test_the_dev_reports_and_their_scans_read_on_three_nodes_as_on_one_machine(
     ), summary.errors
     assert _stored(url) == _stored(local_url)  # same cells, same checks, same findings
     assert all(blobs.exists(sha) for sha in _stored(url))  # every file staged as blobs/<sha256>
+    scanned_pages = sum(len(pypdfium2.PdfDocument(p)) for p in _scan_files(scans) + list(unruled.glob("*.pdf")))
+    assert summary.page_tasks == len(pages_seen) == len(set(pages_seen)) == scanned_pages  # a task per scanned page
 
     # the models load once per actor: every document's actor reports the loads of its start, no more
-    warm = warm_up(OPTIONS) if models_loaded() == 0 else models_loaded()
+    warm = 1 + (OPTIONS.layout.model != "off") + OPTIONS.classifier.enabled  # OCR engine, layout model, classifier
     assert 1 <= summary.actors <= 2 and set(summary.pids.values()) == {warm}
 
-    again = run_ray_batch(inputs, url, blobs, s3_server.env, OPTIONS, address=cluster.address)
+    again = run_ray_batch(inputs, url, blobs, s3_server.env, fanning, address=cluster.address)
     assert (again.done, again.skipped, again.failed) == (0, local.files, 0)  # a second run reads nothing
     assert set(_machine_results_per_report(url).values()) == {1}
 
@@ -215,6 +251,8 @@ def test_a_node_killed_hard_mid_run_loses_nothing_and_duplicates_nothing(
     assert redundant == summary.retried == 1  # the lost node's one actor was reading one document: read again
     assert [j.worker.split(":")[0] != victim.node_id for j in jobs if j.attempts == 2] == [True]  # elsewhere
     assert summary.done == sum(r.status == "done" for r in reports)
+    # models loaded once per actor process: the two actors and the one Ray started again for the lost node
+    assert summary.actors <= 3 and len(set(summary.pids.values())) == 1
 
 
 def test_a_driver_killed_mid_run_is_started_again_and_rereads_nothing(

@@ -70,3 +70,46 @@ def test_the_format_is_chosen_by_its_markers_then_by_the_year():
     assert detect_format("没有表格", None).format == "2021"
     with pytest.raises(ValueError, match="unknown format"):
         load_format("2030")
+
+
+# ---- printed labels (issue 18: every cell as the reviewer finds it on the page)
+
+
+@pytest.mark.parametrize("fmt", ["2019", "2021"])
+def test_every_cell_of_the_format_has_its_printed_row_and_column(fmt):
+    from service.schema import cell_label, printed_labels
+
+    schema = load_format(fmt)
+    labels = printed_labels(fmt)
+    for cid in schema.cell_ids():
+        lab = labels[cid]
+        assert lab.row and lab.column and lab.table in ("表二", "表三", "表四"), cid
+    rows = {r.id: r for r in schema.t3_rows()}
+    for r in schema.t3_value_rows():  # the row label ends with the format's own label, numbered from the top
+        lab = labels[f"t3.{r.id}.total"]
+        assert lab.row.endswith(r.label) and lab.column == "总计"
+        if r.parent:  # 三（三）2.…: the results row's number, the parent's, the row's own
+            assert lab.row.startswith("三") and (rows[r.parent].number or "") in lab.row
+        else:
+            assert lab.row == r.label
+    other = cell_label(fmt, "t3.denied_other_laws.commercial_enterprise")
+    assert other is not None and other.text == "三（三）2.其他法律行政法规禁止公开 × 商业企业"
+    assert other.column_group == "法人或其他组织" and other.number == "三（三）2"
+    total = labels["t3.results_total.natural_person"]
+    assert (total.row, total.short, total.number) == ("三（七）总计", "三（七）总计", "三（七）")
+    assert labels["t3.new_received.natural_person"].short == "一"
+    assert labels["t4.litigation_after_review.total"].text == "行政诉讼 复议后起诉 × 总计"
+    assert labels["t4.review.upheld"].text == "行政复议 × 结果维持"
+    assert labels["t2.art20_6.admin_penalty.decision_count"].row == "第二十条第（六）项 行政处罚"
+    assert cell_label(fmt, "t9.nothing") is None
+
+
+def test_printed_labels_follow_each_format():
+    from service.schema import printed_labels
+
+    assert printed_labels("2021")["t2.art20_1.regulations.in_force"].column == "现行有效件数"
+    assert printed_labels("2019")["t2.art20_1.regulations.published_total"].column == "对外公开总数量"
+    three = printed_labels("2021")["t3.other_processing_fee_unpaid.total"]
+    assert three.row.startswith("三（六）2.申请人逾期未按收费通知要求缴纳费用")
+    assert "t3.other_processing_fee_unpaid.total" not in printed_labels("2019")
+    assert printed_labels("2019")["t3.other_processing.total"].row == "三（六）其他处理"

@@ -7,7 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
+from service import messages
+from service.messages import Lang
 from service.result import CellValue, Check, Result
+from service.schema import DEFAULT_FORMAT as _FMT
+from service.schema import cell_label
 from service.store.orm import Cell, Report
 
 JobStatus = Literal["queued", "running", "done", "failed"]
@@ -80,9 +84,133 @@ class ReportList(BaseModel):
     items: list[ReportSummary]
 
 
+class ReasonOut(BaseModel):
+    """One review reason: its stable code and parameters (a client translates them with the catalogue,
+    configs/messages/reasons.yaml) and its text in the language asked."""
+
+    reason_code: str | None = Field(description="stable code (null: a reason outside the catalogue, text as written)")
+    params: dict[str, str | int | float] = Field(default_factory=dict)
+    text: str
+
+
+def reason_items(texts: list[str], codes: list[Any], lang: Lang, fmt: str) -> list[ReasonOut]:
+    return [
+        ReasonOut(
+            reason_code=rc.code if rc is not None else None,
+            params=dict(rc.params) if rc is not None else {},
+            text=messages.reason_text(rc, text, lang, fmt),
+        )
+        for text, rc in zip(texts, codes)
+    ]
+
+
+class Labels(BaseModel):
+    """A cell as the report's format prints it: 三（三）2.其他法律行政法规禁止公开 × 商业企业."""
+
+    table_label: str | None = None  # 表二 / 表三 / 表四
+    row_label: str | None = None
+    column_label: str | None = None
+    column_group: str | None = None  # 法人或其他组织 over 商业企业 … 其他
+
+    @classmethod
+    def of(cls, fmt: str | None, cell_id: str) -> Labels:
+        lab = cell_label(fmt or _FMT, cell_id)
+        if lab is None:
+            return cls()
+        return cls(table_label=lab.table, row_label=lab.row, column_label=lab.column, column_group=lab.column_group)
+
+
+class CellView(Labels):
+    """A cell of the report page in the reviewer's language."""
+
+    status: str
+    reasons: list[ReasonOut] = Field(default_factory=list)
+    # hook (issue 18, item 2): the raw reading of the cell's row (OCR text with boxes, the text-layer line) and
+    # one-click candidates; null until that work lands
+    start_from: dict[str, Any] | None = None
+
+
+class DeviationView(BaseModel):
+    id: str
+    severity: str
+    title: str = Field(description="the deviation in the language asked (the id stays in `id`)")
+    message: str = Field(description="the pipeline's finding as written (English, with the printed text)")
+    cells: list[str] = Field(default_factory=list)
+    cell_labels: list[str] = Field(default_factory=list, description="the cells as printed: row × column")
+
+
+class CheckView(BaseModel):
+    index: int = Field(description="position in result.checks")
+    rule: str
+    rule_title: str
+    instance: str
+    status: str
+    text: str = Field(description="the rule as the equation in printed labels with the numbers")
+
+    @classmethod
+    def all_of(cls, result: Result, lang: Lang) -> list[CheckView]:
+        return [
+            cls(
+                index=k,
+                rule=c.rule,
+                rule_title=messages.rule_title(c.rule, lang),
+                instance=c.instance,
+                status=c.status,
+                text=messages.check_text(c, result.cells, result.format, lang),
+            )
+            for k, c in enumerate(result.checks)
+        ]
+
+
+class ReportView(BaseModel):
+    """The newest result in the reviewer's language: every cell's printed labels and reasons, the deviations and
+    the rule results (the codes stay in the fields beside the text)."""
+
+    lang: Lang
+    cells: dict[str, CellView]
+    deviations: list[DeviationView]
+    checks: list[CheckView]
+    coverage_reasons: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, result: Result, lang: Lang) -> ReportView:
+        fmt = result.format
+        cells = {}
+        for cid, cell in result.cells.items():
+            codes = messages.codes_of(cell)
+            cells[cid] = CellView(
+                **Labels.of(fmt, cid).model_dump(),
+                status=cell.status,
+                reasons=reason_items(cell.review_reasons, codes, lang, fmt),
+            )
+        devs = [
+            DeviationView(
+                id=d.id,
+                severity=d.severity,
+                title=messages.deviation_title(d.id, lang),
+                message=d.message,
+                cells=d.cells,
+                cell_labels=[lab.text for c in d.cells if (lab := cell_label(fmt, c)) is not None],
+            )
+            for d in result.deviations
+        ]
+        checks = CheckView.all_of(result, lang)
+        reasons = result.coverage.reasons if result.coverage else []
+        return cls(
+            lang=lang,
+            cells=cells,
+            deviations=devs,
+            checks=checks,
+            coverage_reasons=[messages.coverage_text(r, lang) for r in reasons],
+        )
+
+
 class ReportOut(ReportSummary):
     result: Result | None = Field(
         None, description="the output contract of the newest result version (each cell with its version)"
+    )
+    view: ReportView | None = Field(
+        None, description="the result in the reviewer's language (?lang=zh, the default; en): labels, reasons, rules"
     )
 
 
@@ -109,6 +237,8 @@ class CorrectionOut(BaseModel):
     result_version: int
     needs_review: int
     failing_checks: int
+    # the re-run checks in the reviewer's language (?lang=zh, the default; en), one per entry of ``checks``
+    check_views: list[CheckView] = Field(default_factory=list)
 
 
 class Approval(BaseModel):
@@ -127,9 +257,19 @@ class QueueItem(BaseModel):
     confidence: float
     reasons: list[str]
     version: int
+    # the reviewer's language (?lang=zh, the default; en): the printed labels and each reason with its code
+    row_label: str | None = None
+    column_label: str | None = None
+    column_group: str | None = None
+    table_label: str | None = None
+    reason_items: list[ReasonOut] = Field(default_factory=list)
+    # hook (issue 18, item 2): the raw reading of the cell's row and one-click candidates; null until that lands
+    start_from: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, cell: Cell, report: Report) -> QueueItem:
+    def of(cls, cell: Cell, report: Report, lang: Lang = "zh") -> QueueItem:
+        fmt = report.format or _FMT
+        texts = messages.split_joined(cell.reasons or "")
         return cls(
             report_id=report.id,
             filename=report.filename,
@@ -142,6 +282,8 @@ class QueueItem(BaseModel):
             confidence=cell.confidence,
             reasons=split_reasons(cell.reasons),
             version=cell.version,
+            **Labels.of(fmt, cell.cell_id).model_dump(),
+            reason_items=reason_items(texts, [messages.parse(t) for t in texts], lang, fmt),
         )
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from service.assemble.rows import Row, Value
 from service.document import Origin
-from service.result import CellSource, CellValue, Deviation
-from service.rules.reasons import DISAGREEMENT
+from service.messages import add_code, english, reason, reasons_list
+from service.result import CellSource, CellValue, Deviation, ReasonCode
 from service.understand.matcher import MIN_SCORE, best_similarity
 
 UNLABELED_SCORE = 0.3  # a value row without a label may fill a gap in the expected order
@@ -29,7 +29,7 @@ def source_of(value: Value) -> CellSource:
     )
 
 
-SCANNED_SLASH = "读作“/”(不适用): on a scan a '/' may be what is left of a digit; confirm the cell prints no number"
+SCANNED_SLASH = english("scanned_slash")
 
 
 def cell_from_value(value: Value, *, value_type: str = "count") -> CellValue:
@@ -37,13 +37,13 @@ def cell_from_value(value: Value, *, value_type: str = "count") -> CellValue:
     parsed = value.parsed
     src = source_of(value)
     if parsed.status == "value":
-        reasons = []
+        reasons: list[ReasonCode] = []
         if value_type in ("count",) and isinstance(parsed.value, float):
-            reasons.append("decimal in a count cell")
+            reasons.append(reason("decimal_in_count"))
         if value_type == "count" and parsed.value is not None and parsed.value < 0:
-            reasons.append("negative count")
-        if parsed.spaced == "irregular":
-            reasons.append(f"spaces inside the number ({value.raw.strip()}): read as {parsed.value}")
+            reasons.append(reason("negative_count"))
+        if parsed.spaced == "irregular" and parsed.value is not None:
+            reasons.append(reason("spaces_in_number", raw=value.raw.strip(), value=parsed.value))
         return CellValue(
             value=parsed.value,
             raw=value.raw,
@@ -53,7 +53,7 @@ def cell_from_value(value: Value, *, value_type: str = "count") -> CellValue:
             unit=parsed.unit,
             note=parsed.note,
             needs_review=bool(reasons),
-            review_reasons=reasons,
+            **reasons_list(*reasons),
             ocr=value.ocr,
         )
     if parsed.status == "blank":
@@ -69,7 +69,7 @@ def cell_from_value(value: Value, *, value_type: str = "count") -> CellValue:
             source=src,
             confidence=value.provenance.confidence if scanned else 1.0,
             needs_review=scanned,
-            review_reasons=[SCANNED_SLASH] if scanned else [],
+            **reasons_list(*([reason("scanned_slash")] if scanned else [])),
             ocr=value.ocr,
         )
     return CellValue(
@@ -79,15 +79,17 @@ def cell_from_value(value: Value, *, value_type: str = "count") -> CellValue:
         source=src,
         confidence=0.0,
         needs_review=True,
-        review_reasons=["cell text is not a number"],
+        **reasons_list(reason("not_a_number")),
     )
 
 
-def absent_cell(reason: str | None = None) -> CellValue:
-    return CellValue(status="absent", confidence=0.0, review_reasons=[reason] if reason else [])
+def absent_cell(why: ReasonCode | None = None) -> CellValue:
+    return CellValue(status="absent", confidence=0.0, **reasons_list(*([why] if why else [])))
 
 
-def inferred_cell(value: int | float, raw: str, source: CellSource | None, why: str, confidence: float) -> CellValue:
+def inferred_cell(
+    value: int | float, raw: str, source: CellSource | None, why: ReasonCode, confidence: float
+) -> CellValue:
     """A cell whose value the rules or the layout imply rather than the document prints plainly: reviewed."""
     return CellValue(
         value=value,
@@ -95,9 +97,9 @@ def inferred_cell(value: int | float, raw: str, source: CellSource | None, why: 
         status="inferred",
         confidence=confidence,
         source=source,
-        inferred_by=why,
+        inferred_by=english(why.code, **why.params),
         needs_review=True,
-        review_reasons=[why],
+        **reasons_list(why),
     )
 
 
@@ -115,10 +117,10 @@ class Alignment:
     matched: dict[str, Row] = field(default_factory=dict)  # target id -> row
     scores: dict[str, float] = field(default_factory=dict)
     unmatched: list[Row] = field(default_factory=list)
-    disagreements: dict[str, str] = field(default_factory=dict)  # target id -> what the two readers said
+    disagreements: dict[str, ReasonCode] = field(default_factory=dict)  # target id -> what the two readers said
     # target id -> why its row was placed by position only, ambiguously (rows without labels between two
     # labelled anchors, fewer or more of them than the format's rows there)
-    by_position: dict[str, str] = field(default_factory=dict)
+    by_position: dict[str, ReasonCode] = field(default_factory=dict)
     # target id -> the other rows it could be, had the rows been placed otherwise (for alternatives)
     rivals: dict[str, list[Row]] = field(default_factory=dict)
 
@@ -143,17 +145,22 @@ def label_score(
     return max(matcher, classifier or 0.0), matcher, classifier
 
 
-def disagreement(row: Row, label_id: str, matcher_best: str | None) -> str | None:
-    """A message when the classifier's or the matcher's own best reading of a row is not ``label_id``."""
+def disagreement(row: Row, label_id: str, matcher_best: str | None) -> ReasonCode | None:
+    """The reason when the classifier's or the matcher's own best reading of a row is not ``label_id``."""
     tag = row.tag
     if tag is None:
         return None
-    said = []
-    if tag.label != label_id:
-        said.append(f"classifier reads {tag.label} ({tag.confidence:.2f})")
-    if matcher_best is not None and matcher_best != label_id:
-        said.append(f"matcher reads {matcher_best}")
-    return "; ".join(said) or None
+    classifier = tag.label != label_id
+    matcher = matcher_best is not None and matcher_best != label_id
+    if classifier and matcher:
+        return reason(
+            "label_read_differently_both", classifier=tag.label, confidence=tag.confidence, matcher=str(matcher_best)
+        )
+    if classifier:
+        return reason("label_read_differently_classifier", classifier=tag.label, confidence=tag.confidence)
+    if matcher:
+        return reason("label_read_differently_matcher", matcher=str(matcher_best))
+    return None
 
 
 def align(rows: list[Row], targets: list[Target], displaced: set[int] | None = None, prefix: str = "") -> Alignment:
@@ -240,10 +247,7 @@ def _positional_gaps(out: Alignment, rows: list[Row], targets: list[Target], dis
         slots = [t for t in targets[j0 + 1 : j1] if not t.optional]
         placed = [tid for i, j, tid in matched if i0 < i < i1 and by_position(i)]
         if placed and len(loose) != len(slots):
-            why = (
-                f"row placed by position among {len(loose)} value rows printed without labels where the format "
-                f"has {len(slots)} rows"
-            )
+            why = reason("row_placed_by_order", loose=len(loose), slots=len(slots))
             out.by_position.update(dict.fromkeys(placed, why))
             for tid in placed:
                 out.rivals[tid] = [rows[k] for k in loose if rows[k] is not out.matched[tid]]
@@ -269,14 +273,12 @@ def runs_apart(rows: list[Row], loose: Callable[[Row], bool]) -> Iterator[tuple[
         yield lines, values
 
 
-def mark_disagreement(cells: list[CellValue], message: str, score: float) -> None:
+def mark_disagreement(cells: list[CellValue], said: ReasonCode, score: float) -> None:
     """Cells of a row whose label the two readers read differently: confidence at most the mapping score."""
     for cell in cells:
         cell.confidence = min(cell.confidence, round(score, 3))
-        reason = f"{DISAGREEMENT}: {message}"
-        if score < REVIEW_MAPPING_SCORE and reason not in cell.review_reasons:
+        if score < REVIEW_MAPPING_SCORE and add_code(cell, said):
             cell.needs_review = True
-            cell.review_reasons.append(reason)
 
 
 def deviation(dev_id: str, message: str, cells: list[str] | None = None, severity: str = "warning") -> Deviation:
@@ -294,7 +296,7 @@ def unmapped_row(what: str, row: Row, why: str) -> Deviation:
 def unexpected_count(cells: dict[str, CellValue], what: str, row: Row, ids: list[str], n: int) -> Deviation:
     """A row printing ``n`` values where its cells ``ids`` are expected: every cell absent, and the finding."""
     for cid in ids:
-        cells[cid] = absent_cell(f"row prints {n} values, expected {len(ids)}")
+        cells[cid] = absent_cell(reason("row_value_count", n=n, expected=len(ids)))
     return deviation(
         "xxgk_unexpected_value_count",
         f"{what} {row.text!r} prints {n} values where {len(ids)} are expected; not mapped",

@@ -13,6 +13,7 @@ from service.assemble.t2 import assemble_t2
 from service.assemble.t3 import assemble_t3
 from service.assemble.t4 import assemble_t4
 from service.document import UNDECODABLE_KEY, Block, Document
+from service.messages import reason
 from service.normalize import label_key
 from service.result import CellValue, Deviation, Section
 from service.schema import FormatDecision, FormatSchema, detect_format, load_format
@@ -138,7 +139,7 @@ def assemble(doc: Document, tagging: Tagging | None = None) -> Assembly:
     cells: dict[str, CellValue] = {}
     found = {**t2.cells, **t3.cells, **t4.cells}
     for cid in schema.cell_ids():
-        cells[cid] = found.pop(cid) if cid in found else absent_cell("table not found")
+        cells[cid] = found.pop(cid) if cid in found else absent_cell(reason("table_not_found"))
     cells.update(found)  # cells outside the format's list, e.g. t3.other_processing.* of a 2021 report
     deviations = [*t2.deviations, *t3.deviations, *t4.deviations]
     if sum(1 for b in doc.blocks if b.kind == "heading" and b.text.startswith("一")) > 1:

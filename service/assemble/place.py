@@ -22,23 +22,21 @@ from dataclasses import dataclass
 from service.assemble.common import cell_from_value, deviation
 from service.assemble.rows import Row, Value
 from service.document import OcrChar, OcrText
+from service.messages import add_reason, english
 from service.normalize import label_key, parse_number
 from service.result import CellValue, Deviation
 
-PLACED = "placed by position: the row prints fewer values than columns; the value stands under this column"
-SPLIT = (
-    "placed by position: one printed cell held the values of two columns (a ruling lost); cut where its "
-    "characters change column"
-)
-NOTHING = "placed by position: nothing printed under this column in a row of fewer values than columns"
-APART = (
-    "one cell read two numbers apart where the row lacks a value (a lost ruling?): read as two cells; the values "
-    "from there on are placed by order"
-)
-IN_LABEL = (
-    "placed by position: the row's first value was read inside its label cell (the ruling between them lost); "
-    "taken from the end of the label"
-)
+PLACED = english("placed_by_position")
+SPLIT = english("placed_split_cell")
+NOTHING = english("placed_nothing")
+APART = english("read_apart")
+IN_LABEL = english("value_in_label")
+_CODES = {
+    PLACED: "placed_by_position",
+    SPLIT: "placed_split_cell",
+    NOTHING: "placed_nothing",
+    IN_LABEL: "value_in_label",
+}
 _LABEL_THEN_NUMBER = re.compile(r"^(?P<label>.*[\u3400-\u9fff）)])\s*(?P<number>\d[\d,]*(?:\.\d+)?)$")
 EDGE = 0.15  # TODO option: share of a column's width at each side where a value is too near the boundary to place
 
@@ -283,8 +281,7 @@ def placed_cells(
         else:
             cell = cell_from_value(value, value_type=value_types[k] if value_types else "count")
         cell.needs_review = True
-        if reason not in cell.review_reasons:
-            cell.review_reasons.append(reason)
+        add_reason(cell, _CODES[reason])
         out[cid] = cell
     return out
 
@@ -346,8 +343,7 @@ def mark_apart(cells: Sequence[CellValue]) -> None:
     """Cells of a row read after ``split_apart``: from the cut on, their column is a guess: flagged."""
     for cell in cells:
         cell.needs_review = True
-        if APART not in cell.review_reasons:
-            cell.review_reasons.append(APART)
+        add_reason(cell, "read_apart")
 
 
 def value_in_label(row: Row, placement: Placement) -> None:

@@ -21,8 +21,9 @@ from service.assemble.common import (
 from service.assemble.place import header_columns, place, placed_cells, placed_deviation, row_columns, value_in_label
 from service.assemble.rows import Row, Value, trim_values
 from service.assemble.splits import make_candidates, plausible
+from service.messages import add_reason, english, reason, reasons_list, set_reasons
 from service.normalize import clean, label_key, parse_number
-from service.result import CellValue, Deviation
+from service.result import CellValue, Deviation, ReasonCode
 from service.rules import Equation, equations, within
 from service.schema import FormatSchema, T2Block, load_labels
 from service.understand.matcher import MIN_SCORE, best_similarity
@@ -31,7 +32,7 @@ _UNIT = re.compile(r"(万元|元)$")
 _PAREN_NOTE = re.compile(r"^[(（].*[)）]$")
 _MAX_NOTE = 40  # characters of a note printed under a detached value
 # a value printed apart from its row, without a note naming its column, given to the row's next column
-DETACHED_BY_ORDER = "value printed apart from its row; placed by order"
+DETACHED_BY_ORDER = english("detached_by_order")
 
 
 @dataclass
@@ -71,7 +72,7 @@ def _note_column(value: Value, block: T2Block) -> str | None:
     return None
 
 
-def _disagreement_t2(row: Row, label_id: str, blocks: list[T2Block]) -> str | None:
+def _disagreement_t2(row: Row, label_id: str, blocks: list[T2Block]) -> ReasonCode | None:
     """What the classifier and the matcher each read a matched table-2 row as, when one of them disagrees."""
     best, matcher_best = 0.0, None
     for block in blocks:
@@ -104,7 +105,7 @@ def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
                     best, arg = s, i
             if arg is None or best < MIN_SCORE:
                 for col in block.columns:
-                    out.cells[f"{prefix}.{col.id}"] = absent_cell("row not found in the document")
+                    out.cells[f"{prefix}.{col.id}"] = absent_cell(reason("row_not_found"))
                 continue
             used.add(arg)
             row = labelled[arg]
@@ -137,8 +138,7 @@ def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
             if any(c.inferred_by == DETACHED_BY_ORDER for c in row_cells):
                 for cell in row_cells:  # which printed value stands in which column is then a guess too
                     cell.needs_review = True
-                    if DETACHED_BY_ORDER not in cell.review_reasons:
-                        cell.review_reasons.append(DETACHED_BY_ORDER)
+                    add_reason(cell, "detached_by_order")
             if said is not None:
                 mark_disagreement(
                     [out.cells[f"{prefix}.{c.id}"] for c in block.columns if f"{prefix}.{c.id}" in out.cells],
@@ -185,7 +185,7 @@ def _insert_detached(
     cell.inferred_by = f"detached value placed by its note ({value.parsed.note})" if by_note else DETACHED_BY_ORDER
     cell.confidence = 0.7 if by_note else 0.5
     cell.needs_review = True
-    cell.review_reasons = ["value printed apart from its row; placed by its note" if by_note else DETACHED_BY_ORDER]
+    set_reasons(cell, [reason("detached_by_note" if by_note else "detached_by_order")])
     out.cells[f"{prefix}.{col}"] = cell
     out.deviations.append(
         deviation(
@@ -232,9 +232,7 @@ def _split_row(out: T2Result, row: Row, vals: list[Value], block: T2Block, prefi
             unit=unit if k == ncols - 1 else None,
             alternatives=alts,
             needs_review=ambiguous,
-            review_reasons=["split of run-together digits chosen by plausibility; no table rule decides"]
-            if ambiguous
-            else [],
+            **reasons_list(*([reason("split_by_plausibility")] if ambiguous else [])),
             inferred_by="split of run-together digits (plausibility prior)" if ambiguous else None,
         )
     if len(cand.options) > 1:

@@ -24,7 +24,8 @@ from service.assemble.common import (
 from service.assemble.place import header_columns as header_positions
 from service.assemble.place import place, placed_cells, placed_deviation, row_columns, value_in_label
 from service.assemble.rows import Row, Value, trim_values
-from service.assemble.splits import SPLIT_BREAKS_RULE, Candidates, choose, make_candidates
+from service.assemble.splits import Candidates, choose, make_candidates
+from service.messages import add_code, add_reason, english, reason, set_reasons
 from service.normalize import clean, label_key
 from service.result import CellValue, Deviation
 from service.rules import Equation, equations, hold_all, implied_by, infer_absent, within
@@ -201,7 +202,7 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
             out.single_other_processing = True
             value_rows = [r for r in value_rows if r not in subs]
             for cid in [c for rid in subs for c in schema.t3_row_cells(rid)]:
-                out.cells[cid] = absent_cell("not printed: （六）其他处理 is one row in this report")
+                out.cells[cid] = absent_cell(reason("single_other_processing"))
                 out.explained.add(cid)
             value_rows.insert(value_rows.index("results_total"), "other_processing")
             out.deviations.append(
@@ -256,7 +257,7 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
         if row is None:
             if table.cells(rid)[-1] not in out.cells:  # (a row whose digits ran into the row before it is read there)
                 for cid in table.cells(rid):
-                    out.cells[cid] = absent_cell("row not found in the document")
+                    out.cells[cid] = absent_cell(reason("row_not_found"))
             continue
         vals = trim_values(row.values, ncols if row.run_together else width)
         if row.run_together and len(vals) < ncols:
@@ -298,12 +299,10 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
             out.cells[f"t3.{rid}.{col}"] = cell_from_value(val)
             if (rid, k) in unsure:
                 out.cells[f"t3.{rid}.{col}"].needs_review = True
-                out.cells[f"t3.{rid}.{col}"].review_reasons.append(
-                    f"column uncertain: the row prints {len(vals)} values and the row rules fit more than one placement"
-                )
+                add_reason(out.cells[f"t3.{rid}.{col}"], "column_uncertain", unique=False, n=len(vals))
         for col in table.columns:
             if col not in mapping:
-                out.cells[f"t3.{rid}.{col}"] = absent_cell(f"column {col} not printed in this row")
+                out.cells[f"t3.{rid}.{col}"] = absent_cell(reason("column_not_printed_in_row", col=col))
         if len(vals) == 8:
             out.deviations.append(
                 deviation(
@@ -328,17 +327,16 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
         for col in table.columns:
             if col not in header_columns:
                 for rid in header_mapped:
-                    out.cells[f"t3.{rid}.{col}"].review_reasons = [f"column {col} not printed in this table"]
+                    set_reasons(out.cells[f"t3.{rid}.{col}"], [reason("column_not_printed_in_table", col=col)])
     if candidates:
         _resolve_splits(out, candidates, table, al.matched)
     for rid, why in al.by_position.items():
         for k, c in enumerate(table.columns):
             cell = out.cells.get(f"t3.{rid}.{c}")
-            if cell is not None and cell.status != "absent" and why not in cell.review_reasons:
+            if cell is not None and cell.status != "absent" and add_code(cell, why):
                 cell.needs_review = True
-                cell.review_reasons.append(why)
                 if cell.status == "read":  # which row it is, is inferred from the order, not printed
-                    cell.status, cell.inferred_by = "inferred", why
+                    cell.status, cell.inferred_by = "inferred", english(why.code, **why.params)
                     # what the cell would read had the rows of the gap been placed otherwise
                     cell.alternatives = sorted(
                         {
@@ -502,7 +500,7 @@ def _missing_other(out: T3Result, value_rows: list[str], table: _Table) -> None:
         return
     for rid in lost:
         infer_absent(out.cells, f"t3.{rid}.{OTHER}", table.row_rules(rid))
-        out.cells[f"t3.{rid}.{OTHER}"].review_reasons = ["column 其他 not printed in this row"]
+        set_reasons(out.cells[f"t3.{rid}.{OTHER}"], [reason("column_not_printed_in_row", col="其他")])
     out.deviations.append(
         deviation(
             "dev_missing_other_column",
@@ -514,7 +512,7 @@ def _missing_other(out: T3Result, value_rows: list[str], table: _Table) -> None:
     )
 
 
-ZERO_ROW = "row prints fewer values than columns, all 0: whichever column is missing, the row total makes it 0"
+ZERO_ROW = english("zero_row")
 
 
 def _all_zero(row: Row, vals: list[Value], ncols: int) -> bool:
@@ -531,7 +529,7 @@ def _zero_row(out: T3Result, row: Row, rid: str, vals: list[Value], table: _Tabl
     columns, none negative) every cell is 0 wherever the gap is; inferred and reviewed, never read."""
     src = cell_from_value(vals[0]).source if vals else None
     for cid in table.cells(rid):
-        out.cells[cid] = inferred_cell(0, "0", src, ZERO_ROW, 0.7)
+        out.cells[cid] = inferred_cell(0, "0", src, reason("zero_row"), 0.7)
     out.deviations.append(
         deviation(
             "xxgk_zero_row_short",
@@ -543,7 +541,7 @@ def _zero_row(out: T3Result, row: Row, rid: str, vals: list[Value], table: _Tabl
     )
 
 
-TWO_ROWS = "digits of two rows ran together (the second row's label not found); split so both row totals hold"
+TWO_ROWS = english("two_rows_run_together")
 
 
 def _two_rows(out: T3Result, row: Row, rid: str, nxt: str, tokens: list[str], table: _Table) -> bool:
@@ -557,7 +555,7 @@ def _two_rows(out: T3Result, row: Row, rid: str, nxt: str, tokens: list[str], ta
     best = min(range(len(two.options)), key=two.costs.__getitem__)
     src = cell_from_value(row.values[0]).source
     for cid, value, raw in zip(cells, two.options[best], two.raw_options[best]):
-        out.cells[cid] = inferred_cell(value, raw, src, TWO_ROWS, 0.5)
+        out.cells[cid] = inferred_cell(value, raw, src, reason("two_rows_run_together"), 0.5)
     out.deviations.append(
         deviation(
             "xxgk_two_rows_run_together",
@@ -603,7 +601,7 @@ def _resolve_splits(out: T3Result, candidates: dict[str, Candidates], table: _Ta
         raws = cand.raw_options[choice.option]
         for k, cid in enumerate(cand.cells):
             if cand.lost_other and cid == f"t3.{rid}.{OTHER}":
-                out.cells[cid] = absent_cell("column 其他 not printed in this row")
+                out.cells[cid] = absent_cell(reason("column_not_printed_in_row", col="其他"))
                 continue
             cell = CellValue(
                 value=option[k],
@@ -618,10 +616,10 @@ def _resolve_splits(out: T3Result, candidates: dict[str, Candidates], table: _Ta
                 cell.alternatives = alts
                 cell.inferred_by = "split of run-together digits: several splits fit the rules"
                 cell.needs_review = True
-                cell.review_reasons = ["ambiguous split of run-together digits"]
+                set_reasons(cell, [reason("ambiguous_split")])
             if cand.row_rule_broken:
                 cell.needs_review = True
-                cell.review_reasons.append(SPLIT_BREAKS_RULE)
+                add_reason(cell, "split_breaks_rule")
             out.cells[cid] = cell
         if choice.alternatives:
             out.deviations.append(

@@ -15,7 +15,8 @@ from service.assemble.place import (
     split_apart,
 )
 from service.assemble.rows import Row, Value, trim_values
-from service.assemble.splits import SPLIT_BREAKS_RULE, choose, make_candidates
+from service.assemble.splits import choose, make_candidates
+from service.messages import add_reason, reason, reasons_list
 from service.normalize import clean
 from service.result import CellValue, Deviation
 from service.rules import Equation, equations, infer_absent, within
@@ -89,7 +90,7 @@ def assemble_t4(rows: list[Row], schema: FormatSchema) -> T4Result:
             return out
     n = len(trim_values([v for r in data for v in r.values], len(table.cells)))
     for cid in table.cells:
-        out.cells[cid] = absent_cell("table 4 not found or not readable")
+        out.cells[cid] = absent_cell(reason("t4_not_found"))
     out.deviations.append(
         deviation(
             "xxgk_t4_unreadable",
@@ -171,12 +172,12 @@ def _split(out: T4Result, values: list[Value], cells: list[str], table: _Table) 
             source=src,
             alternatives=alts,
             needs_review=bool(alts),
-            review_reasons=["ambiguous split of run-together digits"] if alts else [],
+            **reasons_list(*([reason("ambiguous_split")] if alts else [])),
             inferred_by="split of run-together digits: several splits fit the rules" if alts else None,
         )
         if cand.row_rule_broken:
             cell.needs_review = True
-            cell.review_reasons.append(SPLIT_BREAKS_RULE)
+            add_reason(cell, "split_breaks_rule")
         out.cells[cid] = cell
     return True
 
@@ -184,7 +185,7 @@ def _split(out: T4Result, values: list[Value], cells: list[str], table: _Table) 
 def _missing_last_total(out: T4Result, table: _Table) -> None:
     """Table 4 printed 14 values: the 总计 of 复议后起诉 is absent, its value inferred by the group rule."""
     last = table.cells[-1]
-    out.cells[last] = absent_cell("the last 总计 (复议后起诉) is not printed")
+    out.cells[last] = absent_cell(reason("t4_last_total_missing"))
     infer_absent(out.cells, last, table.rules)
     out.deviations.append(
         deviation(

@@ -6,6 +6,7 @@ import hashlib
 import importlib
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from service.document import UNDECODABLE_KEY, Document
 from service.ocr.base import OcrUnavailable
 from service.options import LimitsOptions, PipelineOptions, load_options
 from service.pages import PageContent, build_document
+from service.pages.recognize import needs_ocr, recognize_pages
 
 # Registered backends, tried in order; each module defines the named Backend subclass.
 REGISTRY = (
@@ -76,12 +78,32 @@ class PagedBackend(Backend):
     def read_pages(self, path: Path, data: bytes, options: PipelineOptions) -> tuple[list[PageContent], dict[str, str]]:
         """The file's pages and metadata; raise IngestError on corrupt input."""
 
-    def convert(self, path: Path, data: bytes, options: PipelineOptions) -> Document:
+    def convert(
+        self, path: Path, data: bytes, options: PipelineOptions, known: Mapping[int, PageContent] | None = None
+    ) -> Document:
+        """``known``: pages the OCR stage read elsewhere, by number (see ``recognize_pages``)."""
         pages, metadata = self.read_pages(path, data, options)
         try:
-            return build_document(path, sha256(data), self.name, pages, metadata, options)
+            return build_document(path, sha256(data), self.name, pages, metadata, options, known)
         except OcrUnavailable as exc:
             raise IngestError(path, f"{self.ocr_needed_for} are read by OCR: {exc}") from exc
+
+    def read_one_page(self, path: Path, data: bytes, number: int, options: PipelineOptions) -> PageContent | None:
+        """Page ``number`` read by the OCR stage on its own (no columns of a table left open by the page before it
+        carried in), ready to be handed to :meth:`convert` as a known page; None when the page has a text layer
+        (nothing to read by OCR)."""
+        pages, _ = self.read_pages(path, data, options)
+        if not 1 <= number <= len(pages):
+            raise IngestError(path, f"no page {number} (the file has {len(pages)})")
+        page = pages[number - 1]
+        if not needs_ocr(page):
+            return None
+        try:
+            (page,) = recognize_pages([page], options)
+        except OcrUnavailable as exc:
+            raise IngestError(path, f"{self.ocr_needed_for} are read by OCR: {exc}") from exc
+        page.render, page.bitmap = None, None  # it held the whole file's bytes; the bitmap is read
+        return page
 
 
 def _load(spec: str) -> type[Backend]:
@@ -115,22 +137,59 @@ def check_text_chars(path: Path, text: str, limits: LimitsOptions) -> None:
         raise LimitExceeded(path, "max_text_chars", limits.max_text_chars, f"{len(text)} characters")
 
 
-def load_document(path: str | Path, options: PipelineOptions | None = None) -> Document:
+def load_document(
+    path: str | Path, options: PipelineOptions | None = None, known: Mapping[int, PageContent] | None = None
+) -> Document:
     """Read a file into the document model with the backend that accepts it (``options``: ``load_options()``
-    when not given)."""
-    path = Path(path)
+    when not given; ``known``: pages of a paged file the OCR stage read elsewhere, by number)."""
+    options = options or load_options()
+    path, data = Path(path), _read_checked(Path(path), options)
+    backend = backend_for(path, data)
+    if known and isinstance(backend, PagedBackend):
+        return backend.convert(path, data, options, known)
+    return backend.convert(path, data, options)
+
+
+def read_one_page(path: str | Path, number: int, options: PipelineOptions | None = None) -> PageContent | None:
+    """Page ``number`` of a paged file (PDF, TIFF) read by the OCR stage on its own (``PagedBackend.read_one_page``);
+    an IngestError for a file that is not paged."""
+    options = options or load_options()
+    path, data = Path(path), _read_checked(Path(path), options)
+    backend = backend_for(path, data)
+    if not isinstance(backend, PagedBackend):
+        raise IngestError(path, "not a file of pages (PDF or image)")
+    return backend.read_one_page(path, data, number, options)
+
+
+def pages_to_read(path: str | Path, options: PipelineOptions | None = None) -> list[int]:
+    """The pages of a file that the OCR stage reads (those without a text layer: a scan's pages), by number; none
+    for a file that is not paged, or that cannot be read (its reading will say why)."""
+    options = options or load_options()
+    try:
+        path, data = Path(path), _read_checked(Path(path), options)
+        backend = backend_for(path, data)
+        if not isinstance(backend, PagedBackend):
+            return []
+        pages, _ = backend.read_pages(path, data, options)
+    except IngestError:
+        return []
+    return [page.number for page in pages if needs_ocr(page)]
+
+
+def _read_checked(path: Path, options: PipelineOptions) -> bytes:
+    """The file's bytes, after the checks every reading makes first (there, not a folder, not past max_file_mb,
+    not empty)."""
     if not path.exists():
         raise IngestError(path, "file not found")
     if path.is_dir():
         raise IngestError(path, "is a directory, not a file")
-    options = options or load_options()
     size = path.stat().st_size
     if size > options.limits.max_file_mb * 1024 * 1024:
         raise LimitExceeded(path, "max_file_mb", options.limits.max_file_mb, f"{size / 1024 / 1024:.0f} MB")
     data = path.read_bytes()
     if not data.strip():
         raise IngestError(path, "file is empty")
-    return backend_for(path, data).convert(path, data, options)
+    return data
 
 
 def sha256(data: bytes) -> str:

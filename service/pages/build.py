@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from service.document import BBox, Block, Document, Page, TableCell
@@ -20,6 +20,7 @@ def build_document(
     pages: Sequence[PageContent],
     metadata: dict[str, str],
     options: PipelineOptions,
+    known: Mapping[int, PageContent] | None = None,
 ) -> Document:
     """Read every page (OCR where only a bitmap is there), lay it out and compose the document's blocks.
 
@@ -27,8 +28,9 @@ def build_document(
     of a table the layout model found (no ruled grid there) get ``provenance.layout_model``; those a toner streak ran
     through ``provenance.streak``; those of a table printed without inner rulings (its rows and columns found from
     the whitespace) ``provenance.unruled``.
-    ``metadata`` gains ``turned_pages`` ("2,3": pages found lying on their side or upside down)."""
-    recognize_pages(pages, options)
+    ``metadata`` gains ``turned_pages`` ("2,3": pages found lying on their side or upside down). ``known``: pages
+    the OCR stage read elsewhere (``recognize_pages``)."""
+    pages = recognize_pages(pages, options, known)
     blocks = compose([layout_page(p) for p in pages])
     blocks = mark_cells(blocks, {p.number: p.seals for p in pages if p.seals}, "sealed")
     blocks = mark_cells(blocks, {p.number: p.model_tables for p in pages if p.model_tables}, "layout_model")

@@ -71,6 +71,10 @@ class PageContent:
     stream_tables: list[BBox] = field(default_factory=list)  # tables printed without inner rulings (pages.stream)
     seals: list[BBox] = field(default_factory=list)  # red seals and stamps found (pixels of the upright page)
     timings: dict[str, float] = field(default_factory=dict)  # OCR stage: CPU seconds per step (normalise.*, ...)
+    # OCR stage: the columns of a table printed without rulings that the previous page left open when this page was
+    # read, and those this page leaves open (None: none); a page read on its own elsewhere had none carried in
+    columns_in: list[float] | None = None
+    columns_after: list[float] | None = None
 
     @property
     def origin(self) -> Origin:

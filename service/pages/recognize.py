@@ -27,7 +27,7 @@ recognizer's threads included).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -53,26 +53,44 @@ def needs_ocr(page: PageContent) -> bool:
     return not page.has_text_layer and (page.bitmap is not None or page.render is not None)
 
 
-def recognize_pages(pages: Sequence[PageContent], options: PipelineOptions) -> None:
-    """Fill the words, ruling segments and tables of every page that has only a bitmap."""
-    todo = [p for p in pages if needs_ocr(p)]
-    if not todo:
-        return
-    engine = get_engine(options.ocr.engine, threads=options.ocr.threads)
-    layout = None if options.layout.model == "off" else load_model(options.layout.model_path, options.layout.threads)
+def recognize_pages(
+    pages: Sequence[PageContent], options: PipelineOptions, known: Mapping[int, PageContent] | None = None
+) -> list[PageContent]:
+    """Fill the words, ruling segments and tables of every page that has only a bitmap; the pages, in order.
+
+    ``known``: pages read elsewhere by number (a cluster's actors read the pages of a long scan at once, each with
+    no columns carried in): such a page stands for the one here when it was read with the columns this reading
+    carries into it (``columns_in``) — always, except after a page that left a table printed without rulings open;
+    there the page is read again here, so the document is the one a reading page after page makes."""
+    out = list(pages)
     columns: list[float] | None = None  # of a table printed without rulings that the previous page left open
     previous = None
-    for page in todo:
+    for at, page in enumerate(out):
+        if not needs_ocr(page):
+            continue
         if previous is None or page.number != previous + 1:  # the table went on over a page that was not read
             columns = None
+        done = (known or {}).get(page.number)
+        if done is not None and done.columns_in == columns:
+            out[at] = done
+            columns = done.columns_after
+            previous = page.number
+            continue
+        engine = get_engine(options.ocr.engine, threads=options.ocr.threads)
+        layout = (
+            None if options.layout.model == "off" else load_model(options.layout.model_path, options.layout.threads)
+        )
         if page.bitmap is None and page.render is not None:
             page.bitmap = page.render()  # rendered now, one page at a time
+        page.columns_in = columns
         columns = recognize_page(
             page, engine, layout, always=options.layout.model == "always", columns=columns, steps=options.normalise
         )
+        page.columns_after = columns
         previous = page.number
         if page.render is not None:
             page.bitmap = None  # read: its words, rulings and tables are what the next stages use
+    return out
 
 
 def recognize_page(

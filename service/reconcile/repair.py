@@ -23,25 +23,26 @@ from functools import lru_cache
 
 import numpy as np
 
+from service.messages import add_code, add_reason, english, reason
 from service.options import ReconcileOptions
 from service.reconcile.candidates import Priors, candidates
 from service.reconcile.solver import Reconciliation, reconcile, zeros_printed
 from service.resources import read_yaml, resolve
-from service.result import CellValue
+from service.result import CellValue, ReasonCode
 from service.rules import Equation, blank_side, equations, follow, holds
 from service.rules.reasons import DISAGREEMENT
 from service.schema import FormatSchema
 
-LOW_READING = "low reading confidence"
-SOURCE_FAILURE = "source rule failure"
-MAPPING = "mapping uncertain"
-INFERRED = "inferred"
-NOT_FOUND = "not found in the scan"
-SEALED = "盖章遮挡: under a seal or stamp, the reading is in doubt"
-STREAK = "复印条纹: a copier's toner streak ran through this cell and was taken out; check no stroke went with it"
-LAYOUT = "layout model: the table prints no rulings; its columns were inferred (a shift passes every sum)"
-UNRULED_BLANK = "无框线表格: blank where the table prints its zeros; the column was inferred from the whitespace"
-UNRULED = "无框线表格: no inner rulings printed; the column was inferred from the whitespace and no rule confirms it"
+LOW_READING = english("low_reading")
+SOURCE_FAILURE = english("source_rule_failure", rules="").removesuffix(": ")  # the prefix of its reason
+MAPPING = english("mapping_uncertain")
+INFERRED = english("inferred")
+NOT_FOUND = english("not_found_in_scan")
+SEALED = english("sealed")
+STREAK = english("streak")
+LAYOUT = english("layout_model")
+UNRULED_BLANK = english("unruled_blank")
+UNRULED = english("unruled")
 
 
 @dataclass
@@ -124,9 +125,7 @@ def _zeros_with_ink(cells: dict[str, CellValue], priors: Priors) -> None:
             best = max(candidates(cell, priors, zeros_printed=cid.split(".")[0] in zeros), key=lambda r: r.prob)
             if best.value == 0:
                 cell.original_value, cell.value, cell.status = None, 0, "repaired"
-                cell.review_reasons.append(
-                    "repaired: an empty-looking cell with ink, read as 0 (the table prints its zeros)"
-                )
+                add_reason(cell, "repaired_ink_zero", unique=False)
 
 
 def _apply(rec: Reconciliation, cells: dict[str, CellValue]) -> None:
@@ -141,9 +140,14 @@ def _apply(rec: Reconciliation, cells: dict[str, CellValue]) -> None:
             r.value for r in d.candidates if r.value is not None and r.value != d.reading.value
         ]
         cell.alternatives = alternatives[:3]
-        cell.review_reasons.append(
-            f"repaired by {', '.join(d.rules) or 'the rules'} ({d.reading.how}: read "
-            f"{d.original.text or 'blank'}, rules say {d.reading.text or 'blank'})"
+        add_reason(
+            cell,
+            "repaired_by",
+            unique=False,
+            rules=", ".join(d.rules) or "the rules",
+            how=d.reading.how,
+            read=d.original.text or "blank",
+            says=d.reading.text or "blank",
         )
     if rec.repaired:  # values inferred from the readings (a lost 其他 column, a missing 总计) follow the repair
         follow(cells, rec.implied)
@@ -190,7 +194,7 @@ def _score_and_flag(
     for cid, cell in cells.items():
         if cell.status == "absent" and scanned and cell.inferred_value is None and not cell.needs_review:
             cell.needs_review = True  # in a scan, a cell not found may be a cell not read
-            cell.review_reasons.append(NOT_FOUND)
+            add_reason(cell, "not_found_in_scan", unique=False)
         if cell.status in ("absent", "not_applicable", "unparseable"):
             continue
         disputed = any(r.startswith(DISAGREEMENT) for r in cell.review_reasons)
@@ -203,37 +207,36 @@ def _score_and_flag(
         else:  # digital: read exactly; only the mapping can be wrong
             raw = raw_confidence(1.0, mapping, holding, 0)
         cell.confidence = round(calibrate(raw), 4)
-        reasons = []
+        reasons: list[ReasonCode] = []
         unchecked = cid in reading and cid not in support.covered and reading[cid] < cfg.unchecked_min_reading
         if cid in reading and reading[cid] < cfg.doubt:
-            reasons.append(LOW_READING)
+            reasons.append(reason("low_reading"))
         elif unchecked:
-            reasons.append(f"{LOW_READING} (no rule checks this cell)")
+            reasons.append(reason("low_reading_unchecked"))
         sealed = cid in reading and cell.source is not None and cell.source.sealed
         if sealed and reading[cid] < cfg.sealed_min_reading:
-            reasons.append(SEALED)
+            reasons.append(reason("sealed"))
             cell.confidence = min(cell.confidence, round(reading[cid], 4))
         placed = cid in reading and cell.source is not None and cell.source.layout_model
         if cid in reading and cell.source is not None and cell.source.streak:
-            reasons.append(STREAK)
+            reasons.append(reason("streak"))
         if placed:  # a whole table shifted by a column still satisfies every sum: only a reviewer can confirm it
-            reasons.append(LAYOUT)
+            reasons.append(reason("layout_model"))
         unruled = cid in reading and cell.source is not None and cell.source.unruled
         if unruled and not holding:  # its column from the whitespace: confirmed only by a rule that holds on it
-            reasons.append(UNRULED)
+            reasons.append(reason("unruled"))
         elif unruled and cell.status == "blank" and cid.split(".")[0] in zeros:
-            reasons.append(UNRULED_BLANK)  # a rule holds on a blank as on a 0: it cannot tell a lost 0
+            reasons.append(reason("unruled_blank"))  # a rule holds on a blank as on a 0: it cannot tell a lost 0
         if cid in suspects:
             rules = sorted({eq.rule for eq in support.broken_eqs if cid in eq.lhs + eq.rhs})
-            reasons.append(f"{SOURCE_FAILURE}: {', '.join(rules)}")
+            reasons.append(reason("source_rule_failure", rules=", ".join(rules)))
         if mapping < 1.0:
-            reasons.append(MAPPING)
+            reasons.append(reason("mapping_uncertain"))
         if cell.status == "inferred":
-            reasons.append(INFERRED)
+            reasons.append(reason("inferred"))
         for r in reasons:
-            if r not in cell.review_reasons:
-                cell.review_reasons.append(r)
+            add_code(cell, r)
         repaired = cell.status == "repaired" and cfg.review_repairs
-        structure = any(r in reasons for r in (SEALED, LAYOUT, STREAK, UNRULED, UNRULED_BLANK))
+        structure = any(r.code in ("sealed", "layout_model", "streak", "unruled", "unruled_blank") for r in reasons)
         if cell.confidence < cfg.review_below or cid in suspects or unchecked or repaired or structure:
             cell.needs_review = True

@@ -13,6 +13,7 @@ place they are JSON."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import unicodedata
 import uuid
@@ -31,7 +32,18 @@ from service import PIPELINE_VERSION
 from service.reconcile.cross import SeriesCheck, cross_report_checks
 from service.result import CellValue, Check, Result
 from service.review import apply_correction
-from service.store.orm import AuditEntry, Cell, Extraction, Job, Report, ReportUpload, ResultVersion, Token, utcnow
+from service.store.orm import (
+    AuditEntry,
+    Cell,
+    Extraction,
+    Job,
+    PageReading,
+    Report,
+    ReportUpload,
+    ResultVersion,
+    Token,
+    utcnow,
+)
 
 ROLES = ("uploader", "reviewer", "admin")
 MAX_ATTEMPTS = 3  # a job interrupted this many times (crash, kill) fails instead of looping
@@ -294,6 +306,11 @@ def start(session: Session, job_id: str, worker: str = "") -> bool:
     return True
 
 
+def job_status(session: Session, job_id: str) -> str | None:
+    """A job's status (queued, running, done, failed); None when there is no such job."""
+    return session.scalar(select(Job.status).where(Job.id == job_id))
+
+
 def queued_jobs(session: Session) -> list[Claimed]:
     """Every queued job, oldest first (a cluster's driver hands them all to its actors)."""
     rows = session.execute(
@@ -312,6 +329,34 @@ def extra_attempts(session: Session, job_ids: Iterable[str]) -> int:
         chunk = ids[at : at + 500]
         total += int(session.scalar(select(func.sum(Job.attempts - 1)).where(Job.id.in_(chunk), Job.attempts > 1)) or 0)
     return total
+
+
+def record_page(
+    session: Session,
+    sha256: str,
+    page: int,
+    blob: str | None,
+    error: str | None = None,
+    *,
+    version: str = PIPELINE_VERSION,
+) -> None:
+    """Keep a page of a long scan read on its own (``blob``), or why it was not (``error``); the first record of a
+    page stands (a second reading of it, a retried task, changes nothing)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    values = {"sha256": sha256, "pipeline_version": version, "page": page, "blob": blob, "error": error}
+    session.execute(insert(PageReading).values(created_at=utcnow(), **values).on_conflict_do_nothing())
+    session.commit()
+
+
+def pages_read(session: Session, sha256: str, *, version: str = PIPELINE_VERSION) -> dict[int, str | None]:
+    """The pages of a file read on their own by this pipeline version: page -> its blob (None: not readable there)."""
+    rows = session.execute(
+        select(PageReading.page, PageReading.blob).where(
+            PageReading.sha256 == sha256, PageReading.pipeline_version == version
+        )
+    ).all()
+    return {row.page: row.blob for row in rows}
 
 
 def fail(session: Session, job_id: str, error: str) -> None:
@@ -649,3 +694,147 @@ def recover_one(session: Session, job_id: str, why: str) -> str | None:
         job.status, job.report.status = "queued", "queued"
     session.commit()
     return error
+
+
+# ------------------------------------------------------------------ review statistics
+
+_NUMBERS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def reason_key(reason: str) -> str:
+    """A review reason as a group: its numbers replaced by # ("row prints 6 values, expected 7" and "… 5 …, … 7" are
+    one reason)."""
+    return _NUMBERS.sub("#", reason).strip()
+
+
+@dataclass
+class ReviewCounts:
+    """Flagged cells of the machine's reading and what review made of them. ``confirmed``: the report approved and
+    the cell's value as the machine read it (not corrected, or corrected to the same value: the machine was right);
+    ``corrected``: a reviewer changed its value; ``open``: neither yet. ``missed``: cells not flagged that a
+    reviewer changed (the flags did not catch them)."""
+
+    flagged: int = 0
+    confirmed: int = 0
+    corrected: int = 0
+    open: int = 0
+    missed: int = 0
+
+    def add(self, other: ReviewCounts) -> None:
+        self.flagged += other.flagged
+        self.confirmed += other.confirmed
+        self.corrected += other.corrected
+        self.open += other.open
+        self.missed += other.missed
+
+    def as_dict(self) -> dict[str, Any]:
+        decided = self.confirmed + self.corrected
+        return {
+            "flagged": self.flagged,
+            "confirmed": self.confirmed,
+            "corrected": self.corrected,
+            "open": self.open,
+            "missed": self.missed,
+            # shares of the flagged cells a reviewer decided (confirmed or corrected); None before any decision
+            "confirmed_share": round(self.confirmed / decided, 4) if decided else None,
+            "corrected_share": round(self.corrected / decided, 4) if decided else None,
+        }
+
+
+def _machine_and_final(session: Session, report_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The report's newest machine result and its newest result (after the corrections), as stored (JSON)."""
+    rows = session.execute(
+        select(ResultVersion.version, ResultVersion.kind, ResultVersion.result)
+        .where(ResultVersion.report_id == report_id)
+        .order_by(ResultVersion.version)
+    ).all()
+    machine = [r for r in rows if r.kind == "machine"]
+    if not machine:
+        return None
+    return machine[-1].result, rows[-1].result
+
+
+def report_review_stats(
+    session: Session, report: Report
+) -> tuple[ReviewCounts, dict[str, ReviewCounts], dict[str, str]] | None:
+    """One report's counts, the same by reason, and the reason behind each group key (``reason_code`` where the
+    cells carry ``review_codes``, else the English reason with its numbers as #)."""
+    pair = _machine_and_final(session, report.id)
+    if pair is None:
+        return None
+    machine, final = pair
+    approved = report.approved_at is not None
+    total = ReviewCounts()
+    by_reason: dict[str, ReviewCounts] = {}
+    source: dict[str, str] = {}
+    final_cells = final.get("cells", {})
+    for cid, cell in machine.get("cells", {}).items():
+        after = final_cells.get(cid, cell)
+        changed = after.get("version", 1) > cell.get("version", 1) and (
+            after.get("value") != cell.get("value") or after.get("status") != cell.get("status")
+        )
+        if not cell.get("needs_review"):
+            total.missed += int(changed)
+            continue
+        one = ReviewCounts(flagged=1)
+        if changed:
+            one.corrected = 1
+        elif approved:
+            one.confirmed = 1
+        else:
+            one.open = 1
+        total.add(one)
+        codes = cell.get("review_codes") or []
+        keys = [str(c.get("code", c)) if isinstance(c, dict) else str(c) for c in codes] or [
+            reason_key(r) for r in cell.get("review_reasons") or ["(no reason)"]
+        ]
+        for key in dict.fromkeys(keys):
+            by_reason.setdefault(key, ReviewCounts()).add(one)
+            source.setdefault(key, "code" if codes else "reason")
+    return total, by_reason, source
+
+
+def review_stats(session: Session, scope: Scope = None, limit: int = 500) -> dict[str, Any]:
+    """Review statistics of the reports done (within ``scope``; the newest ``limit`` listed one by one, every one
+    counted): per report and overall, flagged cells, the share confirmed unchanged and the share corrected, and the
+    same by review reason — the figures that tell whether the review thresholds are too cautious."""
+    reports = session.scalars(
+        select(Report).where(Report.status == "done", visible(scope)).order_by(Report.created_at.desc(), Report.id)
+    ).all()
+    overall = ReviewCounts()
+    by_reason: dict[str, ReviewCounts] = {}
+    source: dict[str, str] = {}
+    counted = 0
+    listed: list[dict[str, Any]] = []
+    for report in reports:
+        stats = report_review_stats(session, report)
+        if stats is None:
+            continue
+        counts, reasons, keys = stats
+        counted += 1
+        overall.add(counts)
+        for key, c in reasons.items():
+            by_reason.setdefault(key, ReviewCounts()).add(c)
+        source.update(keys)
+        if len(listed) < limit:
+            listed.append(
+                {
+                    "report_id": report.id,
+                    "filename": report.filename,
+                    "agency": report.agency,
+                    "year": report.year,
+                    "pipeline_version": report.pipeline_version,
+                    "approved": report.approved_at is not None,
+                    **counts.as_dict(),
+                }
+            )
+    return {
+        "reports_counted": counted,
+        "reports_approved": sum(1 for r in reports if r.approved_at is not None),
+        "overall": overall.as_dict(),
+        "by_reason": [
+            {"reason": key, "kind": source[key], **c.as_dict()}
+            for key, c in sorted(by_reason.items(), key=lambda kv: (-kv[1].flagged, kv[0]))
+        ],
+        "reports": listed,
+    }

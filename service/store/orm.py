@@ -96,6 +96,20 @@ class Extraction(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class PageReading(Base):
+    """A page of a long scan read on its own by a cluster's actor: ``blob`` holds it as the OCR stage left it (the
+    actor that reads the document joins the pages); ``error`` where it could not be read there (the join reads it)."""
+
+    __tablename__ = "page_readings"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pipeline_version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    page: Mapped[int] = mapped_column(Integer, primary_key=True)
+    blob: Mapped[str | None] = mapped_column(String(64), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ResultVersion(Base):
     __tablename__ = "result_versions"
 

@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
+from service import versioned
 from service.document import Document
 from service.normalize import label_key
+from service.options import ClassifierOptions
 from service.resources import MODELS_DIR
 from service.understand.cues import NUMBER as _NUMBER
 from service.understand.encode import SegmentKey, Vocab, Windows, segments, stream, windows
@@ -288,6 +290,23 @@ class Tagger:
                 cur = (i, li)
         close(len(best))
         return out
+
+
+@lru_cache(maxsize=16)
+def model_id(model_dir: str | Path) -> str | None:
+    """The model's id, ``model_id`` of its ``xxgk.json`` (written by ``xxgk train --from``: a hash of its weights);
+    None for the shipped model, which has none (so its results keep the plain pipeline version)."""
+    meta = Path(model_dir) / "xxgk.json"
+    if not meta.exists():
+        return None
+    value = json.loads(meta.read_text(encoding="utf-8")).get("model_id")
+    return str(value) if value else None
+
+
+def pipeline_version(cfg: ClassifierOptions) -> str:
+    """The pipeline version a run with these classifier options stamps on its result: ``2.4`` with the shipped
+    model (or with the classifier off), ``2.4+tagger.<id>`` with a retrained one (``classifier.model_dir``)."""
+    return versioned(model_id(str(cfg.model_path)) if cfg.enabled else None)
 
 
 @lru_cache(maxsize=4)

@@ -106,15 +106,15 @@ def test_upload_fix_approve_in_the_browser(tmp_path):
             expect(cell).to_have_class(lambda_class("st-fail"))
             assert cell.inner_text().strip() != str(TRUE_VALUE)
             cell.click()
-            expect(page.get_by_test_id("detail-id")).to_have_text(CELL)
+            expect(page.get_by_test_id("detail-label")).to_have_attribute("data-cell", CELL)
             expect(page.get_by_test_id("page-highlight")).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "ui-2-flagged.png"), full_page=True)
 
             # J / K walk the cells to review
             page.keyboard.press("j")
-            expect(page.get_by_test_id("detail-id")).not_to_have_text(CELL)
+            expect(page.get_by_test_id("detail-label")).not_to_have_attribute("data-cell", CELL)
             page.keyboard.press("k")
-            expect(page.get_by_test_id("detail-id")).to_have_text(CELL)
+            expect(page.get_by_test_id("detail-label")).to_have_attribute("data-cell", CELL)
 
             page.keyboard.press("Enter")
             box = page.get_by_test_id("cell-input")
@@ -167,6 +167,120 @@ def test_upload_fix_approve_in_the_browser(tmp_path):
         assert [(a["actor"], a["cell_id"], a["new"]["value"]) for a in fixes] == [("王审核", CELL, TRUE_VALUE)]
         assert fixes[0]["old"]["value"] != TRUE_VALUE
         assert [a["action"] for a in audit] == ["upload", "correct", "approve"]
+    finally:
+        kill(proc)
+
+
+# words the Chinese interface may show: none of the reasons, rules, deviations or labels is English
+ENGLISH_WORD = re.compile(r"[A-Za-z]{4,}")
+ALLOWED_WORDS = {"displaCy"}
+
+
+def english_words(text: str) -> list[str]:
+    return [w for w in ENGLISH_WORD.findall(text) if w not in ALLOWED_WORDS]
+
+
+def fax_scan(out: Path) -> Path:
+    """r001 sent through the fax simulator (150 dpi, binarised, speckled, skewed) with a vertical ruling of table 3
+    lost over a block of rows: a scan a reviewer gets from an archive."""
+    from tests.conftest import DEV, load_scansim
+
+    folder = out.parent / "fax"
+    args = [str(DEV / "r001" / "source.pdf"), "--preset", "fax", "--seed", "0", "-o", str(folder)]
+    load_scansim().main([*args, "--lose-ruling", "table=1,boundary=6,rows=5"])
+    (made,) = sorted(folder.glob("*.pdf"))
+    return made.rename(out)
+
+
+def test_the_queue_and_the_report_speak_chinese_with_printed_labels(tmp_path):
+    """A fax-quality scan loaded; the reviewer's queue and report page in Chinese: each flagged cell by its printed
+    row and column (三（六）1.… × 自然人), its reasons and the rule results in Chinese (no English fragment, no
+    deviation code: those only in tooltips), an unread cell shown as 未读出 with its reason, not confidence 0.00.
+    Screenshots: out/test-artifacts/ui-zh-*.png (XXGK_ARTIFACTS overrides)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from service.schema import cell_label
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    scan = fax_scan(tmp_path / "某县2021年报-传真件.pdf")
+    data = tmp_path / "data"
+    reviewer = create_token(data, "reviewer", "李复核")
+    admin = create_token(data, "admin")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start(data, port, local=False)
+    unread = "t3.other_processing_no_correction.natural_person"  # r001 prints （六） as one row: not in the scan
+    suspect = "t4.review.upheld"  # r001's table 4: 总计 0 where its parts add to 11, a failure of the source
+    try:
+        rid = upload_and_wait(base, admin, scan, timeout=300)
+        queue = httpx.get(
+            f"{base}/v1/review/queue", params={"limit": 500}, headers={"Authorization": f"Bearer {reviewer}"}
+        ).json()["items"]
+        assert {unread, suspect} <= {i["cell_id"] for i in queue}
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+            )
+            page = browser.new_page(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
+            page.set_default_timeout(20_000)
+            page.goto(f"{base}/ui/")
+            page.fill("#token-input", reviewer)
+            page.click("#token-form button")
+            expect(page.get_by_test_id("who")).to_contain_text("李复核")
+            items = page.get_by_test_id("queue-item")
+            expect(items).to_have_count(len(queue))
+            page.screenshot(path=str(ARTIFACTS / "ui-zh-1-queue.png"), full_page=True)
+
+            row = page.locator(f"[data-testid=queue-item][data-cell='{unread}']")
+            label = cell_label("2021", unread)
+            assert label is not None
+            expect(row.get_by_test_id("queue-row")).to_have_text(label.row)
+            assert label.row == "三（六）1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请"
+            expect(row.get_by_test_id("queue-column")).to_have_text("自然人")
+            expect(row.get_by_test_id("queue-reasons")).to_have_text(
+                "未印出：本报告的“（六）其他处理”只有一行；扫描件中未找到"
+            )
+            expect(row.get_by_test_id("reason").first).to_have_attribute("data-code", "single_other_processing")
+            expect(row).to_contain_text("未读出")
+            assert "0.00" not in row.inner_text()
+            t4 = page.locator(f"[data-testid=queue-item][data-cell='{suspect}']")
+            expect(t4.get_by_test_id("queue-row")).to_have_text("行政复议")
+            expect(t4.get_by_test_id("queue-column")).to_have_text("结果维持")
+            expect(t4.get_by_test_id("queue-reasons")).to_have_text("原文不满足规则：表四各组合计")
+            queue_text = page.get_by_test_id("queue").inner_text()
+            assert not english_words(queue_text), english_words(queue_text)
+            assert "dev_" not in queue_text and "t3." not in queue_text and "t4." not in queue_text
+
+            t4.click()  # the report page at that cell
+            expect(page.get_by_test_id("detail-label")).to_have_attribute("data-cell", suspect)
+            expect(page.get_by_test_id("detail-row")).to_have_text("行政复议")
+            expect(page.get_by_test_id("detail-reasons")).to_have_text("原文不满足规则：表四各组合计")
+            rule = page.locator("[data-testid=rule][data-rule=t4_group_total][data-instance=review]")
+            expect(rule).to_have_attribute("data-status", "fail")
+            expect(rule).to_contain_text("表四各组合计｜行政复议：总计 = 结果维持 + 结果纠正 + 其他结果 + 尚未审结：")
+            expect(rule).to_contain_text("≠")
+            balance = page.locator("[data-testid=rule][data-rule=t3_balance][data-instance=total]")
+            expect(balance).to_contain_text("总计：一 + 二 = 三（七）总计 + 四：")
+            deviation = page.locator("[data-testid=deviation][data-deviation=dev_2021_single_other_processing]")
+            expect(deviation).to_contain_text("“（六）其他处理”只印了一行")
+            page.screenshot(path=str(ARTIFACTS / "ui-zh-2-report.png"), full_page=True)
+            for panel in ("cell-detail", "rules", "deviations", "report-coverage"):
+                text = page.get_by_test_id(panel).inner_text()
+                assert not english_words(text), (panel, english_words(text))
+                assert "dev_" not in text and "xxgk_" not in text, panel
+
+            page.goto(f"{base}/ui/#/r/{rid}/{unread}")  # an unread cell: its reason and labels, no 0.00
+            expect(page.get_by_test_id("detail-label")).to_have_attribute("data-cell", unread)
+            expect(page.get_by_test_id("detail-row")).to_have_text(label.row)
+            expect(page.get_by_test_id("detail-column")).to_have_text("自然人")
+            expect(page.get_by_test_id("detail-value")).to_contain_text("未读出")
+            expect(page.get_by_test_id("detail-reasons")).to_contain_text("未印出：本报告的“（六）其他处理”只有一行")
+            detail = page.get_by_test_id("cell-detail").inner_text()
+            assert "0.0" not in detail and not english_words(detail), detail
+            expect(page.get_by_test_id(f"cell-{unread}")).to_have_attribute("title", re.compile(label.row))
+            page.screenshot(path=str(ARTIFACTS / "ui-zh-3-unread-cell.png"), full_page=True)
+            browser.close()
+        print(f"screenshots: {ARTIFACTS}/ui-zh-*.png")
     finally:
         kill(proc)
 

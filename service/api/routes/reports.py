@@ -14,6 +14,7 @@ sending the bytes of a report it may not see gets 409 without the report's id (c
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
@@ -216,16 +217,31 @@ async def list_reports(
     return schemas.ReportList(total=total, items=[schemas.ReportSummary.of(r) for r in rows])
 
 
+LANG_QUERY = Query("zh", description="language of the texts for the reviewer: zh (the default) or en")
+
+
+@lru_cache(maxsize=64)
+def _view_json(body: bytes, lang: schemas.Lang) -> bytes:
+    """The reviewer's view of a result's JSON (result versions never change: kept for the versions asked last)."""
+    if body == b"null":
+        return b"null"
+    return schemas.ReportView.of(Result.model_validate_json(body), lang).model_dump_json().encode()
+
+
 @router.get("/reports/{report_id}", response_model=schemas.ReportOut)
 async def get_report(
     report_id: str,
     version: int | None = Query(None, ge=1, le=MAX_OFFSET, description="an older result version"),
+    lang: schemas.Lang = LANG_QUERY,
     who: Caller = Depends(READ),
     svc: Service = Depends(service),
 ) -> Response:
+    """A report and its result version; ``view``: the result in the reviewer's language (printed row and column
+    labels, each reason with its code, the deviations and the rule results as equations in printed labels)."""
     report, body = await svc.read(_read_report, report_id, version, svc.results, who)
     head = schemas.ReportSummary.of(report).model_dump_json().encode()
-    return Response(head[:-1] + b',"result":' + body + b"}", media_type="application/json")
+    view = await run_in_threadpool(_view_json, body, lang)
+    return Response(head[:-1] + b',"result":' + body + b',"view":' + view + b"}", media_type="application/json")
 
 
 @router.get("/reports/{report_id}/versions", response_model=list[schemas.VersionOut])
@@ -332,6 +348,7 @@ def correct_cell(
     report_id: str,
     cell_id: str,
     body: schemas.Correction,
+    lang: schemas.Lang = LANG_QUERY,
     who: Caller = Depends(REVIEW),
     svc: Service = Depends(service),
 ) -> schemas.CorrectionOut:
@@ -370,6 +387,7 @@ def correct_cell(
         result_version=report.version,
         needs_review=report.needs_review,
         failing_checks=report.failing_checks,
+        check_views=schemas.CheckView.all_of(result, lang),
     )
 
 
@@ -440,13 +458,15 @@ async def audit(
 async def review_queue(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    lang: schemas.Lang = LANG_QUERY,
     who: Caller = Depends(REVIEW),
     svc: Service = Depends(service),
 ) -> schemas.Queue:
     """Cells needing review across reports not yet approved, least confident first: the cells a partial report
-    did not read come first (confidence 0, the first reason "not read: …")."""
+    did not read come first (confidence 0, the first reason "not read: …"). Each with its printed row and column
+    labels and its reasons as codes with parameters and text in ``lang``."""
     rows, total = await svc.read(crud.review_queue, limit, offset, who.scope)
-    return schemas.Queue(total=total, items=[schemas.QueueItem.of(c, r) for c, r in rows])
+    return schemas.Queue(total=total, items=[schemas.QueueItem.of(c, r, lang) for c, r in rows])
 
 
 @router.get("/series", tags=["review"], response_model=list[SeriesCheck])

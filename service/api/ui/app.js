@@ -40,6 +40,13 @@ function coverageBadge(r) {
   const why = r.coverage_reasons.map(coverageReason).join("\n") || "三张表均已读完";
   return `<span class="badge cov-${r.coverage}" data-testid="coverage" data-coverage="${r.coverage}" title="${esc(why)}">${COVERAGE[r.coverage]}</span>`;
 }
+// a cell's printed column (商业企业; 其他 under 法人或其他组织 says so)
+const columnText = (x) => (x.column_group && x.column_label === "其他" ? `${x.column_group}·其他` : x.column_label || "");
+const printedLabel = (x) => `${x.row_label} × ${columnText(x)}`;
+const cellView = (id) => (state.view && state.view.cells[id]) || null;
+// reasons in the reviewer's language; the stable code in each one's tooltip
+const reasonsHtml = (items) => (items || []).map((x) => `<span class="reason" data-testid="reason" data-code="${esc(x.reason_code || "")}"
+  title="${esc(x.reason_code || "")}">${esc(x.text)}</span>`).join("；") || "—";
 const fmtNum = (v) => (v === null || v === undefined ? "" : Number.isInteger(v) ? String(v) : String(+v.toFixed(4)));
 
 // ------------------------------------------------------------------ API
@@ -150,12 +157,17 @@ async function refreshHome() {
     if (list.items.some((r) => r.status === "queued" || r.status === "running")) pollTimer = setTimeout(refreshHome, 1500);
   } catch (e) { $("#reports").textContent = e.message; }
   try {
-    const q = await getJSON("/v1/review/queue?limit=100");
+    const q = await getJSON("/v1/review/queue?limit=100&lang=zh");
     $("#queue").innerHTML = q.items.length ? `<table class="list" data-testid="queue"><thead><tr>
-      <th>报告</th><th>单元格</th><th>值</th><th>置信度</th><th>原因</th></tr></thead><tbody>
-      ${q.items.map((i) => `<tr class="clickable" data-id="${i.report_id}" data-cell="${esc(i.cell_id)}">
-        <td>${esc(i.agency || i.filename)} ${i.year ?? ""}</td><td><code>${esc(i.cell_id)}</code></td>
-        <td>${fmtNum(i.value)}</td><td>${i.confidence.toFixed(2)}</td><td>${esc(i.reasons.join("；"))}</td></tr>`).join("")}
+      <th>报告</th><th>表</th><th>行</th><th>列</th><th>值</th><th>置信度</th><th>原因</th></tr></thead><tbody>
+      ${q.items.map((i) => `<tr class="clickable" data-testid="queue-item" data-id="${i.report_id}" data-cell="${esc(i.cell_id)}"
+          title="${esc(i.cell_id)}">
+        <td>${esc(i.agency || i.filename)} ${i.year ?? ""}</td><td>${esc(i.table_label || "")}</td>
+        <td class="row-label" data-testid="queue-row">${esc(i.row_label || i.cell_id)}</td>
+        <td data-testid="queue-column">${esc(columnText(i))}</td>
+        <td>${i.status === "absent" ? `<span class="muted">未读出</span>` : fmtNum(i.value)}</td>
+        <td>${i.status === "absent" ? "—" : i.confidence.toFixed(2)}</td>
+        <td data-testid="queue-reasons">${reasonsHtml(i.reason_items)}</td></tr>`).join("")}
       </tbody></table><p class="muted">共 ${q.total} 个</p>` : `<p class="muted">没有待复核的单元格。</p>`;
     $("#queue").querySelectorAll("tr[data-id]").forEach((tr) => tr.addEventListener("click", () => {
       location.hash = `#/r/${tr.dataset.id}/${encodeURIComponent(tr.dataset.cell)}`;
@@ -195,7 +207,7 @@ async function reportView(id, focusCell) {
       <p data-testid="job-status"><span class="badge failed">失败</span> ${esc(report.error)}</p></div>`;
     return;
   }
-  state.report = report; state.result = report.result; state.selected = null; state.editing = false;
+  state.report = report; state.result = report.result; state.view = report.view; state.selected = null; state.editing = false;
   state.schema = await getJSON(`/v1/schema/${report.result.format}`);
   state.labels = instanceLabels(state.schema);
   renderReport();
@@ -223,6 +235,7 @@ function renderReport() {
           <p class="muted" id="page-note">选择单元格以查看原文位置。</p></div>
         <div class="card detail" id="detail" data-testid="cell-detail"></div>
         <div class="card"><h2>规则检查</h2><ul class="rules" id="rules" data-testid="rules"></ul></div>
+        <div class="card" id="deviations" data-testid="deviations"></div>
       </div>
       <div>
         <div class="card coverage" id="coverage" data-testid="report-coverage"></div>
@@ -235,7 +248,16 @@ function renderReport() {
   $("#tables").querySelectorAll("td.v").forEach((td) => {
     td.addEventListener("click", () => { if (state.selected === td.dataset.cell && !state.editing) edit(); else select(td.dataset.cell); });
   });
-  paintCells(); renderRules(); renderFacts(); renderCoverage();
+  paintCells(); renderRules(); renderFacts(); renderCoverage(); renderDeviations();
+}
+
+// the source's deviations from the format, in the reviewer's words (the id in the tooltip)
+function renderDeviations() {
+  const devs = (state.view && state.view.deviations) || [];
+  $("#deviations").innerHTML = `<h2>原文与格式的差异</h2>` + (devs.length ? `<ul class="devs">${devs.map((d) => `
+    <li class="${esc(d.severity)}" data-testid="deviation" data-deviation="${esc(d.id)}" title="${esc(d.id)}">${esc(d.title)}${
+      d.cell_labels.length ? `<span class="muted">：${esc(d.cell_labels.slice(0, 4).join("；"))}${d.cell_labels.length > 4 ? ` 等 ${d.cell_labels.length} 个单元格` : ""}</span>` : ""}</li>`).join("")}</ul>`
+    : `<p class="muted">无</p>`);
 }
 
 function renderCoverage() {
@@ -312,7 +334,9 @@ function paintCells() {
     if (!(state.editing && state.selected === id)) {
       td.textContent = !cell ? "—" : cell.status === "absent" ? "—" : cell.status === "not_applicable" ? (cell.raw || "/") : fmtNum(cell.value);
     }
-    td.title = cell ? `${id}\n${CELL_STATUS[cell.status] || cell.status} · 置信度 ${cell.confidence}` + (cell.review_reasons.length ? "\n" + cell.review_reasons.join("\n") : "") : id;
+    const v = cellView(id);
+    td.title = `${v ? printedLabel(v) : id}\n` + (cell ? `${CELL_STATUS[cell.status] || cell.status}` + (cell.status === "absent" ? "" : ` · 置信度 ${cell.confidence}`)
+      + (v && v.reasons.length ? "\n" + v.reasons.map((x) => x.text).join("\n") : "") : "本报告没有此单元格") + `\n（${id}）`;
     if (cell && cell.needs_review) review++;
   });
   const fails = state.result.checks.filter((c) => c.status === "fail").length;
@@ -328,13 +352,21 @@ function instanceLabels(s) {
   return out;
 }
 
+// a rule result: stored checks as the server writes them (the equation in printed labels with its numbers); a preview
+// while a value is typed: the rule's name and where it applies
+function ruleText(c, isPreview) {
+  const v = !isPreview && state.view && state.view.checks.find((x) => x.index === state.result.checks.indexOf(c));
+  if (v) return `<span data-testid="rule-text">${esc(v.text)}</span>`;
+  return `${esc(RULES[c.rule] || "规则")} <span class="muted">· ${esc(state.labels[c.instance] || "")}${
+    c.status === "fail" ? ` · 左边 ${fmtNum(c.lhs)} ≠ 右边 ${fmtNum(c.rhs)}` : ""}</span>`;
+}
+
 function renderRules(preview = null, isPreview = false) {
   const checks = [...(preview || state.result.checks)].sort((a, b) => (a.status === "fail" ? 0 : a.status === "pass" ? 1 : 2) - (b.status === "fail" ? 0 : b.status === "pass" ? 1 : 2));
   $("#rules").dataset.preview = isPreview ? "1" : "0";
   $("#rules").innerHTML = (isPreview ? `<li class="not_assessable" data-testid="rules-preview">预览：按 Enter 保存后生效</li>` : "") + checks.map((c, i) => `<li class="${c.status}" data-i="${i}" data-rule="${esc(c.rule)}" data-instance="${esc(c.instance)}"
-      data-status="${c.status}" data-testid="rule" title="${esc(c.expr)}">
-      <span class="badge ${c.status}">${CHECK[c.status]}</span> ${esc(RULES[c.rule] || c.rule)} <span class="muted">· ${esc(state.labels[c.instance] || c.instance)}
-      ${c.status === "fail" ? ` · 左 ${fmtNum(c.lhs)} ≠ 右 ${fmtNum(c.rhs)}` : ""}</span></li>`).join("");
+      data-status="${c.status}" data-testid="rule" title="${esc(c.rule + " · " + c.expr)}">
+      <span class="badge ${c.status}">${CHECK[c.status]}</span> ${ruleText(c, isPreview)}</li>`).join("");
   $("#rules").querySelectorAll("li[data-i]").forEach((li) => li.addEventListener("click", () => {
     const c = checks[+li.dataset.i];
     document.querySelectorAll("#tables td.v.in-check").forEach((td) => td.classList.remove("in-check"));
@@ -399,15 +431,18 @@ function select(id) {
   document.querySelectorAll("#tables td.v.selected").forEach((x) => x.classList.remove("selected"));
   if (td) { td.classList.add("selected"); td.focus({ preventScroll: true }); td.scrollIntoView({ block: "nearest" }); }
   paintCells();
-  const cell = state.result.cells[id];
+  const cell = state.result.cells[id], v = cellView(id);
+  const absent = cell && cell.status === "absent";
+  const inferred = cell && cell.inferred_value !== null && cell.inferred_value !== undefined;
   $("#detail").innerHTML = cell ? `<dl>
-      <dt>单元格</dt><dd><code data-testid="detail-id">${esc(id)}</code></dd>
-      <dt>值</dt><dd data-testid="detail-value">${fmtNum(cell.value) || "（空）"}${cell.inferred_value !== null && cell.inferred_value !== undefined ? `（推算 ${fmtNum(cell.inferred_value)}，依据 ${esc(RULES[cell.inferred_by] || cell.inferred_by || "")}）` : ""}</dd>
-      <dt>原文</dt><dd>${esc(cell.raw ?? "")}</dd>
+      <dt>单元格</dt><dd data-testid="detail-label" data-cell="${esc(id)}" title="${esc(id)}">${v ? `<span data-testid="detail-row">${esc(v.row_label)}</span> × <span data-testid="detail-column">${esc(columnText(v))}</span>` : esc(id)}</dd>
+      <dt>值</dt><dd data-testid="detail-value">${absent ? `<span class="muted">未读出</span>` : fmtNum(cell.value) || "（空）"}${inferred ? `（规则推算 ${fmtNum(cell.inferred_value)}${RULES[cell.inferred_by] ? "，依据" + esc(RULES[cell.inferred_by]) : ""}）` : ""}</dd>
+      <dt>原文</dt><dd>${absent ? `<span class="muted">原文中未读到此格</span>` : esc(cell.raw ?? "")}</dd>
       <dt>状态</dt><dd>${CELL_STATUS[cell.status] || cell.status}${cell.original_value !== null && cell.original_value !== undefined ? `（原读数 ${fmtNum(cell.original_value)}）` : ""}</dd>
-      <dt>置信度</dt><dd>${cell.confidence}</dd>
+      <dt>置信度</dt><dd>${absent ? "—" : cell.confidence}</dd>
       <dt>版本</dt><dd>${cell.version}</dd>
-      <dt>原因</dt><dd>${esc(cell.review_reasons.join("；")) || "—"}</dd></dl>` : `<p>${esc(id)}：本报告没有此单元格</p>`;
+      <dt>原因</dt><dd data-testid="detail-reasons">${v && v.reasons.length ? reasonsHtml(v.reasons) : "—"}</dd></dl>
+      <div id="start-from" data-testid="start-from" hidden></div>` : `<p>${v ? esc(printedLabel(v)) : esc(id)}：本报告没有此单元格</p>`;
   showPage(cell);
 }
 
@@ -484,9 +519,9 @@ async function save(id, text) {
     state.report.version = r.result_version;
     // cells released by the re-run checks: fetch the new version's flags
     const fresh = await getJSON(`/v1/reports/${state.report.id}`);
-    state.result = fresh.result; state.report = fresh;
+    state.result = fresh.result; state.report = fresh; state.view = fresh.view;
     state.editing = false;
-    paintCells(); renderRules(); renderFacts(); renderCoverage();
+    paintCells(); renderRules(); renderFacts(); renderCoverage(); renderDeviations();
     toast(reason === "复核确认" ? "已确认" : "已更正，规则已重新检查");
     const next = reviewOrder().find((x) => x !== id);
     select(next || id);
