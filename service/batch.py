@@ -172,18 +172,7 @@ def run_batch(
         )
         pool.recover()  # jobs an interrupted run left running
         with sessions() as s:
-            for item in sorted(items, key=lambda i: -i.size):
-                register_item(
-                    s,
-                    item,
-                    blobs,
-                    names,
-                    summary,
-                    retry_failed,
-                    options.limits.max_file_mb,
-                    reprocess_older=reprocess_older,
-                    version=version,
-                )
+            register_all(s, items, blobs, names, summary, options, retry_failed, reprocess_older, version)
             total = crud.queued(s)
         start = time.perf_counter()
         if progress:
@@ -196,6 +185,32 @@ def run_batch(
         with sessions() as s:
             summary.series = crud.series(s)
     return summary
+
+
+def register_all(
+    s: Session,
+    items: list[Item],
+    blobs: Blobs,
+    names: dict[str, str],
+    summary: BatchSummary,
+    options: PipelineOptions,
+    retry_failed: bool,
+    reprocess_older: bool,
+    version: str,
+) -> None:
+    """:func:`register_item` for every item, the largest first (so that no long scan is left for the end)."""
+    for item in sorted(items, key=lambda i: -i.size):
+        register_item(
+            s,
+            item,
+            blobs,
+            names,
+            summary,
+            retry_failed,
+            options.limits.max_file_mb,
+            reprocess_older=reprocess_older,
+            version=version,
+        )
 
 
 def register_item(

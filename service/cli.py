@@ -33,7 +33,7 @@ from service.reconcile.cross import cross_report_checks
 from service.report import print_report
 from service.result import Result
 from service.store import crud, data_dir, database_url, opened, sqlite_url
-from service.store.blobs import BlobError, blob_env, open_blobs, s3_settings
+from service.store.blobs import BlobError, Blobs, blob_env, open_blobs, s3_settings
 
 app = typer.Typer(
     help="xxgk: read 政府信息公开工作年度报告 into schema cells and check the table rules.",
@@ -284,6 +284,27 @@ def _store_url(db: str) -> str:
     return db if "://" in db else sqlite_url(db)
 
 
+def _blob_store(db: str, files_dir: Path | None, options: PipelineOptions, url: str | None = None) -> Blobs:
+    """The store's files: ``url`` (--blobs), else XXGK_BLOB_URL, else the folder beside the database; checked
+    reachable (exit 2 with the reason otherwise)."""
+    try:
+        where = url or os.environ.get("XXGK_BLOB_URL") or _files_dir(db, files_dir)
+        blobs = open_blobs(where, blob_env(os.environ), s3_settings(options.blobs))
+        blobs.check()
+    except BlobError as exc:
+        raise fail(str(exc)) from None
+    return blobs
+
+
+def _approved(
+    db: str, files_dir: Path | None, options: PipelineOptions
+) -> tuple[Blobs, list[tuple[ReportMeta, Result]]]:
+    """The store's files and its approved reports with their newest results (training data)."""
+    blobs = _blob_store(db, files_dir, options)
+    with store_session(_store_url(db)) as s:
+        return blobs, [(ReportMeta.of(r), res) for r, res in crud.newest_results(s, approved_only=True)]
+
+
 def _files_dir(db: str, files_dir: Path | None) -> Path:
     if files_dir is not None:
         return files_dir
@@ -342,12 +363,7 @@ def batch_cmd(
     ]
     env = blob_env(os.environ)
     options = load_options()
-    try:
-        where = blobs_url or os.environ.get("XXGK_BLOB_URL") or _files_dir(db, files_dir)
-        blobs = open_blobs(where, env, s3_settings(options.blobs))
-        blobs.check()
-    except BlobError as exc:
-        raise fail(str(exc)) from None
+    blobs = _blob_store(db, files_dir, options, blobs_url)
     summary: BatchSummary
     with Progress(*columns, console=err, transient=False) as bar:
         task = bar.add_task("extracting", total=None, rate="")
@@ -434,16 +450,7 @@ def export_cmd(
         raise fail(f"{db}: no such database")
     if training is not None:
         options = load_options()
-        try:
-            blobs = open_blobs(
-                os.environ.get("XXGK_BLOB_URL") or _files_dir(db, files_dir),
-                blob_env(os.environ),
-                s3_settings(options.blobs),
-            )
-        except BlobError as exc:
-            raise fail(str(exc)) from None
-        with store_session(_store_url(db)) as s:
-            approved = [(ReportMeta.of(r), res) for r, res in crud.newest_results(s, approved_only=True)]
+        blobs, approved = _approved(db, files_dir, options)
         done = write_training(training, approved, blobs, options)
         console.print(
             f"wrote {done.reports} approved reports to {escape(str(training))}: {done.segments} segments, "
@@ -493,16 +500,7 @@ def train_cmd(
         if not folder.is_dir():
             if "://" not in source and not folder.exists():
                 raise fail(f"{source}: no such database or folder")
-            try:
-                blobs = open_blobs(
-                    os.environ.get("XXGK_BLOB_URL") or _files_dir(source, files_dir),
-                    blob_env(os.environ),
-                    s3_settings(options.blobs),
-                )
-            except BlobError as exc:
-                raise fail(str(exc)) from None
-            with store_session(_store_url(source)) as s:
-                approved = [(ReportMeta.of(r), res) for r, res in crud.newest_results(s, approved_only=True)]
+            blobs, approved = _approved(source, files_dir, options)
             if not approved:
                 raise fail(f"{source}: no approved report to learn from")
             folder = Path(tmp)

@@ -42,7 +42,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.batch import BatchSummary, Progress, expand, register_item
+from service.batch import BatchSummary, Progress, expand, register_all
 from service.ingest import IngestError, pages_to_read, read_one_page
 from service.jobs import JobGuard, describe, extract_file, named_as, worker_options
 from service.options import ClusterOptions, PipelineOptions
@@ -314,18 +314,8 @@ def run_ray_batch(
     with opened(url) as sessions:
         with sessions() as s:
             crud.recover(s)  # jobs an interrupted run left running
-            for item in sorted(items, key=lambda i: -i.size):
-                register_item(
-                    s,
-                    item,
-                    blobs,
-                    names,
-                    summary,
-                    retry_failed,
-                    options.limits.max_file_mb,
-                    reprocess_older=reprocess_older,
-                    version=pipeline_version(options.classifier),
-                )
+            version = pipeline_version(options.classifier)
+            register_all(s, items, blobs, names, summary, options, retry_failed, reprocess_older, version)
             work = crud.queued_jobs(s)
         fanned = _fan_out(work, blobs, options, sessions)
         total = len(work) + sum(len(pages) for pages in fanned.values())
