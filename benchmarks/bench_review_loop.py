@@ -1,10 +1,12 @@
 """The reviewer's loop, end to end (issue 18): fax-quality scans of the dev reports read into a store; a simulated
 reviewer corrects the flagged cells of every family but one from the truth (``datasets/dev-reports/<id>/cells.json``)
 and approves; the approved reports are exported as training data (``xxgk export --training``), the tagger is
-fine-tuned on them (``xxgk train --from``), and the scans are read again with the new model.
+fine-tuned on them and the agency layout memory learned from their reviews (``xxgk train --from``: the model folder
+with its ``layouts.json``), and the scans are read again with the new model folder.
 
 Printed per family, before (shipped model) and after (fine-tuned): flagged cells and errors (cells whose value is
-not the truth; ``silent`` = errors not flagged); the dev reports' score with the new model (every rendering).
+not the truth; ``silent`` = errors not flagged), and ``let off``: flagged cells the layout memory let off the queue
+(reason ``layout_confirmed``); the dev reports' score with the new model (every rendering).
 Target: the held-out family's flags and errors do not grow, the corrected families' flags shrink, dev 100 %.
 
     .venv/bin/python benchmarks/bench_review_loop.py [--holdout r010] [--reports seed r001 r003 r005 r010 r013]
@@ -33,6 +35,7 @@ from service.evaluate import score  # noqa: E402
 from service.export import ReportMeta, write_training  # noqa: E402
 from service.options import PipelineOptions, load_options  # noqa: E402
 from service.pipeline import extract  # noqa: E402
+from service.reconcile.memory import CONFIRMED  # noqa: E402
 from service.result import Result  # noqa: E402
 from service.store import crud, opened, sqlite_url  # noqa: E402
 from service.store.blobs import LocalBlobs, file_sha256  # noqa: E402
@@ -56,8 +59,10 @@ def figures(result: Result, truth: dict[str, Any], report: str) -> dict[str, int
     s = score(result, truth, report, "fax")
     wrong = {cid for cid, _, _ in s.wrong}
     flagged = {cid for cid, c in result.cells.items() if c.needs_review}
+    let_off = sum(1 for c in result.cells.values() if any(rc.code == CONFIRMED for rc in c.review_codes))
     return {
         "flagged": len(flagged),
+        "let_off": let_off,
         "errors": len(wrong),
         "silent": len(wrong - flagged),
         "right": s.right,
@@ -144,13 +149,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     after = {r: figures(extract(p, new_opts), truths[r], r) for r, p in scans.items()}
     seconds = round(time.time() - t0)
+    layouts = meta.get("layouts") or {}
     print(f"\nheld out: {args.holdout}; model {meta['model_id']}; fine-tuning {meta['finetune']['train_seconds']} s")
-    print(f"{'family':8} {'role':9} {'corr.':>5}  {'flagged':>15}  {'errors':>13}  {'silent':>11}")
+    print(
+        f"layout memory: {layouts.get('agencies', 0)} agencies, {layouts.get('layouts', 0)} layouts, "
+        f"{layouts.get('cells', 0)} cells (from {layouts.get('review_records', 0)} approved reports)"
+    )
+    print(f"{'family':8} {'role':9} {'corr.':>5}  {'flagged':>15}  {'let off':>7}  {'errors':>13}  {'silent':>11}")
     for r in args.reports:
         b, a = before[r], after[r]
         role = "held out" if r == args.holdout else "corrected"
         print(
-            f"{r:8} {role:9} {corrections.get(r, 0):>5}  {b['flagged']:>6} -> {a['flagged']:<6}  "
+            f"{r:8} {role:9} {corrections.get(r, 0):>5}  {b['flagged']:>6} -> {a['flagged']:<6}  {a['let_off']:>7}  "
             f"{b['errors']:>5} -> {a['errors']:<5}  {b['silent']:>4} -> {a['silent']:<4}"
         )
     dev = meta["eval"]["dev"]
@@ -172,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                     "corrections": corrections,
                     "dev": dev,
                     "model": meta["model_id"],
+                    "layouts": layouts,
                     "stats": stats["overall"],
                     "seconds": seconds,
                 },

@@ -11,7 +11,8 @@
    blur, gaussian noise, background cleanup (levels), JPEG, binarisation, fax-like speckle (salt-and-pepper +
    scan-line dropouts). Red seals are stamped on the clean pages before (``stamp_seals``).
    Before these, optionally (``lose_rulings``, ``LostRuling``): a column border of one table faded or
-   broken over a block of rows (a fax or photocopy losing one vertical ruling segment), seeded too.
+   broken over a block of rows (a fax or photocopy losing one vertical ruling segment), seeded too; and
+   (``fade_cells``, ``FadedCell``) the print inside one table cell too faint to scan (a number lost to the scanner).
 3. Write (``write_image_pdf``): one JPEG (grayscale; colour for RGB pages) or 1-bit CCITT G4 (binary pages) per
    page inside a PDF, page size from the pixel size and the dpi; no text layer. ``pages`` keeps only some pages.
 
@@ -832,6 +833,57 @@ def _row_span(table: object, page: int, row: int) -> tuple[float, float] | None:
     return None
 
 
+@dataclass(frozen=True)
+class FadedCell:
+    """The print inside one cell of a printed table too faint for the scanner (a number printed light, a worn
+    ribbon): the cell's inside turned to paper, its rulings kept. ``table``: 0-based in document order as for
+    ``LostRuling``; ``row``/``col``: the cell of the ruled grid holding that slot (0-based)."""
+
+    table: int
+    row: int
+    col: int
+    fade: int = 255  # gray the print is left in: 255 gone
+
+    @classmethod
+    def parse(cls, spec: str) -> FadedCell:
+        """``table=1,row=12,col=2[,fade=255]`` (table, row and col required)."""
+        values: dict[str, int] = {}
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            key, sep, value = item.partition("=")
+            if not sep or key.strip() not in ("table", "row", "col", "fade"):
+                raise ValueError(f"faded cell {spec!r}: expected key=value with keys table, row, col, fade")
+            values[key.strip()] = int(value)
+        missing = {"table", "row", "col"} - set(values)
+        if missing:
+            raise ValueError(f"faded cell {spec!r}: {', '.join(sorted(missing))} required")
+        return cls(**values)
+
+
+def fade_cells(images: Sequence[Image.Image], faded: Sequence[FadedCell], dpi: float) -> list[Image.Image]:
+    """The pages with the print inside each ``faded`` cell lightened to ``fade`` (its rulings kept)."""
+    if not faded:
+        return list(images)
+    pages = {n: np.asarray(im.convert("L")).copy() for n, im in enumerate(images, start=1)}
+    tables = join_pages({n: find_grids(img, dpi) for n, img in pages.items()}, dpi)
+    inset = max(3, int(round(0.03 * dpi)))  # off the rulings and their blur
+    for f in faded:
+        if not 0 <= f.table < len(tables):
+            raise ValueError(f"{f}: no such table (tables found: {len(tables)})")
+        table = tables[f.table]
+        cell = next(
+            (c for c in table.cells if c.row <= f.row < c.row + c.rowspan and c.col <= f.col < c.col + c.colspan),
+            None,
+        )
+        if cell is None:
+            raise ValueError(f"{f}: no cell there (the table has {table.n_rows} rows, {table.n_cols} columns)")
+        for part in cell.parts:
+            x0, y0, x1, y1 = (int(round(v)) for v in part.cell.bbox)
+            img = pages[part.page]
+            box = img[y0 + inset : y1 - inset, x0 + inset : x1 - inset]
+            box[...] = np.maximum(box, f.fade)
+    return [Image.fromarray(pages[n], mode="L") for n in sorted(pages)]
+
+
 # --- red seals ---------------------------------------------------------------------------------------
 
 
@@ -1106,6 +1158,7 @@ def scan(
     lost: Sequence[LostRuling] = (),
     pages: Sequence[int] | None = None,
     image_files: bool = False,
+    faded: Sequence[FadedCell] = (),
 ) -> Scan:
     """Print ``source`` (tables ruled as ``preset.ruling``), lose the ``lost`` rulings, stamp the seals, degrade
     every page with ``preset`` (seeded per page) and write the image-only PDF of all pages, or of ``pages``
@@ -1113,6 +1166,7 @@ def scan(
     t0 = time.perf_counter()
     rendered = render_source(source, preset.dpi, preset.ruling)
     images, segments = lose_rulings(rendered.images, lost, seed, preset.dpi)
+    images = fade_cells(images, faded, preset.dpi)
     seals: list[Seal] = []
     if preset.seals:
         images, seals = stamp_seals(images, preset.seals, seed, preset.dpi)
@@ -1234,6 +1288,15 @@ def main(argv: list[str] | None = None) -> None:
         "(every key optional; what is not given is drawn with the seed); may be repeated",
     )
     ap.add_argument(
+        "--fade-cell",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        type=FadedCell.parse,
+        help="print one table cell too faint to scan: table=T,row=R,col=C[,fade=G] (0-based cell of the ruled "
+        "grid); may be repeated",
+    )
+    ap.add_argument(
         "--pages",
         type=_page_list,
         default=None,
@@ -1264,7 +1327,14 @@ def main(argv: list[str] | None = None) -> None:
         # dev-reports/r003/source.html -> r003-html-...; report.docx -> report-docx-...
         label = (src.parent.name if src.stem in ("source", "page") else src.stem) + "-" + src.suffix.lstrip(".")
         result = scan(
-            src, args.out / scan_name(label, preset), preset, args.seed, args.lose_ruling, args.pages, args.image_files
+            src,
+            args.out / scan_name(label, preset),
+            preset,
+            args.seed,
+            args.lose_ruling,
+            args.pages,
+            args.image_files,
+            args.fade_cell,
         )
         print(
             f"{result.path}: {result.pages} pages, {result.path.stat().st_size / 1024:.0f} KB, "

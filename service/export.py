@@ -20,6 +20,7 @@ from service.ingest import IngestError, load_document
 from service.options import PipelineOptions
 from service.pages.images import NoPage, render_page
 from service.pipeline import understand
+from service.reconcile.memory import review_record
 from service.result import CellValue, Result
 from service.store.blobs import BlobError, Blobs
 from service.store.orm import Report
@@ -335,6 +336,7 @@ def training_example(
         "segments": segs,
         "values": {cid: cv.value for cid, cv in result.cells.items()},
         "corrected": sorted(cid for cid, cv in result.cells.items() if cv.version > 1),
+        "review": review_record(result),  # what the approval confirmed of the layout (the agency layout memory)
     }
 
 

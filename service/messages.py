@@ -170,6 +170,18 @@ def render(rc: ReasonCode, lang: Lang = "en", fmt: str = DEFAULT_FORMAT) -> str:
     return fmtr.format(_templates("reasons")[code][lang], **rc.params)
 
 
+def code_title(code: str, lang: Lang = "zh") -> str | None:
+    """A reason code as a group of reasons (its parameters as …), e.g. for statistics by reason; None for a code
+    outside the catalogue."""
+    templates = _templates("reasons")
+    if code.startswith(NOT_READ + "."):
+        inner = code_title(code.split(".", 1)[1], lang)
+        return None if inner is None else templates[NOT_READ][lang].replace("{reason}", inner)
+    if code not in templates:
+        return None
+    return re.sub(r"\{[^{}]*\}", "…", templates[code][lang])
+
+
 def coverage_text(text_en: str, lang: Lang = "zh") -> str:
     """A coverage reason (``t4: table not located``) in ``lang``; as given when the catalogue has no template."""
     for code, entry in _templates("coverage").items():

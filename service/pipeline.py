@@ -12,10 +12,12 @@ from service.messages import add_reason
 from service.ocr.base import OcrUnavailable, get_engine, loaded_engines
 from service.options import PipelineOptions, load_options
 from service.pages.layout_model import load_model
+from service.reconcile.memory import let_off_confirmed
 from service.reconcile.repair import reconcile_cells
+from service.reconcile.start import row_readings
 from service.reconcile.text_checks import text_vs_table
 from service.result import DocumentInfo, Result
-from service.rules import run_checks
+from service.rules import equations, run_checks
 from service.schema import load_format
 from service.understand.classifier import Tagging, get_tagger, pipeline_version
 from service.understand.facts import extract_facts
@@ -84,6 +86,10 @@ def extract_document(doc: Document, options: PipelineOptions | None = None) -> R
                 add_reason(cell, "deviation", unique=False, id=dev.id)
     explained = explained_cells(asm.deviations, asm.explained)
     flag_unread(asm.cells, schema.cell_ids(), explained)
+    let_off_confirmed(asm.cells, asm.agency, asm.deviations, options.classifier)  # reviewed layouts
+    readings = row_readings(
+        asm.readings, asm.cells, equations(schema, single_other_processing=asm.single_other_processing)
+    )
     return Result(
         pipeline_version=pipeline_version(options.classifier),  # the model's id too where it is not the shipped one
         document=DocumentInfo(path=doc.path, sha256=doc.sha256, kind=doc.kind, pages=len(doc.pages)),
@@ -99,4 +105,5 @@ def extract_document(doc: Document, options: PipelineOptions | None = None) -> R
         sections=asm.sections,
         facts=facts,
         coverage=coverage(asm.cells, schema, explained, asm.located_by),
+        row_readings=readings,
     )

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from service.document import BBox, OcrText, Origin
 
-SCHEMA_VERSION = "1.3"  # 1.1: cell version, status corrected; 1.2: coverage; 1.3: review_codes
+SCHEMA_VERSION = "1.4"  # 1.1: cell version, status corrected; 1.2: coverage; 1.3: review_codes; 1.4: row_readings
 
 CellStatus = Literal[
     "read",  # printed value, read as is
@@ -157,6 +157,47 @@ class Coverage(BaseModel):
     cells_flagged: int = 0
 
 
+class ReadToken(BaseModel):
+    """One value of a printed row as it was read (an OCR'd cell, a text-layer word, a number of a text line)."""
+
+    raw: str
+    value: int | float | None = None  # the number it parses to (None: blank or not a number)
+    page: int | None = None
+    bbox: BBox | None = None  # page units, as CellSource.bbox
+    confidence: float | None = None  # the reading's (OCR) confidence; 1.0 for text
+
+
+class RowCandidate(BaseModel):
+    """A one-click reading of a whole row for the reviewer: a value per cell of the row."""
+
+    values: dict[str, int | float | None]  # cell id -> value (None: nothing to propose, the reviewer types it)
+    raw: dict[str, str | None] = Field(default_factory=dict)  # cell id -> the read text the value comes from
+    # split: the read values (digits run together cut apart) put in the columns in order; gap: the read values in
+    # order with a value lost where nothing was read, its value what the rules then require; row: a row read
+    # without (or with another) label where this row is printed, its values in order
+    how: Literal["split", "gap", "row"]
+    rules_hold: list[str] = Field(default_factory=list)  # equations (their text) that hold with these values
+    rules_broken: list[str] = Field(default_factory=list)  # … that these values break
+    proposed: bool = False  # the one candidate the rules single out (every row rule holds, no rival as good)
+
+
+class RowReading(BaseModel):
+    """What was read of a row of the format that has a cell the reviewer must look at (a cell not read, placed by
+    position or otherwise uncertain): the raw reading and one-click candidates (issue 18: start from what was
+    read)."""
+
+    row: str  # t3.partially_granted, t2.art20_1.regulations, t4 (table 4 is one logical row of 15 cells)
+    cells: list[str]  # the row's cells, left to right as printed
+    matched: bool = True  # False: the row was not found by its label; ``tokens`` are of a row read where it belongs
+    label: str | None = None  # the printed label as read
+    text: str = ""  # the whole line as read (label and values)
+    page: int | None = None
+    line: int | None = None  # 1-based line of a text source
+    origin: Origin | None = None
+    tokens: list[ReadToken] = Field(default_factory=list)
+    candidates: list[RowCandidate] = Field(default_factory=list)
+
+
 class DocumentInfo(BaseModel):
     path: str
     sha256: str
@@ -180,6 +221,8 @@ class Result(BaseModel):
     sections: dict[str, Section] = Field(default_factory=dict)
     facts: list[Fact] = Field(default_factory=list)
     coverage: Coverage | None = None  # None only in results stored before schema 1.2
+    # rows with a cell to review: their raw reading and one-click candidates (empty before schema 1.4)
+    row_readings: list[RowReading] = Field(default_factory=list)
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=1)

@@ -11,9 +11,10 @@ import math
 from service.coverage import NOT_READ, coverage
 from service.messages import add_reason, english, set_reasons
 from service.messages import reason as reason_code
+from service.reconcile.memory import CONFIRMED, EXPLAINING
 from service.reconcile.repair import SOURCE_FAILURE
 from service.reconcile.text_checks import text_vs_table
-from service.result import Result
+from service.result import ReasonCode, Result
 from service.rules import equations, reinfer, run_checks
 from service.schema import load_format
 
@@ -84,32 +85,72 @@ def apply_correction(
     The cell becomes ``corrected`` with confidence 1 and no review flag; ``original_value`` keeps the machine's
     value (the first one, through several corrections); its ``version`` goes up by one. A value the cell cannot
     hold raises InvalidValue (``checked_value``) before anything is changed."""
-    value = checked_value(result, cell_id, value)
-    cell = result.cells[cell_id]
-    if cell.status != "corrected":
-        cell.original_value = cell.value
-    cell.value = value
-    cell.status = "corrected"
-    cell.confidence = 1.0
-    cell.needs_review = False
+    return apply_corrections(result, {cell_id: value}, actor=actor, reason=reason)
+
+
+def apply_corrections(
+    result: Result, values: dict[str, int | float | None], *, actor: str, reason: str | None = None
+) -> Result:
+    """:func:`apply_correction` for several cells at once (a whole row accepted): every value is checked before
+    any is set (one InvalidValue leaves ``result`` as it was), then the checks are run once."""
+    checked = {cid: checked_value(result, cid, value) for cid, value in values.items()}
     why = (
         reason_code("corrected_because", actor=actor, reason=reason)
         if reason
         else reason_code("corrected", actor=actor)
     )
-    set_reasons(cell, [why])
-    cell.inferred_value = None
-    cell.version += 1
+    for cell_id, value in checked.items():
+        cell = result.cells[cell_id]
+        if cell.status != "corrected":
+            cell.original_value = cell.value
+        cell.value = value
+        cell.status = "corrected"
+        cell.confidence = 1.0
+        cell.needs_review = False
+        set_reasons(cell, [why])
+        cell.inferred_value = None
+        cell.version += 1
     recheck(result)
     in_failing = {cid for c in result.checks if c.status == "fail" for cid in c.cells}
     for cid, other in result.cells.items():
-        if cid == cell_id or not other.needs_review or cid in in_failing:
+        if cid in checked or not other.needs_review or cid in in_failing:
             continue
         if other.review_reasons and all(r.startswith(SOURCE_FAILURE) for r in other.review_reasons):
             other.needs_review = False  # flagged only as a suspect of a rule that now holds
             add_reason(other, "released", unique=False)
     recount_coverage(result)
     return result
+
+
+# Review codes that a report's own layout explains (the assembler's codes for a cell the layout does not print,
+# service.reconcile.memory.EXPLAINING; and the memory's own mark): a report whose every flag is one of these can be
+# approved in one batch. ``deviation`` only for the format spec's real-world deviations (dev_*), not for xxgk_*
+# findings of the reading; ``not_found_in_scan`` only beside one of the others (a scan flags every absent cell).
+EXPLAINED_CODES = EXPLAINING | {CONFIRMED}
+
+
+def explained_flag(codes: list[ReasonCode]) -> bool:
+    """A flagged cell's codes say only that the report's layout leaves it out."""
+    if not codes:
+        return False
+    explained = False
+    for rc in codes:
+        if rc.code in EXPLAINED_CODES:
+            explained = True
+        elif rc.code == "deviation" and str(rc.params.get("id", "")).startswith("dev_"):
+            explained = True
+        elif rc.code != "not_found_in_scan":
+            return False
+    return explained
+
+
+def only_explained(result: Result) -> bool:
+    """Every flagged cell of ``result`` is one its layout explains, no rule fails, and at least one cell is
+    flagged (a report without flags needs no batch)."""
+    flagged = [c for c in result.cells.values() if c.needs_review]
+    if not flagged or any(c.status == "fail" for c in result.checks):
+        return False
+    return all(c.status == "absent" and explained_flag(c.review_codes) for c in flagged)
 
 
 def recount_coverage(result: Result) -> None:

@@ -5,8 +5,12 @@ approved labels); given a store, they are exported first. The shipped model (mod
 and weights) is trained on for a few steps at a small learning rate on batches that mix the reviewed examples'
 windows with windows of freshly generated synthetic reports (so that nothing the synthetic corpus taught is
 forgotten), then evaluated on the dev reports (every rendering, as ``xxgk eval --all-sources``), exported
-(ONNX, int8) and written with its card, the examples it saw and a ``model_id`` (a hash of its weights) that
-the pipeline stamps on results read with it (``2.4+tagger.<id>``).
+(ONNX, int8) and written with its card, the examples it saw and a ``model_id`` (a hash of its weights and its
+layout memory) that the pipeline stamps on results read with it (``2.4+tagger.<id>``).
+
+Beside the tagger, the reviews teach the agency layout memory (training/layout_memory.py → ``layouts.json``): the absent
+cells a reviewer confirmed under a deviation of an agency's report, which the pipeline then lets off the queue when
+the same agency's next report shows the same deviation (service/reconcile/memory.py).
 
     .venv/bin/python -m training.finetune --from results.db --out models/tagger-reviewed
 """
@@ -35,6 +39,7 @@ from service.options import PipelineOptions, load_options
 from service.understand.encode import Segment, Vocab, stream, windows
 from service.understand.labels import load_label_set
 from training.data import IGNORE, Batchable, char_tags, concat, doc_windows, tag_weights
+from training.layout_memory import learn, review_records, summary, write_layouts
 from training.train import export_onnx, quantize_onnx, synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,11 +140,21 @@ def weights_id(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
+def model_hash(weights: Path, layouts: bytes | None) -> str:
+    """The model id: the SHA-256 of its weights, followed by its layout memory's ``layouts.json`` where it has one
+    (a memory learned from other reviews is another model: results read with it carry another version)."""
+    h = hashlib.sha256(weights.read_bytes())
+    if layouts is not None:
+        h.update(layouts)
+    return h.hexdigest()[:12]
+
+
 CARD = """# {name} — the xxgk tagger fine-tuned on reviewed reports (model card)
 
 Made by `xxgk train --from {source}` on {date} from the shipped tagger ([`models/tagger`](../tagger/README.md):
 architecture, vocabulary, tags and label set unchanged — read that card for what the network is). Model id
-**{model_id}** (first 12 hex digits of the SHA-256 of `model.safetensors`): results read with it carry
+**{model_id}** (first 12 hex digits of the SHA-256 of `model.safetensors` followed by `layouts.json`): results
+read with it carry
 `pipeline_version` **{version}**; `xxgk batch --reprocess-older` re-reads reports done by another model.
 Use it with `classifier.model_dir: {out}` (or `XXGK_CLASSIFIER_MODEL_DIR={out}`).
 
@@ -152,6 +167,10 @@ Use it with `classifier.model_dir: {out}` (or `XXGK_CLASSIFIER_MODEL_DIR={out}`)
 - **{n_synth} fresh synthetic reports** (`training/synth`, seed {seed}, half corrupted like OCR output;
   {n_synth_windows} windows), mixed into every batch ({share:.0%} reviewed windows) so that the fine-tuning does
   not forget what the synthetic corpus taught.
+
+## Layout memory (`layouts.json`)
+
+{layouts}
 
 ## Recipe
 
@@ -170,6 +189,37 @@ Export as in `make train`: ONNX (opset 17) and its int8 dynamic quantisation.
 Few reviewed reports teach little and can over-fit their wording: compare `eval.dev` with the base model's
 1179/1179 before switching, and keep the base model for reports far from those reviewed.
 """
+
+
+def layouts_card(memory: dict[str, Any] | None, records: int, examples: int) -> str:
+    """The model card's paragraph on the layout memory."""
+    if memory is None:
+        why = (
+            f"the review records of the {records} approved reports hold no absent cell a reviewer confirmed under a "
+            "deviation of the source"
+            if records
+            else f"the {examples} examples carry no review records (an export written before they existed)"
+        )
+        return f"None ({why}): no `layouts.json`, the pipeline lets nothing off the queue with this model."
+    n = summary(memory)
+    lines = [
+        f"Learned from the review records of {records} approved reports: {n['agencies']} agencies, "
+        f"{n['layouts']} layouts (agency × deviation), {n['cells']} cells a reviewer confirmed absent under a "
+        "deviation of the source. Reading a report of one of these agencies with this model, a flagged cell is let "
+        "off the queue (reason `layout_confirmed`, its other reasons kept) only when the same deviation is detected "
+        "again, the cell is absent (no number asserted), it was confirmed absent under that deviation, and its "
+        "other reasons are only the deviation's own plus `not_found_in_scan` (service/reconcile/memory.py). "
+        "Numbers, source rule failures, low readings and streaks stay flagged.",
+        "",
+    ]
+    for entry in memory["agencies"].values():
+        for dev, lay in entry["layouts"].items():
+            years = sorted({e["year"] for c in lay["cells"].values() for e in c["confirmed_in"] if e["year"]})
+            lines.append(
+                f"- {' / '.join(entry['names'])}: `{dev}`, {len(lay['cells'])} cells "
+                f"(confirmed in reports of {', '.join(map(str, years)) or 'unknown years'})"
+            )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,6 +287,10 @@ def run(
         else reviewed
     )
     log(f"{len(examples)} reviewed reports ({len(reviewed)} windows), {len(docs)} synthetic ({len(synth)} windows)")
+    records = review_records(examples)
+    learned = learn(records)
+    memory = learned if learned["agencies"] else None  # nothing learned: no layouts.json, the id is the weights'
+    layouts = json.dumps(memory, ensure_ascii=False, indent=1).encode() + b"\n" if memory is not None else None
     kinds = {lab.id: lab.kind for lab in load_label_set(base / "labels.yaml").labels}
     t0 = time.time()
     model = finetune(base, reviewed, synth, tags, tag_weights(tags, kinds, recipe["finetune"]["weights"]), r)
@@ -244,7 +298,7 @@ def run(
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp)
         model.save_pretrained(stage)
-        mid = weights_id(stage / "model.safetensors")
+        mid = model_hash(stage / "model.safetensors", layouts)
         out = out or ROOT / "models" / f"tagger-{mid}"
         if out.resolve() == BASE.resolve():
             raise SystemExit("never overwrite the shipped model (models/tagger): give another --out")
@@ -253,6 +307,10 @@ def run(
             shutil.copy(p, out / p.name)
     for name in ("vocab.txt", "tags.json", "labels.yaml"):
         shutil.copy(base / name, out / name)
+    if memory is not None:
+        written = write_layouts(out, memory)
+        assert written.read_bytes() == layouts  # the bytes the model id was made of
+    log(f"layout memory: {summary(learned)} from {len(records)} review records")
     export_onnx(model, out / "model.onnx", max_len)
     quantize_onnx(out / "model.onnx", out / "model.int8.onnx")
     seen = [
@@ -280,6 +338,11 @@ def run(
             "weights": weights_id(base / "model.safetensors"),
         },
         "from": str(source),
+        "layouts": {
+            "file": "layouts.json" if memory is not None else None,
+            "review_records": len(records),
+            **summary(learned),
+        },
         "finetune": {
             **r.__dict__,
             "reviewed_windows": len(reviewed),
@@ -318,6 +381,7 @@ def run(
             train_seconds=train_seconds,
             right=dev["right"],
             total=dev["total"],
+            layouts=layouts_card(memory, len(records), len(examples)),
             robustness="not run by `xxgk train --from` (run it with XXGK_CLASSIFIER_MODEL_DIR set to this folder)",
         ),
         encoding="utf-8",

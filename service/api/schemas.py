@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from service import messages
 from service.messages import Lang
-from service.result import CellValue, Check, Result
+from service.result import CellValue, Check, ReasonCode, Result
 from service.schema import DEFAULT_FORMAT as _FMT
 from service.schema import cell_label
 from service.store.orm import Cell, Report
@@ -47,6 +47,8 @@ class ReportSummary(BaseModel):
     version: int = 0
     approved: bool = False
     approved_by: str | None = None
+    # every flag of the newest version is a layout deviation the report explains: POST /v1/review/approve-explained
+    only_explained: bool = False
     created_at: datetime
     updated_at: datetime
 
@@ -69,6 +71,7 @@ class ReportSummary(BaseModel):
             version=report.version,
             approved=report.approved_at is not None,
             approved_by=report.approved_by,
+            only_explained=bool(report.only_explained),
             created_at=report.created_at,
             updated_at=report.updated_at,
         )
@@ -125,8 +128,8 @@ class CellView(Labels):
 
     status: str
     reasons: list[ReasonOut] = Field(default_factory=list)
-    # hook (issue 18, item 2): the raw reading of the cell's row (OCR text with boxes, the text-layer line) and
-    # one-click candidates; null until that work lands
+    # the raw reading of the cell's row (OCR text with boxes, the text-layer line) and one-click candidates
+    # (:func:`start_from`); null for a cell not flagged or whose row nothing was read of
     start_from: dict[str, Any] | None = None
 
 
@@ -182,6 +185,7 @@ class ReportView(BaseModel):
                 **Labels.of(fmt, cid).model_dump(),
                 status=cell.status,
                 reasons=reason_items(cell.review_reasons, codes, lang, fmt),
+                start_from=start_from(result, cid, lang) if cell.needs_review else None,
             )
         devs = [
             DeviationView(
@@ -245,6 +249,47 @@ class Approval(BaseModel):
     reason: str | None = Field(None, max_length=2000)
 
 
+class CellChange(BaseModel):
+    cell_id: str = Field(max_length=120)
+    value: CellNumber = Field(description="as in Correction")
+    expected_version: int = Field(description="the cell's version this value was made against")
+
+
+class Corrections(BaseModel):
+    """Several cells of one report saved together (a whole row accepted): all or nothing."""
+
+    changes: list[CellChange] = Field(min_length=1, max_length=200)
+    reason: str | None = Field(None, max_length=2000)
+
+
+class CorrectionsOut(BaseModel):
+    cells: dict[str, CellValue]  # the changed cells as stored
+    checks: list[Check]
+    result_version: int
+    needs_review: int
+    failing_checks: int
+    check_views: list[CheckView] = Field(default_factory=list)
+
+
+class BatchApproval(BaseModel):
+    """Approve reports whose only flags are layout deviations they explain (``only_explained``)."""
+
+    report_ids: list[str] | None = Field(
+        None, max_length=1000, description="the reports to approve; null: every such report the caller sees"
+    )
+    reason: str | None = Field(None, max_length=2000)
+
+
+class Skipped(BaseModel):
+    id: str
+    why: str
+
+
+class BatchApproved(BaseModel):
+    approved: list[str]
+    skipped: list[Skipped] = Field(default_factory=list)
+
+
 class QueueItem(BaseModel):
     report_id: str
     filename: str
@@ -263,13 +308,15 @@ class QueueItem(BaseModel):
     column_group: str | None = None
     table_label: str | None = None
     reason_items: list[ReasonOut] = Field(default_factory=list)
-    # hook (issue 18, item 2): the raw reading of the cell's row and one-click candidates; null until that lands
+    # the raw reading of the cell's row and one-click candidates (:func:`start_from`)
     start_from: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, cell: Cell, report: Report, lang: Lang = "zh") -> QueueItem:
+    def of(cls, cell: Cell, report: Report, lang: Lang = "zh", result: Result | None = None) -> QueueItem:
         fmt = report.format or _FMT
         texts = messages.split_joined(cell.reasons or "")
+        stored = [ReasonCode.model_validate(c) for c in cell.codes] if cell.codes else None
+        codes = stored if stored is not None and len(stored) == len(texts) else [messages.parse(t) for t in texts]
         return cls(
             report_id=report.id,
             filename=report.filename,
@@ -280,10 +327,11 @@ class QueueItem(BaseModel):
             raw=cell.raw,
             status=cell.status,
             confidence=cell.confidence,
-            reasons=split_reasons(cell.reasons),
+            reasons=texts,
             version=cell.version,
             **Labels.of(fmt, cell.cell_id).model_dump(),
-            reason_items=reason_items(texts, [messages.parse(t) for t in texts], lang, fmt),
+            reason_items=reason_items(texts, codes, lang, fmt),
+            start_from=start_from(result, cell.cell_id, lang) if result is not None else None,
         )
 
 
@@ -314,3 +362,63 @@ class VersionOut(BaseModel):
     kind: str
     created_by: str
     created_at: datetime
+
+
+_HOW = {
+    "zh": {
+        "row": "按读出的顺序填入本行",
+        "gap": "按读出的顺序填入，未读出的值按规则推算",
+        "split": "把连在一起的数字拆开，按列填入",
+    },
+    "en": {
+        "row": "the values read, in order",
+        "gap": "the values read in order; a value not read is what the rules require",
+        "split": "digits that ran together cut into the columns",
+    },
+}
+
+
+def start_from(result: Result, cell_id: str, lang: Lang = "zh") -> dict[str, Any] | None:
+    """Where the reviewer starts for ``cell_id``: the raw reading of its row (tokens with page and box), the
+    row's one-click candidates (``proposed``: the one the rules single out) and the value a rule infers for the
+    cell. None when nothing was read of its row and no rule infers it."""
+    cell = result.cells.get(cell_id)
+    reading = next((r for r in result.row_readings if cell_id in r.cells), None)
+    inferred = cell.inferred_value if cell is not None else None
+    if reading is None and inferred is None:
+        return None
+    fmt = result.format
+    out: dict[str, Any] = {"inferred": inferred, "row": None, "cells": [], "read": None, "candidates": []}
+    if reading is None:
+        return out
+    labels = [cell_label(fmt, c) for c in reading.cells]
+    out.update(
+        row=reading.row,
+        row_label=labels[0].row if labels and labels[0] is not None else None,
+        table_label=labels[0].table if labels and labels[0] is not None else None,
+        cells=list(reading.cells),
+        column_labels=[lab.column if lab is not None else c for lab, c in zip(labels, reading.cells)],
+        versions={c: result.cells[c].version for c in reading.cells if c in result.cells},
+        read={
+            "matched": reading.matched,
+            "label": reading.label,
+            "text": reading.text,
+            "page": reading.page,
+            "line": reading.line,
+            "origin": reading.origin,
+            "tokens": [t.model_dump(mode="json") for t in reading.tokens],
+        },
+        candidates=[
+            {
+                **c.model_dump(mode="json"),
+                "text": _HOW[lang][c.how],
+                "summary": (
+                    f"{len(c.rules_hold)} 条规则成立，{len(c.rules_broken)} 条不成立"
+                    if lang == "zh"
+                    else f"{len(c.rules_hold)} rules hold, {len(c.rules_broken)} broken"
+                ),
+            }
+            for c in reading.candidates
+        ],
+    )
+    return out

@@ -113,10 +113,23 @@ class Target:
 
 
 @dataclass
+class RowRead:
+    """What was read for one row of the format, kept for the reviewer (``service.reconcile.start``): the printed
+    row matched to it, or (``matched`` False) the rows read without a label of theirs where it belongs."""
+
+    key: str  # t3.granted, t2.art20_1.regulations, t4
+    cells: list[str]  # the row's cells left to right
+    rows: list[Row]
+    matched: bool = True
+
+
+@dataclass
 class Alignment:
     matched: dict[str, Row] = field(default_factory=dict)  # target id -> row
     scores: dict[str, float] = field(default_factory=dict)
     unmatched: list[Row] = field(default_factory=list)
+    # target not matched -> the unmatched rows with values printed between its matched neighbours
+    orphans: dict[str, list[Row]] = field(default_factory=dict)
     disagreements: dict[str, ReasonCode] = field(default_factory=dict)  # target id -> what the two readers said
     # target id -> why its row was placed by position only, ambiguously (rows without labels between two
     # labelled anchors, fewer or more of them than the format's rows there)
@@ -222,7 +235,26 @@ def align(rows: list[Row], targets: list[Target], displaced: set[int] | None = N
         i, j = pi, pj
     out.unmatched = [r for k, r in enumerate(rows) if k not in used]
     _positional_gaps(out, rows, targets, displaced)
+    _orphans(out, rows, targets)
     return out
+
+
+def _orphans(out: Alignment, rows: list[Row], targets: list[Target]) -> None:
+    """For each target no row matched: the unmatched rows with values printed between the rows of its matched
+    neighbours (a row whose label was lost or misread is read, just not placed)."""
+    where = {id(r): k for k, r in enumerate(rows)}
+    at = {t.id: where[id(out.matched[t.id])] for t in targets if t.id in out.matched}
+    loose = [(where[id(r)], r) for r in out.unmatched if r.filled_values()]
+    if not loose:
+        return
+    for j, t in enumerate(targets):
+        if t.id in out.matched:
+            continue
+        before = max((at[u.id] for u in targets[:j] if u.id in at), default=-1)
+        after = min((at[u.id] for u in targets[j + 1 :] if u.id in at), default=len(rows))
+        found = [r for k, r in loose if before < k < after]
+        if found:
+            out.orphans[t.id] = found
 
 
 def _positional_gaps(out: Alignment, rows: list[Row], targets: list[Target], displaced: set[int]) -> None:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from service import fuzzy
-from service.assemble.common import absent_cell
+from service.assemble.common import RowRead, absent_cell
 from service.assemble.rows import Row, rows_from_blocks
 from service.assemble.sections import split_sections
 from service.assemble.t2 import assemble_t2
@@ -37,6 +37,7 @@ class Assembly:
     metadata_source: dict[str, str] = field(default_factory=dict)
     located_by: dict[str, list[str]] = field(default_factory=dict)  # t2/t3/t4 -> what found the table
     explained: set[str] = field(default_factory=set)  # absent cells the report's own layout explains
+    readings: list[RowRead] = field(default_factory=list)  # rows as read, for the reviewer's start
 
 
 def title_facts(doc: Document) -> tuple[str | None, int | None]:
@@ -177,4 +178,5 @@ def assemble(doc: Document, tagging: Tagging | None = None) -> Assembly:
         metadata_source=source,
         located_by=located_by,
         explained=t3.explained,
+        readings=[*t2.readings, *t3.readings, *t4.readings],
     )

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from service.assemble.common import (
+    RowRead,
     absent_cell,
     cell_from_value,
     deviation,
@@ -39,6 +40,7 @@ DETACHED_BY_ORDER = english("detached_by_order")
 class T2Result:
     cells: dict[str, CellValue] = field(default_factory=dict)
     deviations: list[Deviation] = field(default_factory=list)
+    readings: list[RowRead] = field(default_factory=list)  # what was read, for the reviewer's start
 
 
 def _detached_values(rows: list[Row]) -> list[Value]:
@@ -109,6 +111,7 @@ def assemble_t2(rows: list[Row], schema: FormatSchema) -> T2Result:
                 continue
             used.add(arg)
             row = labelled[arg]
+            out.readings.append(RowRead(prefix, [f"{prefix}.{c.id}" for c in block.columns], [row]))
             said = _disagreement_t2(row, f"t2.{block.id}.{trow.id}", blocks)
             vals = trim_values(row.values, ncols)
             if len(vals) < ncols and row.run_together:

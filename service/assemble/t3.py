@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 from service.assemble.common import (
+    RowRead,
     Target,
     absent_cell,
     align,
@@ -41,6 +42,7 @@ class T3Result:
     deviations: list[Deviation] = field(default_factory=list)
     single_other_processing: bool = False  # 2021 report printing （六）其他处理 as one row
     explained: set[str] = field(default_factory=set)  # absent cells the report's own layout explains
+    readings: list[RowRead] = field(default_factory=list)  # what was read, for the reviewer's start
 
 
 @dataclass
@@ -350,6 +352,11 @@ def assemble_t3(rows: list[Row], schema: FormatSchema) -> T3Result:
     for rid, message in al.disagreements.items():
         mark_disagreement([out.cells[c] for c in table.cells(rid) if c in out.cells], message, al.scores[rid])
     _missing_other(out, value_rows, table)
+    for rid in value_rows:
+        if (row := al.matched.get(rid)) is not None:
+            out.readings.append(RowRead(f"t3.{rid}", table.cells(rid), [row]))
+        elif rid in al.orphans:
+            out.readings.append(RowRead(f"t3.{rid}", table.cells(rid), al.orphans[rid], matched=False))
     return out
 
 

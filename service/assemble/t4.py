@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service.assemble.common import absent_cell, cell_from_value, deviation, label_score, unmapped_row
+from service.assemble.common import (
+    RowRead,
+    absent_cell,
+    cell_from_value,
+    deviation,
+    label_score,
+    unmapped_row,
+)
 from service.assemble.place import (
     Columns,
     header_columns,
@@ -27,6 +34,7 @@ from service.schema import FormatSchema, load_labels
 class T4Result:
     cells: dict[str, CellValue] = field(default_factory=dict)
     deviations: list[Deviation] = field(default_factory=list)
+    readings: list[RowRead] = field(default_factory=list)  # what was read, for the reviewer's start
 
 
 @dataclass
@@ -85,10 +93,13 @@ def assemble_t4(rows: list[Row], schema: FormatSchema) -> T4Result:
         if way in ("placed", "apart") and k > 1:
             continue
         if _read_values(out, data[:k], way, table, columns):
+            out.readings.append(RowRead("t4", list(table.cells), data[:k]))
             for row in data[k:]:
                 out.deviations.append(unmapped_row("table 4: row", row, "follows the table's 15 values"))
             return out
     n = len(trim_values([v for r in data for v in r.values], len(table.cells)))
+    if data:
+        out.readings.append(RowRead("t4", list(table.cells), data[:1]))
     for cid in table.cells:
         out.cells[cid] = absent_cell(reason("t4_not_found"))
     out.deviations.append(

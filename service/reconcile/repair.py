@@ -227,6 +227,8 @@ def _score_and_flag(
             reasons.append(reason("unruled"))
         elif unruled and cell.status == "blank" and cid.split(".")[0] in zeros:
             reasons.append(reason("unruled_blank"))  # a rule holds on a blank as on a 0: it cannot tell a lost 0
+        elif cid in reading and cell.status == "blank" and cid.split(".")[0] in zeros:
+            reasons.append(reason("blank_in_scan"))  # print too faint to scan reads blank; a rule cannot tell a 0
         if cid in suspects:
             rules = sorted({eq.rule for eq in support.broken_eqs if cid in eq.lhs + eq.rhs})
             reasons.append(reason("source_rule_failure", rules=", ".join(rules)))
@@ -237,6 +239,8 @@ def _score_and_flag(
         for r in reasons:
             add_code(cell, r)
         repaired = cell.status == "repaired" and cfg.review_repairs
-        structure = any(r.code in ("sealed", "layout_model", "streak", "unruled", "unruled_blank") for r in reasons)
+        structure = any(
+            r.code in ("sealed", "layout_model", "streak", "unruled", "unruled_blank", "blank_in_scan") for r in reasons
+        )
         if cell.confidence < cfg.review_below or cid in suspects or unchecked or repaired or structure:
             cell.needs_review = True

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from service import PIPELINE_VERSION
 from service.reconcile.cross import SeriesCheck, cross_report_checks
 from service.result import CellValue, Check, Result
-from service.review import apply_correction
+from service.review import apply_correction, apply_corrections, only_explained
 from service.store.orm import (
     AuditEntry,
     Cell,
@@ -54,9 +54,10 @@ class NotFound(LookupError):
 
 
 class StaleVersion(Exception):
-    def __init__(self, current: int) -> None:
+    def __init__(self, current: int, cell_id: str | None = None) -> None:
         self.current = current
-        super().__init__(f"the cell is at version {current}")
+        self.cell_id = cell_id
+        super().__init__(f"{cell_id or 'the cell'} is at version {current}")
 
 
 class Conflict(Exception):
@@ -385,9 +386,11 @@ def _write_version(session: Session, report: Report, result: Result, version: in
         row.confidence = cell.confidence
         row.needs_review = cell.needs_review
         row.reasons = "; ".join(cell.review_reasons)
+        row.codes = [rc.model_dump(mode="json") for rc in cell.review_codes] or None
         row.version = cell.version
     report.version = version
     report.needs_review = sum(1 for c in result.cells.values() if c.needs_review)
+    report.only_explained = only_explained(result)
     report.failing_checks = sum(1 for c in result.checks if c.status == "fail")
     cov = result.coverage
     report.coverage, report.coverage_reasons = None, None  # a result stored before coverage existed
@@ -520,46 +523,112 @@ def correct(
 
     Raises NotFound (no report or one outside ``scope``, no result, no such cell), StaleVersion
     (``expected_version`` is not the cell's version: someone else changed it), Conflict (the report is approved)."""
+    result = correct_many(
+        session, report_id, [(cell_id, value, expected_version)], reason, actor=actor, role=role, scope=scope
+    )
+    return result.cells[cell_id], result
+
+
+def correct_many(
+    session: Session,
+    report_id: str,
+    changes: list[tuple[str, int | float | None, int]],
+    reason: str | None,
+    *,
+    actor: str,
+    role: str,
+    scope: Scope = None,
+) -> Result:
+    """Several cells of one report set at once (a whole row accepted): ``changes`` are (cell id, value, the cell
+    version it was made against). All or nothing: one new result version, the checks run once, an audit entry per
+    cell. Raises as :func:`correct` (StaleVersion carries the first stale cell's current version; InvalidValue
+    before anything is written)."""
     report = get_report(session, report_id, scope)
     if report.approved_at is not None:
         raise Conflict("the report is approved; corrections are closed")
+    if not changes:
+        raise Conflict("no change given")
     result = result_of(session, report_id)
     if result is None:
         raise NotFound(f"report {report_id} has no result yet (status {report.status})")
-    cell = result.cells.get(cell_id)
-    if cell is None:
-        raise NotFound(f"no cell {cell_id} in this report's format ({result.format})")
-    if cell.version != expected_version:
-        raise StaleVersion(cell.version)
-    old = {"value": cell.value, "status": cell.status, "version": cell.version}
-    apply_correction(result, cell_id, value, actor=actor, reason=reason)  # InvalidValue before anything is written
+    if len({cid for cid, _, _ in changes}) != len(changes):
+        raise Conflict("a cell is named twice")
+    old: dict[str, dict[str, Any]] = {}
+    for cid, _, expected in changes:
+        cell = result.cells.get(cid)
+        if cell is None:
+            raise NotFound(f"no cell {cid} in this report's format ({result.format})")
+        if cell.version != expected:
+            raise StaleVersion(cell.version, cid)
+        old[cid] = {"value": cell.value, "status": cell.status, "version": cell.version}
+    apply_corrections(result, {cid: value for cid, value, _ in changes}, actor=actor, reason=reason)
     new_version = report.version + 1
-    try:  # the write and its commit together: a flush on the way (autoflush) meets the same unique version
+    try:
         _write_version(session, report, result, new_version, "correction", actor)
-        cell = result.cells[cell_id]
-        session.add(
-            AuditEntry(
-                actor=actor,
-                role=role,
-                action="correct",
-                report_id=report_id,
-                cell_id=cell_id,
-                old=old,
-                new={
-                    "value": cell.value,
-                    "status": cell.status,
-                    "version": cell.version,
-                    "result_version": new_version,
-                },
-                reason=reason,
+        for cid, _, _ in changes:
+            cell = result.cells[cid]
+            session.add(
+                AuditEntry(
+                    actor=actor,
+                    role=role,
+                    action="correct",
+                    report_id=report_id,
+                    cell_id=cid,
+                    old=old[cid],
+                    new={
+                        "value": cell.value,
+                        "status": cell.status,
+                        "version": cell.version,
+                        "result_version": new_version,
+                        **({"with": len(changes)} if len(changes) > 1 else {}),  # cells saved together (a row)
+                    },
+                    reason=reason,
+                )
             )
-        )
         session.commit()
-    except IntegrityError:  # another correction of this report committed the same result version first
+    except IntegrityError:
         session.rollback()
         now = result_of(session, report_id)
-        raise StaleVersion(now.cells[cell_id].version if now is not None else expected_version) from None
-    return cell, result
+        first = changes[0][0]
+        raise StaleVersion(now.cells[first].version if now is not None else changes[0][2], first) from None
+    return result
+
+
+def approve_explained(
+    session: Session,
+    report_ids: list[str] | None,
+    *,
+    actor: str,
+    role: str,
+    reason: str | None = None,
+    scope: Scope = None,
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Approve, in one go, every report (of ``report_ids``, or every one the caller sees) that is done, not yet
+    approved and whose only flags are layout deviations the report explains (``Report.only_explained``).
+    Returns (approved ids, [(id, why not)] for the named reports that were not)."""
+    q = select(Report).where(visible(scope))
+    if report_ids is not None:
+        q = q.where(Report.id.in_(report_ids))
+    else:
+        q = q.where(Report.only_explained.is_(True), Report.approved_at.is_(None), Report.status == "done")
+    found = {r.id: r for r in session.scalars(q)}
+    approved: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    for rid in report_ids if report_ids is not None else sorted(found):
+        report = found.get(rid)
+        if report is None:
+            skipped.append((rid, "not found"))
+        elif report.status != "done":
+            skipped.append((rid, f"the report is {report.status}, not done"))
+        elif report.approved_at is not None:
+            skipped.append((rid, "already approved"))
+        elif not report.only_explained:
+            skipped.append((rid, "has flags that are not explained deviations"))
+        else:
+            _mark_approved(session, report, actor, role, reason or "batch: only explained deviations", batch=True)
+            approved.append(rid)
+    session.commit()
+    return approved, skipped
 
 
 def preview(
@@ -574,6 +643,21 @@ def preview(
     return apply_correction(current, cell_id, value, actor="preview").checks
 
 
+def _mark_approved(session: Session, report: Report, actor: str, role: str, reason: str | None, **extra: Any) -> None:
+    """``report`` approved by ``actor`` now, and the audit entry saying so (``extra`` in its ``new``)."""
+    report.approved_at, report.approved_by = utcnow(), actor
+    session.add(
+        AuditEntry(
+            actor=actor,
+            role=role,
+            action="approve",
+            report_id=report.id,
+            new={"result_version": report.version, "needs_review": report.needs_review, **extra},
+            reason=reason,
+        )
+    )
+
+
 def approve(
     session: Session, report_id: str, *, actor: str, role: str, reason: str | None = None, scope: Scope = None
 ) -> Report:
@@ -582,17 +666,7 @@ def approve(
         raise Conflict(f"the report is {report.status}, not done")
     if report.approved_at is not None:
         return report
-    report.approved_at, report.approved_by = utcnow(), actor
-    session.add(
-        AuditEntry(
-            actor=actor,
-            role=role,
-            action="approve",
-            report_id=report_id,
-            new={"result_version": report.version, "needs_review": report.needs_review},
-            reason=reason,
-        )
-    )
+    _mark_approved(session, report, actor, role, reason)
     session.commit()
     return report
 
@@ -770,8 +844,10 @@ def report_review_stats(
     final_cells = final.get("cells", {})
     for cid, cell in machine.get("cells", {}).items():
         after = final_cells.get(cid, cell)
+        # a reviewer's save of the machine's own value is a confirmation (its status becomes corrected all the
+        # same); a cell the machine did not read (absent, unparseable) saved by a reviewer is a correction
         changed = after.get("version", 1) > cell.get("version", 1) and (
-            after.get("value") != cell.get("value") or after.get("status") != cell.get("status")
+            after.get("value") != cell.get("value") or cell.get("status") in ("absent", "unparseable")
         )
         if not cell.get("needs_review"):
             total.missed += int(changed)

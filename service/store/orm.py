@@ -9,8 +9,21 @@ triggers refuse UPDATE and DELETE on it).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -41,6 +54,8 @@ class Report(Base):
     pages: Mapped[int | None] = mapped_column(Integer, default=None)
     needs_review: Mapped[int] = mapped_column(Integer, default=0)  # cells flagged in the newest version
     failing_checks: Mapped[int] = mapped_column(Integer, default=0)
+    # every flag of the newest version is a layout deviation the report explains (batch approval; see review.py)
+    only_explained: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # the newest version's coverage: complete | partial | failed (None: a result stored before coverage existed)
     coverage: Mapped[str | None] = mapped_column(String(16), default=None, index=True)
     coverage_reasons: Mapped[str | None] = mapped_column(Text, default=None)  # why not complete, "; "-joined
@@ -137,6 +152,8 @@ class Cell(Base):
     confidence: Mapped[float] = mapped_column(Float, default=1.0)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     reasons: Mapped[str] = mapped_column(Text, default="")  # review reasons, "; "-joined
+    # the same reasons as codes with parameters, [{code, params}] (None: stored before migration 0007)
+    codes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __table_args__ = (Index("ix_cells_review", "needs_review", "confidence"),)

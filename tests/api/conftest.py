@@ -10,17 +10,22 @@ from tests.api.helpers import upload, wait_done
 from tests.store.helpers import SEED, backends, fresh_database
 
 
-@pytest.fixture(scope="package", params=backends())
-def api(request: pytest.FixtureRequest, tmp_path_factory):
-    """A running service on each kind of database (one worker process), a token per role, the database URL."""
-    data = tmp_path_factory.mktemp(f"svc-{request.param}")
-    url = fresh_database(request.param, data)
+def running_service(backend: str, tmp_path_factory: pytest.TempPathFactory):
+    """A running service on a fresh database of ``backend`` (one worker process) and a token per role."""
+    data = tmp_path_factory.mktemp(f"svc-{backend}")
+    url = fresh_database(backend, data)
     cfg = ServiceConfig(data_dir=data, database_url=url, workers=1, local=False)
     with TestClient(create_app(cfg)) as client:
         svc = client.app.state.service
         with svc.sessions() as s:
             tokens = {role: crud.create_token(s, role, f"{role}-1") for role in crud.ROLES}
         yield client, tokens
+
+
+@pytest.fixture(scope="package", params=backends())
+def api(request: pytest.FixtureRequest, tmp_path_factory):
+    """A running service on each kind of database (one worker process), a token per role."""
+    yield from running_service(request.param, tmp_path_factory)
 
 
 @pytest.fixture(scope="package")

@@ -23,7 +23,12 @@ CELL = "t3.new_received.natural_person"
 # what each path parameter of a route is filled with (report_id: the report asked for); a route with a parameter
 # not named here fails the enumeration test until it is added (and thought about)
 PARAMS = {"number": "1", "cell_id": CELL, "fmt": "json"}
-BODY = {"value": 1, "expected_version": 1}  # a body every route with one accepts (Correction, Preview, Approval)
+# a body every route with one accepts (Correction, Preview, Approval, Corrections: a whole row)
+BODY = {
+    "value": 1,
+    "expected_version": 1,
+    "changes": [{"cell_id": "t3.granted.total", "value": 1, "expected_version": 1}],
+}
 
 
 @dataclass
@@ -233,3 +238,17 @@ def test_me_names_the_agencies_and_metrics_need_an_unbound_admin(tenants):
     refused = t.client.get("/metrics", headers=auth(t.tokens, "pt-admin"))
     assert refused.status_code == 403 and "bound to none" in refused.json()["detail"]
     assert t.client.get("/metrics", headers=auth(t.tokens, "admin")).status_code == 200
+
+
+def test_a_batch_approval_reaches_only_the_callers_agency(tenants):
+    """``POST /v1/review/approve-explained`` names reports by id in its body: another agency's report is "not found"
+    to a bound reviewer (as a report that does not exist), and stays unapproved."""
+    t = tenants
+    url = "/v1/review/approve-explained"
+    answer = t.client.post(url, json={"report_ids": [t.shanghai["id"]]}, headers=auth(t.tokens, "pt-reviewer"))
+    assert answer.status_code == 200
+    assert answer.json() == {"approved": [], "skipped": [{"id": t.shanghai["id"], "why": "not found"}]}
+    every = t.client.post(url, headers=auth(t.tokens, "pt-reviewer")).json()
+    assert t.shanghai["id"] not in every["approved"]
+    report = t.client.get(f"/v1/reports/{t.shanghai['id']}", headers=auth(t.tokens, "sh-reviewer")).json()
+    assert not report["approved"]

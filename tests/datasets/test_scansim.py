@@ -535,3 +535,26 @@ def test_presets_compose() -> None:
     assert scansim.preset_named("phone+lowres").dpi == 120 and scansim.preset_named("lowres+phone").dpi == 120
     with pytest.raises(ValueError, match="unknown preset"):
         scansim.preset_named("phone+sepia")
+
+
+def test_a_faded_cell_turns_to_paper_inside_its_rulings(r001_pages_150: list[Image.Image]) -> None:
+    """``--fade-cell``: the print inside one grid cell gone (only there), the rulings around it kept."""
+    assert scansim.FadedCell.parse("table=1, row=6,col=4") == scansim.FadedCell(table=1, row=6, col=4)
+    with pytest.raises(ValueError, match="required"):
+        scansim.FadedCell.parse("table=1,row=6")
+    with pytest.raises(ValueError, match="key=value"):
+        scansim.FadedCell.parse("table=1,row=6,col=4,colour=red")
+    pages = scansim.fade_cells(r001_pages_150, [scansim.FadedCell(table=1, row=6, col=4)], 150)
+    changed = [n for n, (a, b) in enumerate(zip(r001_pages_150, pages), start=1) if a.tobytes() != b.tobytes()]
+    assert len(changed) == 1
+    before = np.asarray(r001_pages_150[changed[0] - 1]).astype(int)
+    after = np.asarray(pages[changed[0] - 1]).astype(int)
+    diff = before != after
+    assert diff.any() and (after[diff] == 255).all()  # print turned to paper
+    ys, xs = np.nonzero(diff)
+    assert ys.max() - ys.min() < 60 and xs.max() - xs.min() < 150  # one cell, not a row
+    tables = join_pages({n: find_grids(np.asarray(im), 150) for n, im in enumerate(pages, start=1)}, 150)
+    old = join_pages({n: find_grids(np.asarray(im), 150) for n, im in enumerate(r001_pages_150, start=1)}, 150)
+    assert [(t.n_rows, t.n_cols) for t in tables] == [(t.n_rows, t.n_cols) for t in old]  # rulings kept
+    with pytest.raises(ValueError, match="no such table"):
+        scansim.fade_cells(r001_pages_150, [scansim.FadedCell(table=9, row=0, col=0)], 150)

@@ -13,7 +13,8 @@ sending the bytes of a report it may not see gets 409 without the report's id (c
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
@@ -32,11 +33,12 @@ from service.export import ReportMeta, long_rows, report_xlsx, to_csv
 from service.ingest import IngestError, backend_for
 from service.pages import NoPage
 from service.reconcile.cross import SeriesCheck
+from service.reconcile.start import PLACE_CODES, UNREAD_STATUSES
 from service.result import Check, Result
 from service.review import InvalidValue
 from service.schema import load_format
 from service.store import crud
-from service.store.orm import Report
+from service.store.orm import Cell, Report
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 MAX_OFFSET = 2**31 - 1  # integers of the query past this are no rows, versions or pages of any store (422)
@@ -336,6 +338,30 @@ def export(report_id: str, fmt: str, who: Caller = Depends(READ), svc: Service =
     )
 
 
+@contextmanager
+def _correction_errors(svc: Service) -> Iterator[None]:
+    """The store's refusals of a correction as HTTP answers: 404, 409 (a stale version names the cell and its
+    current version; the report approved), 422 (a value the cell cannot hold)."""
+    try:
+        yield
+    except crud.NotFound as e:
+        raise HTTPException(404, str(e)) from None
+    except crud.StaleVersion as e:
+        svc.metrics.corrections.labels("stale").inc()
+        raise HTTPException(
+            409,
+            {
+                "message": f"stale version: the cell is at version {e.current}",
+                "cell_id": e.cell_id,
+                "current_version": e.current,
+            },
+        ) from None
+    except crud.Conflict as e:
+        raise HTTPException(409, str(e)) from None
+    except InvalidValue as e:
+        raise HTTPException(422, str(e)) from None
+
+
 @router.patch(
     "/reports/{report_id}/cells/{cell_id}",
     response_model=schemas.CorrectionOut,
@@ -354,35 +380,63 @@ def correct_cell(
 ) -> schemas.CorrectionOut:
     """Set a cell to the value the document prints. Names the cell version it was made against; the checks are
     re-run and returned. The machine's value and every earlier version stay in the store."""
-    with svc.sessions() as db:
-        try:
-            cell, result = crud.correct(
-                db,
-                report_id,
-                cell_id,
-                body.value,
-                body.expected_version,
-                body.reason,
-                actor=who.name,
-                role=who.role,
-                scope=who.scope,
-            )
-        except crud.NotFound as e:
-            raise HTTPException(404, str(e)) from None
-        except crud.StaleVersion as e:
-            svc.metrics.corrections.labels("stale").inc()
-            raise HTTPException(
-                409, {"message": f"stale version: the cell is at version {e.current}", "current_version": e.current}
-            ) from None
-        except crud.Conflict as e:
-            raise HTTPException(409, str(e)) from None
-        except InvalidValue as e:
-            raise HTTPException(422, str(e)) from None
+    with svc.sessions() as db, _correction_errors(svc):
+        cell, result = crud.correct(
+            db,
+            report_id,
+            cell_id,
+            body.value,
+            body.expected_version,
+            body.reason,
+            actor=who.name,
+            role=who.role,
+            scope=who.scope,
+        )
         report = _report(db, report_id, who)
     svc.metrics.corrections.labels("applied").inc()
     return schemas.CorrectionOut(
         cell_id=cell_id,
         cell=cell,
+        checks=result.checks,
+        result_version=report.version,
+        needs_review=report.needs_review,
+        failing_checks=report.failing_checks,
+        check_views=schemas.CheckView.all_of(result, lang),
+    )
+
+
+@router.patch(
+    "/reports/{report_id}/cells",
+    response_model=schemas.CorrectionsOut,
+    responses={
+        409: {"description": "a stale version (names the cell and its current version), or the report approved"},
+        422: {"description": "a value a cell cannot hold"},
+    },
+)
+def correct_cells(
+    report_id: str,
+    body: schemas.Corrections,
+    lang: schemas.Lang = LANG_QUERY,
+    who: Caller = Depends(REVIEW),
+    svc: Service = Depends(service),
+) -> schemas.CorrectionsOut:
+    """Several cells saved together (a whole row accepted, a candidate of ``start_from``): all or nothing, one new
+    result version, the checks run once, an audit entry per cell."""
+    with svc.sessions() as db, _correction_errors(svc):
+        result = crud.correct_many(
+            db,
+            report_id,
+            [(c.cell_id, c.value, c.expected_version) for c in body.changes],
+            body.reason,
+            actor=who.name,
+            role=who.role,
+            scope=who.scope,
+        )
+        report = _report(db, report_id, who)
+    for _ in body.changes:
+        svc.metrics.corrections.labels("applied").inc()
+    return schemas.CorrectionsOut(
+        cells={c.cell_id: result.cells[c.cell_id] for c in body.changes},
         checks=result.checks,
         result_version=report.version,
         needs_review=report.needs_review,
@@ -454,6 +508,25 @@ async def audit(
     return await svc.read(read)
 
 
+@router.post("/review/approve-explained", response_model=schemas.BatchApproved, tags=["review"])
+def approve_explained(
+    body: schemas.BatchApproval | None = None, who: Caller = Depends(REVIEW), svc: Service = Depends(service)
+) -> schemas.BatchApproved:
+    """Approve in one go the reports whose only flags are layout deviations the report explains (a 2021 report
+    printing （六）其他处理 as one row, a column the report does not print, …; ``only_explained`` on the report):
+    the named ones, or every such report the caller sees. Each approval is audited as usual."""
+    with svc.sessions() as db:
+        approved, skipped = crud.approve_explained(
+            db,
+            body.report_ids if body else None,
+            actor=who.name,
+            role=who.role,
+            reason=body.reason if body else None,
+            scope=who.scope,
+        )
+    return schemas.BatchApproved(approved=approved, skipped=[schemas.Skipped(id=i, why=w) for i, w in skipped])
+
+
 @router.get("/review/queue", response_model=schemas.Queue, tags=["review"])
 async def review_queue(
     limit: int = Query(50, ge=1, le=500),
@@ -465,8 +538,19 @@ async def review_queue(
     """Cells needing review across reports not yet approved, least confident first: the cells a partial report
     did not read come first (confidence 0, the first reason "not read: …"). Each with its printed row and column
     labels and its reasons as codes with parameters and text in ``lang``."""
-    rows, total = await svc.read(crud.review_queue, limit, offset, who.scope)
-    return schemas.Queue(total=total, items=[schemas.QueueItem.of(c, r, lang) for c, r in rows])
+
+    def read(db: Session) -> tuple[list[tuple[Cell, Report]], int, dict[str, Result | None]]:
+        rows, total = crud.review_queue(db, limit, offset, who.scope)
+        # the newest result of each report with an item to start from (its rows as read, its candidates)
+        wanted = {
+            r.id
+            for c, r in rows
+            if c.status in UNREAD_STATUSES or any(rc.get("code") in PLACE_CODES for rc in c.codes or [])
+        }
+        return rows, total, {rid: crud.result_of(db, rid) for rid in sorted(wanted)}
+
+    rows, total, results = await svc.read(read)
+    return schemas.Queue(total=total, items=[schemas.QueueItem.of(c, r, lang, results.get(r.id)) for c, r in rows])
 
 
 @router.get("/series", tags=["review"], response_model=list[SeriesCheck])

@@ -9,9 +9,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from service import __version__
+from service import __version__, messages
 from service.api.core import Service
 from service.api.deps import ADMIN, REVIEW, Caller, caller, service
+from service.messages import Lang
 from service.store import crud
 from service.understand.classifier import pipeline_version
 
@@ -66,6 +67,7 @@ async def metrics(who: Caller = Depends(ADMIN), svc: Service = Depends(service))
 @router.get("/v1/review/stats", tags=["review"])
 async def review_stats(
     limit: int = Query(500, ge=0, le=5000, description="reports listed one by one (newest first); all are counted"),
+    lang: Lang = Query("zh", description="the language of each reason's ``text``"),
     who: Caller = Depends(REVIEW),
     svc: Service = Depends(service),
 ) -> dict[str, Any]:
@@ -76,7 +78,10 @@ async def review_stats(
     ``corrected_share`` over the decided ones. ``by_reason``: the same by review reason (``kind`` ``code``: the
     cells' ``review_codes``; ``reason``: the English reason with its numbers as #). A high confirmed share for a
     reason says its threshold is too cautious."""
-    return await svc.read(crud.review_stats, who.scope, limit)
+    stats = await svc.read(crud.review_stats, who.scope, limit)
+    for row in stats["by_reason"]:  # the reason in the reviewer's language (parameters as …)
+        row["text"] = messages.code_title(row["reason"], lang) if row["kind"] == "code" else None
+    return stats
 
 
 def review_lines(stats: dict[str, Any]) -> list[str]:

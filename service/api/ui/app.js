@@ -118,7 +118,58 @@ function route() {
   document.onkeydown = null;
   const m = location.hash.match(/^#\/r\/([0-9a-f]+)(?:\/(.+))?$/);
   if (m) return reportView(m[1], m[2] ? decodeURIComponent(m[2]) : null);
+  if (location.hash === "#/stats") return statsView();
   return homeView();
+}
+
+// ------------------------------------------------------------------ review statistics (GET /v1/review/stats)
+const OUTCOMES = [["flagged", "机器标记待复核"], ["confirmed", "确认无误（机器判断正确）"], ["corrected", "已更正"],
+  ["open", "尚未复核"], ["missed", "漏标（未标记却被更正）"]];
+const pct = (x) => (x === null || x === undefined ? "—" : `${(x * 100).toFixed(1)}%`);
+// a reason of the statistics in the reviewer's words: the API's text for the row; else the Chinese text the queue gives
+// a cell flagged for that code (seen: code → text); else 其他原因 (the code stays in the row's tooltip)
+const statsReason = (row, seen) => row.text || seen[row.reason] || "其他原因";
+async function reasonTexts(rows) {
+  const seen = {};
+  if (rows.every((r) => r.text)) return seen;
+  try {
+    const q = await getJSON("/v1/review/queue?limit=500&lang=zh");
+    for (const i of q.items) for (const x of i.reason_items || []) if (x.reason_code && !(x.reason_code in seen)) seen[x.reason_code] = x.text;
+  } catch (e) { /* the rows keep 其他原因 */ }
+  return seen;
+}
+function countCells(row, prefix) {
+  return OUTCOMES.map(([k]) => `<td class="num" data-testid="${prefix}-${k}" data-value="${row[k]}">${row[k]}</td>`).join("")
+    + ["confirmed_share", "corrected_share"].map((k) => `<td class="num" data-testid="${prefix}-${k}" data-value="${row[k] ?? ""}">${pct(row[k])}</td>`).join("");
+}
+const countHead = () => OUTCOMES.map(([, t]) => `<th class="num">${t}</th>`).join("") + `<th class="num">确认占比</th><th class="num">更正占比</th>`;
+
+async function statsView() {
+  const app = $("#app");
+  app.innerHTML = `<section class="card" data-testid="stats"><h1>复核统计</h1><p class="muted">加载中…</p></section>`;
+  let s;
+  try { s = await getJSON("/v1/review/stats?limit=500&lang=zh"); } catch (e) {
+    app.innerHTML = `<section class="card" data-testid="stats"><h1>复核统计</h1><p class="muted">${e.status === 403 ? "复核统计需要复核员令牌。" : esc(e.message)}</p></section>`;
+    return;
+  }
+  const o = s.overall, seen = await reasonTexts(s.by_reason);
+  app.innerHTML = `<section class="card" data-testid="stats"><h1>复核统计</h1>
+    <p class="muted">已完成识别的报告 ${s.reports_counted} 份（已批准 <span data-testid="stats-approved">${s.reports_approved}</span> 份）。
+      确认占比、更正占比按已复核（确认或更正）的单元格计算；某一原因的确认占比很高，说明它的阈值过于谨慎。</p>
+    <div class="tiles" data-testid="stats-overall">
+      ${OUTCOMES.map(([k, t]) => `<div class="tile"><div class="n" data-testid="stats-overall-${k}" data-value="${o[k]}">${o[k]}</div><div class="muted">${t}</div></div>`).join("")}
+      <div class="tile"><div class="n" data-testid="stats-overall-confirmed_share" data-value="${o.confirmed_share ?? ""}">${pct(o.confirmed_share)}</div><div class="muted">确认占比</div></div>
+      <div class="tile"><div class="n" data-testid="stats-overall-corrected_share" data-value="${o.corrected_share ?? ""}">${pct(o.corrected_share)}</div><div class="muted">更正占比</div></div>
+    </div></section>
+    <section class="card"><h2>按原因</h2>${s.by_reason.length ? `<table class="list stats" data-testid="stats-reasons"><thead><tr><th>原因</th>${countHead()}</tr></thead><tbody>
+      ${s.by_reason.map((r) => `<tr data-testid="stats-reason" data-reason="${esc(r.reason)}" data-kind="${esc(r.kind)}" title="${esc(r.reason)}">
+        <td data-testid="stats-reason-text">${esc(statsReason(r, seen))}</td>${countCells(r, "stats-reason")}</tr>`).join("")}</tbody></table>`
+      : `<p class="muted">还没有被标记的单元格。</p>`}</section>
+    <section class="card"><h2>按报告</h2>${s.reports.length ? `<table class="list stats" data-testid="stats-reports"><thead><tr><th>报告</th><th>年度</th><th>批准</th>${countHead()}</tr></thead><tbody>
+      ${s.reports.map((r) => `<tr class="clickable" data-testid="stats-report" data-id="${r.report_id}" title="${esc(r.filename)}">
+        <td>${esc(r.agency || r.filename)}</td><td>${r.year ?? ""}</td><td>${r.approved ? `<span class="badge approved">已批准</span>` : ""}</td>
+        ${countCells(r, "stats-report")}</tr>`).join("")}</tbody></table>` : `<p class="muted">还没有完成识别的报告。</p>`}</section>`;
+  app.querySelectorAll("tr[data-testid=stats-report]").forEach((tr) => tr.addEventListener("click", () => { location.hash = `#/r/${tr.dataset.id}`; }));
 }
 
 // ------------------------------------------------------------------ home: upload, reports, queue
@@ -151,8 +202,14 @@ async function refreshHome() {
         <td><span class="badge ${r.status}">${STATUS[r.status]}</span>${r.error ? ` <span class="muted">${esc(r.error)}</span>` : ""}</td>
         <td>${r.status === "done" ? coverageBadge(r) : ""}</td>
         <td>${r.status === "done" ? r.needs_review : ""}</td><td>${r.status === "done" ? r.failing_checks : ""}</td>
-        <td>${r.approved ? `<span class="badge approved">已批准</span>` : ""}</td></tr>`).join("")}</tbody></table>`
+        <td>${r.approved ? `<span class="badge approved">已批准</span>` : r.only_explained ? `<span class="badge explained" data-testid="only-explained"
+          title="待复核的单元格都来自已说明的版式偏差">仅含已说明偏差</span>` : ""}</td></tr>`).join("")}</tbody></table>`
       : `<p class="muted">还没有报告。</p>`;
+    const explained = list.items.filter((r) => r.only_explained && !r.approved).map((r) => r.id);
+    if (explained.length) {
+      $("#reports").insertAdjacentHTML("afterbegin", `<p>${batchButton(explained)} <span class="muted">${explained.length} 份报告的待复核单元格都来自已说明的版式偏差</span></p>`);
+      $("#approve-explained").addEventListener("click", () => approveExplained(explained, refreshHome));
+    }
     $("#reports").querySelectorAll("tr[data-id]").forEach((tr) => tr.addEventListener("click", () => { location.hash = `#/r/${tr.dataset.id}`; }));
     if (list.items.some((r) => r.status === "queued" || r.status === "running")) pollTimer = setTimeout(refreshHome, 1500);
   } catch (e) { $("#reports").textContent = e.message; }
@@ -165,7 +222,9 @@ async function refreshHome() {
         <td>${esc(i.agency || i.filename)} ${i.year ?? ""}</td><td>${esc(i.table_label || "")}</td>
         <td class="row-label" data-testid="queue-row">${esc(i.row_label || i.cell_id)}</td>
         <td data-testid="queue-column">${esc(columnText(i))}</td>
-        <td>${i.status === "absent" ? `<span class="muted">未读出</span>` : fmtNum(i.value)}</td>
+        <td>${i.status === "absent" ? `<span class="muted">未读出</span>` : fmtNum(i.value)}${
+          i.start_from && (i.start_from.candidates || []).some((c) => c.proposed) ? ` <span class="badge proposed" data-testid="queue-proposed"
+          title="读到了本行，有按规则成立的整行填法">有建议</span>` : ""}</td>
         <td>${i.status === "absent" ? "—" : i.confidence.toFixed(2)}</td>
         <td data-testid="queue-reasons">${reasonsHtml(i.reason_items)}</td></tr>`).join("")}
       </tbody></table><p class="muted">共 ${q.total} 个</p>` : `<p class="muted">没有待复核的单元格。</p>`;
@@ -173,6 +232,17 @@ async function refreshHome() {
       location.hash = `#/r/${tr.dataset.id}/${encodeURIComponent(tr.dataset.cell)}`;
     }));
   } catch (e) { $("#queue").innerHTML = `<p class="muted">${e.status === 403 ? "复核队列需要复核员令牌。" : esc(e.message)}</p>`; }
+}
+
+// batch approval of reports whose only flags are explained deviations (POST /v1/review/approve-explained)
+const batchButton = (ids) => `<button class="primary" id="approve-explained" data-testid="approve-explained"
+  data-reports="${esc(ids.join(" "))}">批量批准（仅含已说明的版式偏差）</button>`;
+async function approveExplained(ids, then) {
+  try {
+    const r = await (await api("/v1/review/approve-explained", { method: "POST", json: { report_ids: ids, reason: "批量批准：仅含已说明的版式偏差" } })).json();
+    toast(`已批准 ${r.approved.length} 份报告` + (r.skipped.length ? `，跳过 ${r.skipped.length} 份（另有待复核的单元格）` : ""));
+  } catch (e) { toast("批量批准失败：" + e.message); }
+  await then();
 }
 
 async function upload(e) {
@@ -189,7 +259,8 @@ async function upload(e) {
 }
 
 // ------------------------------------------------------------------ report view
-const state = { report: null, result: null, schema: null, selected: null, editing: false, pageCache: {} };
+// drafts: values typed in a row's editors and not saved yet (cell id → text)
+const state = { report: null, result: null, schema: null, selected: null, editing: false, pageCache: {}, drafts: {} };
 
 async function reportView(id, focusCell) {
   const app = $("#app");
@@ -208,6 +279,7 @@ async function reportView(id, focusCell) {
     return;
   }
   state.report = report; state.result = report.result; state.view = report.view; state.selected = null; state.editing = false;
+  state.drafts = {};
   state.schema = await getJSON(`/v1/schema/${report.result.format}`);
   state.labels = instanceLabels(state.schema);
   renderReport();
@@ -231,7 +303,7 @@ function renderReport() {
     <div class="layout">
       <div class="pane-left">
         <div class="card"><div class="page" id="page" data-testid="page"><img id="page-img" alt="">
-          <div class="hl" id="page-hl" data-testid="page-highlight"></div></div>
+          <div class="hl" id="page-hl" data-testid="page-highlight"></div><div id="page-toks"></div></div>
           <p class="muted" id="page-note">选择单元格以查看原文位置。</p></div>
         <div class="card detail" id="detail" data-testid="cell-detail"></div>
         <div class="card"><h2>规则检查</h2><ul class="rules" id="rules" data-testid="rules"></ul></div>
@@ -243,7 +315,7 @@ function renderReport() {
         <div class="card facts" id="facts" data-testid="facts"></div>
       </div>
     </div>`;
-  $("#approve")?.addEventListener("click", approve);
+  wireApproval();
   $("#tables").innerHTML = tablesHtml();
   $("#tables").querySelectorAll("td.v").forEach((td) => {
     td.addEventListener("click", () => { if (state.selected === td.dataset.cell && !state.editing) edit(); else select(td.dataset.cell); });
@@ -271,7 +343,11 @@ function renderCoverage() {
 function approvalHtml() {
   const r = state.report;
   if (r.approved) return `<span class="badge approved" data-testid="approved">已批准 · ${esc(r.approved_by)}</span>`;
-  return `<button class="primary" id="approve" data-testid="approve">批准本报告</button>`;
+  return `<button class="primary" id="approve" data-testid="approve">批准本报告</button>` + (r.only_explained ? " " + batchButton([r.id]) : "");
+}
+function wireApproval() {
+  $("#approve")?.addEventListener("click", approve);
+  $("#approve-explained")?.addEventListener("click", () => approveExplained([state.report.id], () => reportView(state.report.id, state.selected)));
 }
 
 // ---- the three tables as the official format prints them
@@ -328,11 +404,12 @@ function paintCells() {
   let review = 0;
   document.querySelectorAll("#tables td.v").forEach((td) => {
     const id = td.dataset.cell, cell = state.result.cells[id];
-    td.className = "v " + statusClass(cell, failing, id) + (state.selected === id ? " selected" : "");
+    const draft = id in state.drafts && !(state.editing && state.selected === id);
+    td.className = "v " + statusClass(cell, failing, id) + (state.selected === id ? " selected" : "") + (draft ? " draft" : "");
     td.dataset.status = cell ? cell.status : "absent";
     td.dataset.review = cell && cell.needs_review ? "1" : "0";
     if (!(state.editing && state.selected === id)) {
-      td.textContent = !cell ? "—" : cell.status === "absent" ? "—" : cell.status === "not_applicable" ? (cell.raw || "/") : fmtNum(cell.value);
+      td.textContent = draft ? state.drafts[id] : !cell ? "—" : cell.status === "absent" ? "—" : cell.status === "not_applicable" ? (cell.raw || "/") : fmtNum(cell.value);
     }
     const v = cellView(id);
     td.title = `${v ? printedLabel(v) : id}\n` + (cell ? `${CELL_STATUS[cell.status] || cell.status}` + (cell.status === "absent" ? "" : ` · 置信度 ${cell.confidence}`)
@@ -425,79 +502,182 @@ function reviewOrder() {
 }
 function firstReviewCell() { return reviewOrder()[0] || null; }
 
+function tdOf(id) { return document.querySelector(`#tables td.v[data-cell="${CSS.escape(id)}"]`); }
+// the cells of the row a cell stands in, left to right as the table prints them (those this report has)
+function rowOf(id) {
+  const td = tdOf(id);
+  if (!td) return [id];
+  return [...td.parentElement.querySelectorAll("td.v")].map((x) => x.dataset.cell).filter((c) => state.result.cells[c]);
+}
+
 function select(id) {
   state.selected = id; state.editing = false;
-  const td = document.querySelector(`#tables td.v[data-cell="${CSS.escape(id)}"]`);
+  const td = tdOf(id);
   document.querySelectorAll("#tables td.v.selected").forEach((x) => x.classList.remove("selected"));
   if (td) { td.classList.add("selected"); td.focus({ preventScroll: true }); td.scrollIntoView({ block: "nearest" }); }
   paintCells();
   const cell = state.result.cells[id], v = cellView(id);
   const absent = cell && cell.status === "absent";
   const inferred = cell && cell.inferred_value !== null && cell.inferred_value !== undefined;
+  const sf = (v && v.start_from) || null;
   $("#detail").innerHTML = cell ? `<dl>
       <dt>单元格</dt><dd data-testid="detail-label" data-cell="${esc(id)}" title="${esc(id)}">${v ? `<span data-testid="detail-row">${esc(v.row_label)}</span> × <span data-testid="detail-column">${esc(columnText(v))}</span>` : esc(id)}</dd>
       <dt>值</dt><dd data-testid="detail-value">${absent ? `<span class="muted">未读出</span>` : fmtNum(cell.value) || "（空）"}${inferred ? `（规则推算 ${fmtNum(cell.inferred_value)}${RULES[cell.inferred_by] ? "，依据" + esc(RULES[cell.inferred_by]) : ""}）` : ""}</dd>
-      <dt>原文</dt><dd>${absent ? `<span class="muted">原文中未读到此格</span>` : esc(cell.raw ?? "")}</dd>
+      <dt>原文</dt><dd>${absent ? `<span class="muted">原文中未读到此格</span>` : cell.raw ? esc(cell.raw) : "—"}</dd>
       <dt>状态</dt><dd>${CELL_STATUS[cell.status] || cell.status}${cell.original_value !== null && cell.original_value !== undefined ? `（原读数 ${fmtNum(cell.original_value)}）` : ""}</dd>
       <dt>置信度</dt><dd>${absent ? "—" : cell.confidence}</dd>
       <dt>版本</dt><dd>${cell.version}</dd>
       <dt>原因</dt><dd data-testid="detail-reasons">${v && v.reasons.length ? reasonsHtml(v.reasons) : "—"}</dd></dl>
-      <div id="start-from" data-testid="start-from" hidden></div>` : `<p>${v ? esc(printedLabel(v)) : esc(id)}：本报告没有此单元格</p>`;
-  showPage(cell);
+      <div id="start-from" class="start-from" data-testid="start-from" ${sf ? "" : "hidden"}>${sf ? startFromHtml(sf) : ""}</div>
+      ${state.report.approved ? "" : `<p class="row-actions"><button type="button" id="accept-row" data-testid="accept-row"
+        title="把本行编辑框中的值与本行待复核的读数一次保存（Ctrl+Enter）">行全部确认</button></p>`}`
+    : `<p>${v ? esc(printedLabel(v)) : esc(id)}：本报告没有此单元格</p>`;
+  if (cell) wireDetail(id, sf);
+  showPage(cell, sf);
 }
 
-async function showPage(cell) {
-  const img = $("#page-img"), hl = $("#page-hl"), note = $("#page-note");
-  hl.style.display = "none";
-  const src = cell && cell.source;
-  if (!src || !src.page) { note.textContent = src ? "此来源没有页面图像（网页、Word、文本）。" : "此单元格未在原文中找到。"; return; }
-  const key = src.page;
-  try {
-    if (!state.pageCache[key]) {
-      const r = await api(`/v1/reports/${state.report.id}/pages/${key}.png`);
-      state.pageCache[key] = { url: URL.createObjectURL(await r.blob()), scale: parseFloat(r.headers.get("X-Page-Scale")) };
+// ---- start from what was read: the raw reading of the cell's row and one-click candidates
+const ORIGIN = { ocr: "OCR 识别", pdf_text: "文字层", text_layer: "文字层", docx: "Word 文本", html: "网页文本", text: "纯文本" };
+// the equations a candidate keeps or breaks (their text, for the tooltip; a rule id by its name)
+const ruleNames = (names) => (names || []).map((r) => RULES[r] || r).join("\n");
+function valuesTable(sf, values, testid) {
+  return `<table class="mini" data-testid="${testid}"><tr>${(sf.column_labels || []).map((c) => `<th>${esc(c)}</th>`).join("")}</tr>
+    <tr>${sf.cells.map((cid) => `<td data-cell="${esc(cid)}">${values[cid] === null || values[cid] === undefined ? "—" : fmtNum(values[cid])}</td>`).join("")}</tr></table>`;
+}
+function startFromHtml(sf) {
+  const read = sf.read;
+  let h = `<h3>从读到的内容开始${sf.row ? ` <span class="muted" data-testid="sf-row" title="${esc(sf.row)}">${esc(sf.row_label || "")}</span>` : ""}</h3>`;
+  if (read) {
+    h += `<p data-testid="sf-read" data-origin="${esc(read.origin)}" data-page="${read.page ?? ""}">读到的本行（${read.page ? `第 ${read.page} 页，` : ""}${
+      ORIGIN[read.origin] || "原文"}）：<q data-testid="sf-read-text" title="${esc(read.label || "")}">${esc(read.text)}</q>${
+      read.matched === false ? `<br><span class="muted" data-testid="sf-unmatched">此行的标签没有读对，上面是在本行位置读到的一行</span>` : ""}</p>`;
+    if (read.tokens && read.tokens.length) {
+      h += `<p class="toks">读出的数字：${read.tokens.map((t, i) => `<span class="tok" data-testid="sf-token" data-i="${i}" data-page="${t.page ?? ""}"
+        data-bbox="${esc((t.bbox || []).join(","))}" title="第 ${t.page ?? "—"} 页 · 位置 ${t.bbox ? t.bbox.map((x) => Math.round(x)).join("，") : "—"}${
+        t.confidence !== null && t.confidence !== undefined ? ` · 置信度 ${t.confidence}` : ""}">${t.raw ? esc(t.raw) : `<span class="muted">空白</span>`}</span>`).join(" ")}</p>`;
     }
-  } catch (e) { note.textContent = e.status === 404 ? "此来源没有页面图像（网页、Word、文本）。" : e.message; return; }
-  const page = state.pageCache[key];
-  note.textContent = `第 ${src.page} 页（${src.origin === "ocr" ? "OCR 识别" : src.origin === "text_layer" ? "文字层" : src.origin}）`;
+  } else h += `<p class="muted" data-testid="sf-read">原文中没有读到此行。</p>`;
+  const cands = (sf.candidates || []).map((c, i) => [c, i]).sort((a, b) => Number(b[0].proposed) - Number(a[0].proposed));
+  if (cands.length) {
+    h += `<p class="muted">候选（点击一次即填入整行 ${sf.cells.length} 格）：</p><div class="cands">` + cands.map(([c, i]) => `<button type="button" class="cand${c.proposed ? " proposed" : ""}"
+      data-testid="sf-candidate" data-i="${i}" data-how="${esc(c.how)}" data-proposed="${c.proposed ? 1 : 0}"
+      title="${esc(`${c.how}${c.rules_hold && c.rules_hold.length ? `\n成立：\n${ruleNames(c.rules_hold)}` : ""}${c.rules_broken && c.rules_broken.length ? `\n不成立：\n${ruleNames(c.rules_broken)}` : ""}`)}">
+      ${c.proposed ? `<span class="badge proposed" data-testid="sf-proposed">建议</span> ` : ""}<span data-testid="sf-candidate-text">${esc(c.text)}</span>
+      ${c.summary ? `<span class="muted" data-testid="sf-candidate-summary">（${esc(c.summary)}）</span>` : ""}
+      ${valuesTable(sf, c.values, "sf-candidate-values")}</button>`).join("") + "</div>";
+  }
+  if (sf.inferred !== null && sf.inferred !== undefined) {
+    h += `<p><button type="button" class="cand" data-testid="sf-inferred" data-value="${sf.inferred}">采用规则推算值 ${fmtNum(sf.inferred)}（仅此格）</button></p>`;
+  }
+  return h;
+}
+function wireDetail(id, sf) {
+  $("#accept-row")?.addEventListener("click", () => acceptRow());
+  if (!sf) return;
+  $("#start-from").querySelectorAll("[data-testid=sf-candidate]").forEach((b) => b.addEventListener("click", () => {
+    const c = sf.candidates[+b.dataset.i];
+    applyRow(c.values, `复核采用候选：${c.text}`, id, "已按候选填入整行，规则已重新检查");
+  }));
+  $("#start-from").querySelector("[data-testid=sf-inferred]")?.addEventListener("click", () => save(id, String(sf.inferred), "复核采用规则推算值"));
+  $("#start-from").querySelectorAll("[data-testid=sf-token]").forEach((t) => {
+    const box = () => document.querySelector(`#page-toks [data-i="${t.dataset.i}"]`);
+    t.addEventListener("mouseenter", () => box()?.classList.add("hot"));
+    t.addEventListener("mouseleave", () => box()?.classList.remove("hot"));
+  });
+}
+
+async function pageImage(n) {
+  if (!state.pageCache[n]) {
+    const r = await api(`/v1/reports/${state.report.id}/pages/${n}.png`);
+    state.pageCache[n] = { url: URL.createObjectURL(await r.blob()), scale: parseFloat(r.headers.get("X-Page-Scale")) };
+  }
+  return state.pageCache[n];
+}
+
+// the page of the cell (its box highlighted), or for a cell not read the page of its row's reading with the box of each
+// number read there
+async function showPage(cell, sf = null) {
+  const img = $("#page-img"), hl = $("#page-hl"), note = $("#page-note"), toks = $("#page-toks");
+  hl.style.display = "none"; toks.innerHTML = "";
+  const src = cell && cell.source && cell.source.page ? cell.source : null;
+  const read = sf && sf.read;
+  const tokens = (read && read.tokens) || [];
+  const key = src ? src.page : (read && read.page) || (tokens[0] && tokens[0].page);
+  if (!key) { note.textContent = cell && cell.source ? "此来源没有页面图像（网页、Word、文本）。" : read ? "读到的本行没有页面位置。" : "此单元格未在原文中找到。"; return; }
+  let page;
+  try { page = await pageImage(key); } catch (e) { note.textContent = e.status === 404 ? "此来源没有页面图像（网页、Word、文本）。" : e.message; return; }
+  const origin = src ? src.origin : read.origin;
+  note.textContent = `第 ${key} 页（${ORIGIN[origin] || origin}）` + (!src && tokens.length ? "：框出的是本行读到的数字" : "");
   const place = () => {
-    if (!src.bbox) return;
     const k = (img.clientWidth / img.naturalWidth) * page.scale;
-    const [x0, y0, x1, y1] = src.bbox;
-    Object.assign(hl.style, { left: `${x0 * k - 3}px`, top: `${y0 * k - 3}px`, width: `${(x1 - x0) * k + 6}px`, height: `${(y1 - y0) * k + 6}px`, display: "block" });
+    const at = (el, [x0, y0, x1, y1], pad) => Object.assign(el.style, { left: `${x0 * k - pad}px`, top: `${y0 * k - pad}px`,
+      width: `${(x1 - x0) * k + 2 * pad}px`, height: `${(y1 - y0) * k + 2 * pad}px`, display: "block" });
+    if (src && src.bbox) at(hl, src.bbox, 3);
+    toks.innerHTML = "";
+    tokens.forEach((t, i) => {
+      if (!t.bbox || (t.page && t.page !== key)) return;
+      const box = document.createElement("div");
+      box.className = "tok-box"; box.dataset.i = String(i); box.dataset.testid = "page-token"; box.title = t.raw;
+      toks.appendChild(box); at(box, t.bbox, 2);
+    });
   };
   if (img.dataset.page !== String(key)) { img.onload = place; img.src = page.url; img.dataset.page = String(key); } else place();
 }
 
-// ---- editing
+// ---- editing: one cell at a time, or a row (Tab/Shift-Tab move the editor along the row; the values typed stay as
+// drafts until the row is accepted)
+const parseValue = (text) => {
+  const t = String(text).trim().replace(/[,，\s]/g, "");
+  return t === "" ? null : Number(t);
+};
 function edit() {
   if (state.report.approved) { toast("报告已批准，不能再更正"); return; }
   const id = state.selected, cell = state.result.cells[id];
-  const td = document.querySelector(`#tables td.v[data-cell="${CSS.escape(id)}"]`);
+  const td = tdOf(id);
   if (!td || !cell) return;
   state.editing = true;
-  td.innerHTML = `<input data-testid="cell-input" inputmode="decimal" value="${esc(fmtNum(cell.value))}">`;
+  const text = id in state.drafts ? state.drafts[id] : fmtNum(cell.value);
+  td.innerHTML = `<input data-testid="cell-input" inputmode="decimal" value="${esc(text)}">`;
   const input = td.querySelector("input");
   input.focus(); input.select();
   input.addEventListener("keydown", (e) => {
-    if (e.key === "Enter") { e.preventDefault(); e.stopPropagation(); save(id, input.value); }
-    else if (e.key === "Escape") {
-      e.preventDefault(); e.stopPropagation(); state.editing = false; paintCells(); renderRules(); td.focus();
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); e.stopPropagation(); keepDraft(id, input.value); acceptRow(); }
+    else if (e.key === "Enter") { e.preventDefault(); e.stopPropagation(); save(id, input.value); }
+    else if (e.key === "Tab") {
+      e.preventDefault(); e.stopPropagation();
+      keepDraft(id, input.value);
+      moveAlongRow(id, e.shiftKey ? -1 : 1, true);
+    } else if (e.key === "Escape") {
+      e.preventDefault(); e.stopPropagation(); delete state.drafts[id]; state.editing = false; paintCells(); renderRules(); td.focus();
     }
   });
-  input.addEventListener("blur", () => {
-    if (state.editing && state.selected === id) { state.editing = false; paintCells(); renderRules(); }
+  input.addEventListener("blur", () => {  // left without Enter or Esc (a click on 行全部确认 …): the value stays a draft
+    if (state.editing && state.selected === id) { keepDraft(id, input.value); state.editing = false; paintCells(); renderRules(); }
   });
   input.addEventListener("input", () => {  // the rule panel follows the value as it is typed (nothing stored)
     clearTimeout(state.previewTimer);
     state.previewTimer = setTimeout(() => previewRules(id, input.value), 200);
   });
 }
+// a value typed in a row's editor, kept until the row is accepted (dropped when it is the cell's value)
+function keepDraft(id, text) {
+  const cell = state.result.cells[id];
+  if (String(text).trim() === fmtNum(cell.value)) delete state.drafts[id];
+  else state.drafts[id] = String(text).trim();
+}
+function moveAlongRow(id, step, editing) {
+  const row = rowOf(id);
+  const i = row.indexOf(id);
+  if (i < 0 || row.length < 2) return;
+  const next = row[(i + step + row.length) % row.length];
+  state.selected = next;  // before the editor goes: its blur must not repaint over the move
+  select(next);
+  if (editing) edit();
+}
 
 async function previewRules(id, text) {
-  const t = text.trim().replace(/[,，\s]/g, "");
-  const value = t === "" ? null : Number(t);
-  if (!state.editing || state.selected !== id || (t !== "" && !Number.isFinite(value))) return;
+  const value = parseValue(text);
+  if (!state.editing || state.selected !== id || (value !== null && !Number.isFinite(value))) return;
   try {
     const checks = await (await api(`/v1/reports/${state.report.id}/cells/${encodeURIComponent(id)}/preview`, {
       method: "POST", json: { value } })).json();
@@ -505,24 +685,28 @@ async function previewRules(id, text) {
   } catch (e) { /* the panel keeps the stored checks */ }
 }
 
-async function save(id, text) {
+// the newest result version after a change: the checks re-run, cells released by them, the report's counts
+async function reload(focus) {
+  const fresh = await getJSON(`/v1/reports/${state.report.id}`);
+  state.result = fresh.result; state.report = fresh; state.view = fresh.view;
+  state.editing = false;
+  $("#approval").innerHTML = approvalHtml(); wireApproval();
+  paintCells(); renderRules(); renderFacts(); renderCoverage(); renderDeviations();
+  select(focus);
+}
+
+async function save(id, text, why = null) {
   const cell = state.result.cells[id];
-  const t = text.trim().replace(/[,，\s]/g, "");
-  const value = t === "" ? null : Number(t);
-  if (t !== "" && !Number.isFinite(value)) { toast("请输入数字（留空表示空白）"); return; }
-  const reason = fmtNum(value) === fmtNum(cell.value) && cell.status !== "corrected" ? "复核确认" : "复核更正";
+  const value = parseValue(text);
+  if (value !== null && !Number.isFinite(value)) { toast("请输入数字（留空表示空白）"); return; }
+  const reason = why || (fmtNum(value) === fmtNum(cell.value) && cell.status !== "corrected" ? "复核确认" : "复核更正");
   try {
-    const r = await (await api(`/v1/reports/${state.report.id}/cells/${encodeURIComponent(id)}`, {
-      method: "PATCH", json: { value, expected_version: cell.version, reason } })).json();
-    state.result.cells[id] = r.cell;
-    state.result.checks = r.checks;
-    state.report.version = r.result_version;
-    // cells released by the re-run checks: fetch the new version's flags
-    const fresh = await getJSON(`/v1/reports/${state.report.id}`);
-    state.result = fresh.result; state.report = fresh; state.view = fresh.view;
+    await api(`/v1/reports/${state.report.id}/cells/${encodeURIComponent(id)}`, {
+      method: "PATCH", json: { value, expected_version: cell.version, reason } });
+    delete state.drafts[id];
     state.editing = false;
-    paintCells(); renderRules(); renderFacts(); renderCoverage(); renderDeviations();
     toast(reason === "复核确认" ? "已确认" : "已更正，规则已重新检查");
+    await reload(id);
     const next = reviewOrder().find((x) => x !== id);
     select(next || id);
   } catch (e) {
@@ -530,6 +714,44 @@ async function save(id, text) {
     if (e.status === 409) { toast("该单元格已被他人修改，已刷新"); reportView(state.report.id, id); }
     else { toast("保存失败：" + e.message); paintCells(); }
   }
+}
+
+// several cells of a row at once (PATCH …/cells: all or nothing); values: {cell id: number | null}
+async function applyRow(values, reason, focus, done) {
+  if (state.report.approved) { toast("报告已批准，不能再更正"); return false; }
+  const changes = Object.entries(values).filter(([cid]) => state.result.cells[cid])
+    .map(([cid, value]) => ({ cell_id: cid, value, expected_version: state.result.cells[cid].version }));
+  if (!changes.length) { toast("本行没有需要保存的单元格"); return false; }
+  try {
+    await api(`/v1/reports/${state.report.id}/cells`, { method: "PATCH", json: { changes, reason } });
+  } catch (e) {
+    state.editing = false;
+    if (e.status === 409) { toast("本行有单元格已被他人修改或报告已批准，已刷新"); reportView(state.report.id, focus); }
+    else { toast("保存失败：" + e.message); paintCells(); }
+    return false;
+  }
+  changes.forEach((c) => delete state.drafts[c.cell_id]);
+  toast(done);
+  await reload(focus);
+  return true;
+}
+
+// 行全部确认: the values in the row's editors (drafts) and the row's flagged readings, saved at once
+async function acceptRow() {
+  const id = state.selected;
+  if (!id || !state.result.cells[id]) return;
+  const values = {};
+  let changed = 0;
+  for (const cid of rowOf(id)) {
+    const cell = state.result.cells[cid];
+    if (cid in state.drafts) {
+      const v = parseValue(state.drafts[cid]);
+      if (v !== null && !Number.isFinite(v)) { toast("请输入数字（留空表示空白）"); select(cid); edit(); return; }
+      values[cid] = v;
+      changed += fmtNum(v) !== fmtNum(cell.value) || cell.status === "absent" ? 1 : 0;
+    } else if (cell.needs_review && cell.status !== "absent") values[cid] = cell.value;
+  }
+  await applyRow(values, changed ? "整行复核更正" : "整行复核确认", id, changed ? "整行已保存，规则已重新检查" : "整行已确认");
 }
 
 async function approve() {
@@ -551,5 +773,9 @@ function onKey(e) {
     const i = order.indexOf(state.selected);
     const step = e.key.toLowerCase() === "j" ? 1 : -1;
     select(order[(i + step + order.length) % order.length] ?? order[0]);
-  } else if (e.key === "Enter" && state.selected) { e.preventDefault(); edit(); }
+  } else if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && state.selected) { e.preventDefault(); acceptRow(); }
+  else if (e.key === "Enter" && state.selected) { e.preventDefault(); edit(); }
+  else if (e.key === "Tab" && state.selected && e.target.matches && e.target.matches("#tables td.v")) {
+    e.preventDefault(); moveAlongRow(state.selected, e.shiftKey ? -1 : 1, false);
+  }
 }

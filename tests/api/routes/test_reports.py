@@ -125,7 +125,18 @@ def test_queue_and_report_speak_the_reviewers_language_with_stable_codes(api, se
         ("deviation", {"id": "dev_missing_other_column"}, "表三缺少“其他”列"),
     ]
     assert item["reasons"] == ["column 其他 not printed in this row", "dev_missing_other_column"]  # as before
-    assert item["start_from"] is None  # the hook for the raw reading of the row (later work)
+    # where the reviewer starts: the row as the text prints it (six numbers) and the row with 其他 as the rules
+    # require it, proposed; 其他's rule-inferred value
+    start = item["start_from"]
+    assert start["row"] == "t3.new_received" and start["row_label"] == "一、本年新收政府信息公开申请数量"
+    assert start["cells"][-2:] == ["t3.new_received.other_org", "t3.new_received.total"]
+    assert [t["raw"] for t in start["read"]["tokens"]] == ["1", "1", "0", "0", "0", "2"]
+    assert start["read"]["text"].endswith("1 1 0 0 0 2") and start["inferred"] == 0
+    proposed = start["candidates"][0]
+    assert proposed["proposed"] and proposed["how"] == "gap" and not proposed["rules_broken"]
+    assert list(proposed["values"].values()) == [1, 1, 0, 0, 0, 0, 2]
+    assert proposed["raw"]["t3.new_received.other_org"] is None  # not read: what the row rule requires
+    assert [c["proposed"] for c in start["candidates"]].count(True) == 1
     en = client.get("/v1/review/queue", params={"limit": 500, "lang": "en"}, headers=auth(tokens, "reviewer")).json()
     for i in en["items"]:
         assert [x["text"] for x in i["reason_items"]] == i["reasons"]

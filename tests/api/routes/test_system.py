@@ -66,6 +66,11 @@ def test_review_stats_count_what_review_made_of_the_flags(api, tmp_path):
     assert all(row["kind"] in ("reason", "code") for row in reasons.values())
     assert sum(row["corrected"] for row in reasons.values()) >= 1
     assert not any(ch.isdigit() for row in reasons.values() if row["kind"] == "reason" for ch in row["reason"])
+    # each code's reason in the reviewer's language, its numbers as …
+    assert reasons["not_read.t4_not_found"]["text"] == "未读出：未找到表四或表四无法读取"
+    assert all(row["text"] for row in reasons.values() if row["kind"] == "code")
+    en = client.get("/v1/review/stats", params={"lang": "en"}, headers=auth(tokens, "reviewer")).json()
+    assert {r["reason"]: r["text"] for r in en["by_reason"]}["not_read.t4_not_found"].startswith("not read: ")
     metrics = client.get("/metrics", headers=auth(tokens, "admin")).text.splitlines()
     corrected = next(line for line in metrics if line.startswith('xxgk_review_cells{outcome="corrected"}'))
     assert int(corrected.split()[-1]) == overall["corrected"]
