@@ -66,20 +66,7 @@ def test_upload_fix_approve_in_the_browser(tmp_path):
     proc = start(data, port, local=False)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
-            )
-            page = browser.new_page(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
-            page.set_default_timeout(20_000)
+            browser, page = reviewer_page(p)
             page.goto(f"{base}/ui/")
             expect(page.locator("#token-form")).to_be_visible()  # no token: the login form
             page.fill("#token-input", "xxgk_not-a-token")
@@ -219,11 +206,7 @@ def test_the_queue_and_the_report_speak_chinese_with_printed_labels(tmp_path):
         ).json()["items"]
         assert {unread, suspect} <= {i["cell_id"] for i in queue}
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
-            )
-            page = browser.new_page(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
-            page.set_default_timeout(20_000)
+            browser, page = reviewer_page(p)
             page.goto(f"{base}/ui/")
             page.fill("#token-input", reviewer)
             page.click("#token-form button")
@@ -344,11 +327,7 @@ def test_a_dropped_scanned_row_is_filled_by_one_click_on_the_proposed_split(tmp_
         on_page = [t for t in read["tokens"] if t["bbox"] and t["page"] == read["page"]]
         rule = f"[data-testid=rule][data-rule=t3_row_total][data-instance={DROPPED_ROW.split('.')[1]}]"
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
-            )
-            page = browser.new_page(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
-            page.set_default_timeout(20_000)
+            browser, page = reviewer_page(p)
             blocked: list[str] = []  # the new panels stay inside the Content-Security-Policy
             page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
             page.goto(f"{base}/ui/")
@@ -511,3 +490,22 @@ def test_the_api_page_and_the_ui_run_under_the_content_security_policy(tmp_path)
         assert blocked == []
     finally:
         kill(proc)
+
+
+def reviewer_page(p):
+    """Debian's Chromium (no network of its own) and a page as a Chinese reviewer's screen shows it."""
+    browser = p.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    )
+    page = browser.new_page(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
+    page.set_default_timeout(20_000)
+    return browser, page
